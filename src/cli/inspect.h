@@ -1,0 +1,19 @@
+/* inspect.h — `td2hf inspect`: what a checkpoint holds, for people
+ * (text) and machines (JSON). */
+#ifndef TD_INSPECT_H
+#define TD_INSPECT_H
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+
+#include "../common/err.h"
+#include "../reader/checkpoint.h"
+
+/* The checkpoint as JSON; with `resolve`, every tensor chunk's archive is
+ * opened to find its raw bytes (data_offset, crc32).  NULL on error. */
+cJSON *inspect_json(td_checkpoint *c, int resolve, td_err *err);
+
+/* Human-readable listing; also resolves chunks when asked. */
+int inspect_text(td_checkpoint *c, int resolve, FILE *out, td_err *err);
+
+#endif

@@ -1,0 +1,56 @@
+#include "crc32.h"
+
+#include <string.h>
+
+#define POLY 0xedb88320u
+
+/* Tables are computed at first use; computing them twice from two
+ * threads writes the same values, so no lock is needed. */
+static uint32_t table[8][256];
+static volatile int ready;
+
+static void init_tables(void)
+{
+	uint32_t i, c;
+	int k;
+
+	for (i = 0; i < 256; i++) {
+		c = i;
+		for (k = 0; k < 8; k++)
+			c = (c >> 1) ^ (POLY & (0u - (c & 1)));
+		table[0][i] = c;
+	}
+	for (i = 0; i < 256; i++)
+		for (k = 1; k < 8; k++)
+			table[k][i] = (table[k - 1][i] >> 8) ^
+				      table[0][table[k - 1][i] & 0xff];
+	ready = 1;
+}
+
+static uint32_t load_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+uint32_t td_crc32(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	if (!ready)
+		init_tables();
+	crc = ~crc;
+	while (len >= 8) {
+		uint32_t a = load_le32(p) ^ crc, b = load_le32(p + 4);
+
+		crc = table[7][a & 0xff] ^ table[6][(a >> 8) & 0xff] ^
+		      table[5][(a >> 16) & 0xff] ^ table[4][a >> 24] ^
+		      table[3][b & 0xff] ^ table[2][(b >> 8) & 0xff] ^
+		      table[1][(b >> 16) & 0xff] ^ table[0][b >> 24];
+		p += 8;
+		len -= 8;
+	}
+	while (len--)
+		crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xff];
+	return ~crc;
+}

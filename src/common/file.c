@@ -1,0 +1,126 @@
+#include "file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int td_file_open(td_file *f, const char *path, td_err *err)
+{
+	struct stat st;
+
+	memset(f, 0, sizeof *f);
+	f->fd = -1;
+	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0)
+		return td_errf(err, "%s: %s", path, strerror(errno));
+	if (fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(f->fd);
+		f->fd = -1;
+		return td_errf(err, "%s: not a regular file", path);
+	}
+	f->size = (uint64_t)st.st_size;
+	f->path = strdup(path);
+	if (!f->path) {
+		close(f->fd);
+		f->fd = -1;
+		return td_errf(err, "%s: out of memory", path);
+	}
+	return 0;
+}
+
+void td_file_close(td_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->path);
+	f->fd = -1;
+	f->path = NULL;
+}
+
+int td_range_ok(uint64_t off, uint64_t len, uint64_t limit)
+{
+	return off <= limit && len <= limit - off;
+}
+
+int td_file_pread(const td_file *f, uint64_t off, void *buf, size_t len,
+		  td_err *err)
+{
+	unsigned char *p = buf;
+
+	if (!td_range_ok(off, len, f->size))
+		return td_errf(err, "%s: range [%llu, +%llu) is past the end of "
+			       "the file (%llu bytes)", f->path,
+			       (unsigned long long)off, (unsigned long long)len,
+			       (unsigned long long)f->size);
+	while (len > 0) {
+		ssize_t n = pread(f->fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return td_errf(err, "%s: read failed: %s", f->path,
+				       strerror(errno));
+		if (n == 0)
+			return td_errf(err, "%s: file shrank while reading",
+				       f->path);
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int td_file_read_alloc(const td_file *f, uint64_t off, uint64_t len,
+		       uint64_t max, unsigned char **out, td_err *err)
+{
+	unsigned char *buf;
+
+	*out = NULL;
+	if (len > max)
+		return td_errf(err, "%s: a %llu-byte record at offset %llu is "
+			       "larger than the %llu-byte limit", f->path,
+			       (unsigned long long)len, (unsigned long long)off,
+			       (unsigned long long)max);
+	if (!td_range_ok(off, len, f->size))
+		return td_file_pread(f, off, NULL, (size_t)len, err);
+	buf = malloc(len ? (size_t)len : 1);
+	if (!buf)
+		return td_errf(err, "%s: out of memory", f->path);
+	if (td_file_pread(f, off, buf, (size_t)len, err) != 0) {
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	return 0;
+}
+
+int td_slurp(const char *path, uint64_t max, unsigned char **out,
+	     size_t *len, td_err *err)
+{
+	td_file f;
+	int rc;
+
+	if (td_file_open(&f, path, err) != 0)
+		return -1;
+	rc = td_file_read_alloc(&f, 0, f.size, max, out, err);
+	if (rc == 0)
+		*len = (size_t)f.size;
+	td_file_close(&f);
+	return rc;
+}
+
+char *td_path_join(const char *dir, const char *name)
+{
+	size_t a = strlen(dir), b = strlen(name);
+	char *p = malloc(a + b + 2);
+
+	if (!p)
+		return NULL;
+	memcpy(p, dir, a);
+	p[a] = '/';
+	memcpy(p + a + 1, name, b + 1);
+	return p;
+}

@@ -1,0 +1,41 @@
+/* file.h — read-only files with their real size, and bounded reads.
+ *
+ * Every offset and length read from a checkpoint is checked here against
+ * the file's real size before any byte is read or any buffer allocated. */
+#ifndef TD_FILE_H
+#define TD_FILE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "err.h"
+
+typedef struct td_file {
+	int fd;
+	uint64_t size;
+	char *path;
+} td_file;
+
+int td_file_open(td_file *f, const char *path, td_err *err);
+void td_file_close(td_file *f);
+
+/* Reads exactly len bytes at off into buf; an error if [off, off+len)
+ * is not inside the file. */
+int td_file_pread(const td_file *f, uint64_t off, void *buf, size_t len,
+		  td_err *err);
+
+/* Checks that [off, off+len) lies inside [0, limit). */
+int td_range_ok(uint64_t off, uint64_t len, uint64_t limit);
+
+/* Reads [off, off+len) into a new malloc'd buffer; refuses len > max. */
+int td_file_read_alloc(const td_file *f, uint64_t off, uint64_t len,
+		       uint64_t max, unsigned char **out, td_err *err);
+
+/* Whole small file (e.g. .metadata) into memory; refuses files > max. */
+int td_slurp(const char *path, uint64_t max, unsigned char **out,
+	     size_t *len, td_err *err);
+
+/* "dir/name" in a new malloc'd string. */
+char *td_path_join(const char *dir, const char *name);
+
+#endif

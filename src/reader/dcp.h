@@ -1,0 +1,69 @@
+/* dcp.h — the catalog of a PyTorch Distributed Checkpoint directory.
+ *
+ * dcp_load reads `.metadata` (a pickled torch Metadata) into, per key in
+ * stored order: kind, dtype, global shape, and chunks, each mapped through
+ * `storage_data` to the torch.save archive (file, offset, length) that
+ * holds it.  dcp_read_chunk then opens that archive and says where the
+ * chunk's raw bytes are.  Nothing here reads tensor data. */
+#ifndef TD_DCP_H
+#define TD_DCP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/err.h"
+#include "../common/file.h"
+#include "../common/shape.h"
+#include "dtype.h"
+#include "torchsave.h"
+
+typedef struct dcp_chunk {
+	int64_t offsets[TD_MAX_DIMS];
+	int64_t sizes[TD_MAX_DIMS];
+	size_t file;        /* index into dcp_catalog.files */
+	uint64_t item_off;  /* the torch.save archive in that file */
+	uint64_t item_len;
+	uint64_t nbytes;    /* numel(sizes) * element size */
+} dcp_chunk;
+
+typedef enum dcp_kind { DCP_TENSOR, DCP_BYTES } dcp_kind;
+
+typedef struct dcp_key {
+	char *name;
+	dcp_kind kind;
+	td_dtype dtype;     /* tensors only */
+	int ndim;
+	int64_t shape[TD_MAX_DIMS];
+	uint64_t nbytes;    /* tensor: numel(shape) * element size */
+	dcp_chunk *chunks;  /* bytes entries: one chunk, ndim 0 */
+	size_t nchunks;
+} dcp_key;
+
+typedef struct dcp_catalog {
+	char *dir;
+	char **files;       /* relative paths, in order of first use */
+	size_t nfiles;
+	dcp_key *keys;
+	size_t nkeys;
+	td_file *open;      /* lazily opened files, one per entry of files */
+	size_t nopen;
+} dcp_catalog;
+
+/* Reads dir/.metadata.  Errors name the file and the key concerned. */
+int dcp_load(const char *dir, dcp_catalog *cat, td_err *err);
+void dcp_free(dcp_catalog *cat);
+
+/* Opens (once) and returns file i of the catalog. */
+const td_file *dcp_file(dcp_catalog *cat, size_t i, td_err *err);
+
+/* Locates the raw bytes of one chunk: reads its archive's directory and
+ * data.pkl and checks that the stored tensor matches the chunk (dtype,
+ * element count, shape up to size-1 dimensions). */
+int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t chunk,
+		   ts_tensor *out, td_err *err);
+
+/* Why the reference converter skips a key ("optimizer", "_state"), or
+ * NULL when it converts it. */
+const char *dcp_skip_reason(const char *name);
+
+#endif

@@ -1,0 +1,826 @@
+/* pickle.c — the pickle machine, minus everything that executes code.
+ *
+ * One handler per opcode, found through a 256-entry table.  Handlers pop
+ * and push pk_value pointers; every read of an argument is bounds-checked
+ * against the input, every count against the stack or the memo. */
+#include "pickle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/arena.h"
+
+struct pk_doc {
+	td_arena *arena;
+	pk_value *root;
+};
+
+typedef struct parser {
+	const unsigned char *buf;
+	size_t len, pos, op_pos;
+	pk_limits lim;
+	td_arena *arena;
+	pk_value **stack;
+	size_t sp, stack_cap;
+	size_t *marks;
+	size_t nmarks, marks_cap;
+	pk_value **memo;
+	size_t memo_cap, memo_n;  /* slots allocated, slots filled */
+	pk_value *result;
+	td_err *err;
+} parser;
+
+typedef int (*handler)(parser *p, unsigned char op);
+
+static const pk_limits default_limits = {
+	.max_stack = 1u << 22,
+	.max_marks = 1u << 16,
+	.max_memory = (size_t)1 << 32,
+};
+
+/* ---------------------------------------------------------------- errors */
+
+static int fail(parser *p, const char *what)
+{
+	return td_errf(p->err, "pickle: %s at offset %zu (opcode 0x%02x)", what,
+		       p->op_pos, p->op_pos < p->len ? p->buf[p->op_pos] : 0);
+}
+
+static int oom(parser *p)
+{
+	return fail(p, "value tree larger than the memory limit");
+}
+
+/* ---------------------------------------------------------------- input */
+
+static int take(parser *p, size_t n, const unsigned char **out)
+{
+	if (n > p->len - p->pos)
+		return fail(p, "truncated input");
+	*out = p->buf + p->pos;
+	p->pos += n;
+	return 0;
+}
+
+static uint64_t le(const unsigned char *b, int n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = (v << 8) | b[n];
+	return v;
+}
+
+static int take_uint(parser *p, int n, uint64_t *v)
+{
+	const unsigned char *b = NULL;
+
+	if (take(p, (size_t)n, &b) != 0)
+		return -1;
+	*v = le(b, n);
+	return 0;
+}
+
+/* A newline-terminated line (GLOBAL's arguments), without the newline. */
+static int take_line(parser *p, const char **s, size_t *n)
+{
+	const unsigned char *start = p->buf + p->pos;
+	const unsigned char *nl = memchr(start, '\n', p->len - p->pos);
+
+	if (!nl)
+		return fail(p, "truncated input (missing newline)");
+	*s = (const char *)start;
+	*n = (size_t)(nl - start);
+	p->pos += *n + 1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- values */
+
+static pk_value *new_value(parser *p, pk_kind kind)
+{
+	pk_value *v = td_arena_alloc(p->arena, sizeof *v);
+
+	if (v)
+		v->kind = kind;
+	return v;
+}
+
+static int vec_push(parser *p, pk_vec *vec, pk_value *v)
+{
+	if (vec->n == vec->cap) {
+		size_t cap = vec->cap ? vec->cap * 2 : 4;
+		pk_value **nv = td_arena_alloc(p->arena, cap * sizeof *nv);
+
+		if (!nv)
+			return oom(p);
+		if (vec->n)
+			memcpy(nv, vec->v, vec->n * sizeof *nv);
+		vec->v = nv;
+		vec->cap = cap;
+	}
+	vec->v[vec->n++] = v;
+	return 0;
+}
+
+static int push(parser *p, pk_value *v)
+{
+	if (!v)
+		return oom(p);
+	if (p->sp >= p->lim.max_stack)
+		return fail(p, "stack deeper than the limit");
+	if (p->sp == p->stack_cap) {
+		size_t cap = p->stack_cap ? p->stack_cap * 2 : 64;
+		pk_value **ns;
+
+		ns = realloc(p->stack, cap * sizeof *ns);
+		if (!ns)
+			return oom(p);
+		p->stack = ns;
+		p->stack_cap = cap;
+	}
+	p->stack[p->sp++] = v;
+	return 0;
+}
+
+/* The base of the current mark frame: values above it may be popped. */
+static size_t frame_base(const parser *p)
+{
+	return p->nmarks ? p->marks[p->nmarks - 1] : 0;
+}
+
+static int pop(parser *p, pk_value **out)
+{
+	if (p->sp <= frame_base(p))
+		return fail(p, "stack underflow");
+	*out = p->stack[--p->sp];
+	return 0;
+}
+
+static int top(parser *p, pk_value **out)
+{
+	if (p->sp <= frame_base(p))
+		return fail(p, "stack underflow");
+	*out = p->stack[p->sp - 1];
+	return 0;
+}
+
+/* Pops everything above the last MARK and the MARK itself; the popped
+ * values stay readable at stack[*from .. *from + *n). */
+static int pop_mark(parser *p, size_t *from, size_t *n)
+{
+	if (p->nmarks == 0)
+		return fail(p, "MARK expected but not found");
+	*from = p->marks[--p->nmarks];
+	*n = p->sp - *from;
+	p->sp = *from;
+	return 0;
+}
+
+static pk_value *new_string(parser *p, pk_kind kind, const void *s, size_t n)
+{
+	pk_value *v = new_value(p, kind);
+
+	if (!v)
+		return NULL;
+	v->u.s.p = td_arena_strndup(p->arena, s, n);
+	v->u.s.n = n;
+	return v->u.s.p ? v : NULL;
+}
+
+static pk_value *new_seq(parser *p, pk_kind kind, pk_value **items, size_t n)
+{
+	pk_value *v = new_value(p, kind);
+	size_t i;
+
+	if (!v)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (vec_push(p, &v->u.seq, items[i]) != 0)
+			return NULL;
+	return v;
+}
+
+static pk_value *new_object(parser *p, pk_value *callable, pk_value *args,
+			    int newobj)
+{
+	pk_value *v = new_value(p, PK_OBJECT);
+
+	if (!v)
+		return NULL;
+	v->u.obj = td_arena_alloc(p->arena, sizeof *v->u.obj);
+	if (!v->u.obj)
+		return NULL;
+	v->u.obj->callable = callable;
+	v->u.obj->args = args;
+	v->u.obj->newobj = newobj;
+	return v;
+}
+
+/* ---------------------------------------------------------------- handlers:
+ * scalars */
+
+static int op_none(parser *p, unsigned char op)
+{
+	(void)op;
+	return push(p, new_value(p, PK_NONE));
+}
+
+static int op_bool(parser *p, unsigned char op)
+{
+	pk_value *v = new_value(p, PK_BOOL);
+
+	if (v)
+		v->u.b = op == 0x88; /* NEWTRUE */
+	return push(p, v);
+}
+
+static int push_int(parser *p, int64_t i)
+{
+	pk_value *v = new_value(p, PK_INT);
+
+	if (v)
+		v->u.i = i;
+	return push(p, v);
+}
+
+static int op_binint(parser *p, unsigned char op)
+{
+	uint64_t u = 0;
+
+	switch (op) {
+	case 'J': /* BININT: 4-byte signed */
+		if (take_uint(p, 4, &u) != 0)
+			return -1;
+		return push_int(p, (int32_t)(uint32_t)u);
+	case 'K': /* BININT1: 1-byte unsigned */
+		if (take_uint(p, 1, &u) != 0)
+			return -1;
+		return push_int(p, (int64_t)u);
+	default:  /* BININT2: 2-byte unsigned */
+		if (take_uint(p, 2, &u) != 0)
+			return -1;
+		return push_int(p, (int64_t)u);
+	}
+}
+
+/* LONG1 / LONG4: n-byte little-endian two's complement. */
+static int op_long(parser *p, unsigned char op)
+{
+	const unsigned char *b = NULL;
+	uint64_t n = 0;
+	pk_value *v = NULL;
+
+	if (take_uint(p, op == 0x8a ? 1 : 4, &n) != 0)
+		return -1;
+	if (n > p->len - p->pos)
+		return fail(p, "integer length runs past the end of the input");
+	if (take(p, (size_t)n, &b) != 0)
+		return -1;
+	if (n <= 8) {
+		uint64_t u = le(b, (int)n);
+
+		if (n > 0 && n < 8 && (b[n - 1] & 0x80))
+			u |= ~(uint64_t)0 << (8 * n);
+		return push_int(p, (int64_t)u);
+	}
+	v = new_string(p, PK_BIGINT, b, (size_t)n);
+	return push(p, v);
+}
+
+static int op_binfloat(parser *p, unsigned char op)
+{
+	const unsigned char *b = NULL;
+	uint64_t bits = 0;
+	pk_value *v = NULL;
+	int i;
+
+	(void)op;
+	if (take(p, 8, &b) != 0)
+		return -1;
+	for (i = 0; i < 8; i++) /* big-endian IEEE 754 double */
+		bits = (bits << 8) | b[i];
+	v = new_value(p, PK_FLOAT);
+	if (v)
+		memcpy(&v->u.f, &bits, sizeof bits);
+	return push(p, v);
+}
+
+/* Length-prefixed strings and bytes: BINSTRING/SHORT_BINSTRING (treated
+ * as bytes), BINBYTES*, BINUNICODE*, BYTEARRAY8. */
+static int op_counted(parser *p, unsigned char op)
+{
+	int width, is_str = 0;
+	const unsigned char *b = NULL;
+	uint64_t n = 0;
+
+	switch (op) {
+	case 'U': case 'C':   width = 1; break;
+	case 0x8c:            width = 1; is_str = 1; break;
+	case 'T': case 'B':   width = 4; break;
+	case 'X':             width = 4; is_str = 1; break;
+	case 0x8d:            width = 8; is_str = 1; break;
+	default:              width = 8; break; /* BINBYTES8, BYTEARRAY8 */
+	}
+	if (take_uint(p, width, &n) != 0)
+		return -1;
+	if (op == 'T' && (n & 0x80000000u))
+		return fail(p, "negative BINSTRING length");
+	if (n > p->len - p->pos)
+		return fail(p, "string length runs past the end of the input");
+	if (take(p, (size_t)n, &b) != 0)
+		return -1;
+	return push(p, new_string(p, is_str ? PK_STR : PK_BYTES, b, (size_t)n));
+}
+
+/* ---------------------------------------------------------------- handlers:
+ * containers */
+
+static int op_mark(parser *p, unsigned char op)
+{
+	(void)op;
+	if (p->nmarks >= p->lim.max_marks)
+		return fail(p, "MARKs nested deeper than the limit");
+	if (p->nmarks == p->marks_cap) {
+		size_t cap = p->marks_cap ? p->marks_cap * 2 : 16;
+		size_t *nm;
+
+		nm = realloc(p->marks, cap * sizeof *nm);
+		if (!nm)
+			return oom(p);
+		p->marks = nm;
+		p->marks_cap = cap;
+	}
+	p->marks[p->nmarks++] = p->sp;
+	return 0;
+}
+
+static int op_empty(parser *p, unsigned char op)
+{
+	pk_kind k = op == ')' ? PK_TUPLE : op == ']' ? PK_LIST
+		  : op == '}' ? PK_DICT : PK_SET;
+
+	return push(p, new_value(p, k));
+}
+
+/* TUPLE1..3: the top n values become a tuple. */
+static int op_tuple_n(parser *p, unsigned char op)
+{
+	size_t n = (size_t)(op - 0x84);
+
+	if (p->sp < frame_base(p) + n)
+		return fail(p, "stack underflow");
+	p->sp -= n;
+	return push(p, new_seq(p, PK_TUPLE, p->stack + p->sp, n));
+}
+
+/* TUPLE, FROZENSET (and protocol 0/1 LIST, DICT): values since MARK. */
+static int op_from_mark(parser *p, unsigned char op)
+{
+	pk_kind k = op == 't' ? PK_TUPLE : op == 'l' ? PK_LIST
+		  : op == 'd' ? PK_DICT : PK_FROZENSET;
+	size_t from = 0, n = 0;
+
+	if (pop_mark(p, &from, &n) != 0)
+		return -1;
+	if (k == PK_DICT && n % 2)
+		return fail(p, "odd number of items for a dict");
+	return push(p, new_seq(p, k, p->stack + from, n));
+}
+
+/* Appends n values to a list, a set, or an object (list subclass). */
+static int add_items(parser *p, pk_value *target, pk_value **items, size_t n,
+		     int is_set)
+{
+	pk_vec *vec;
+	size_t i;
+
+	if (target->kind == PK_LIST && !is_set)
+		vec = &target->u.seq;
+	else if (target->kind == PK_SET && is_set)
+		vec = &target->u.seq;
+	else if (target->kind == PK_OBJECT && !is_set)
+		vec = &target->u.obj->items;
+	else
+		return fail(p, is_set ? "ADDITEMS onto something not a set"
+				      : "APPEND onto something not a list");
+	for (i = 0; i < n; i++)
+		if (vec_push(p, vec, items[i]) != 0)
+			return -1;
+	return 0;
+}
+
+static int op_append(parser *p, unsigned char op)
+{
+	pk_value *v, *list;
+
+	(void)op;
+	if (pop(p, &v) != 0 || top(p, &list) != 0)
+		return -1;
+	return add_items(p, list, &v, 1, 0);
+}
+
+/* APPENDS, ADDITEMS: MARK-delimited values onto the value below MARK. */
+static int op_appends(parser *p, unsigned char op)
+{
+	size_t from = 0, n = 0;
+	pk_value *target;
+
+	if (pop_mark(p, &from, &n) != 0 || top(p, &target) != 0)
+		return -1;
+	return add_items(p, target, p->stack + from, n, op == 0x90);
+}
+
+static int set_items(parser *p, pk_value *target, pk_value **kv, size_t n)
+{
+	pk_vec *vec;
+	size_t i;
+
+	if (n % 2)
+		return fail(p, "odd number of items for SETITEMS");
+	if (target->kind == PK_DICT)
+		vec = &target->u.seq;
+	else if (target->kind == PK_OBJECT)
+		vec = &target->u.obj->dict_items;
+	else
+		return fail(p, "SETITEM onto something not a dict");
+	for (i = 0; i < n; i++)
+		if (vec_push(p, vec, kv[i]) != 0)
+			return -1;
+	return 0;
+}
+
+static int op_setitem(parser *p, unsigned char op)
+{
+	pk_value *kv[2], *dict;
+
+	(void)op;
+	if (pop(p, &kv[1]) != 0 || pop(p, &kv[0]) != 0 || top(p, &dict) != 0)
+		return -1;
+	return set_items(p, dict, kv, 2);
+}
+
+static int op_setitems(parser *p, unsigned char op)
+{
+	size_t from = 0, n = 0;
+	pk_value *dict;
+
+	(void)op;
+	if (pop_mark(p, &from, &n) != 0 || top(p, &dict) != 0)
+		return -1;
+	return set_items(p, dict, p->stack + from, n);
+}
+
+/* ---------------------------------------------------------------- handlers:
+ * stack and memo */
+
+static int op_pop(parser *p, unsigned char op)
+{
+	pk_value *v = NULL;
+	size_t from = 0, n = 0;
+
+	if (op == '1') /* POP_MARK */
+		return pop_mark(p, &from, &n);
+	return pop(p, &v);
+}
+
+static int op_dup(parser *p, unsigned char op)
+{
+	pk_value *v = NULL;
+
+	(void)op;
+	if (top(p, &v) != 0)
+		return -1;
+	return push(p, v);
+}
+
+static int memo_put(parser *p, uint64_t idx)
+{
+	pk_value *v = NULL;
+
+	if (top(p, &v) != 0)
+		return -1;
+	/* Picklers number memo slots 0, 1, 2, ...: an index beyond the input
+	 * length cannot be genuine and would size the memo from the file. */
+	if (idx > p->len)
+		return fail(p, "memo index out of range");
+	if (idx >= p->memo_cap) {
+		size_t cap = p->memo_cap ? p->memo_cap : 64;
+		pk_value **nm;
+
+		while (cap <= idx)
+			cap *= 2;
+		nm = realloc(p->memo, cap * sizeof *nm);
+		if (!nm)
+			return oom(p);
+		memset(nm + p->memo_cap, 0, (cap - p->memo_cap) * sizeof *nm);
+		p->memo = nm;
+		p->memo_cap = cap;
+	}
+	if (!p->memo[idx])
+		p->memo_n++;
+	p->memo[idx] = v;
+	return 0;
+}
+
+static int op_put(parser *p, unsigned char op)
+{
+	uint64_t idx;
+
+	if (op == 0x94) /* MEMOIZE */
+		return memo_put(p, p->memo_n); /* memo[len(memo)] = top */
+	if (take_uint(p, op == 'q' ? 1 : 4, &idx) != 0)
+		return -1;
+	return memo_put(p, idx);
+}
+
+static int op_get(parser *p, unsigned char op)
+{
+	uint64_t idx;
+
+	if (take_uint(p, op == 'h' ? 1 : 4, &idx) != 0)
+		return -1;
+	if (idx >= p->memo_cap || !p->memo[idx])
+		return fail(p, "memo index out of range");
+	return push(p, p->memo[idx]);
+}
+
+/* ---------------------------------------------------------------- handlers:
+ * classes and objects (recorded, never called) */
+
+static int push_global(parser *p, const char *mod, size_t mn, const char *name,
+		       size_t nn)
+{
+	pk_value *v = new_value(p, PK_GLOBAL);
+
+	if (!v)
+		return oom(p);
+	v->u.glob.module = td_arena_strndup(p->arena, mod, mn);
+	v->u.glob.name = td_arena_strndup(p->arena, name, nn);
+	if (!v->u.glob.module || !v->u.glob.name)
+		return oom(p);
+	return push(p, v);
+}
+
+static int op_global(parser *p, unsigned char op)
+{
+	const char *mod, *name;
+	size_t mn, nn;
+
+	(void)op;
+	if (take_line(p, &mod, &mn) != 0 || take_line(p, &name, &nn) != 0)
+		return -1;
+	return push_global(p, mod, mn, name, nn);
+}
+
+static int op_stack_global(parser *p, unsigned char op)
+{
+	pk_value *mod, *name;
+
+	(void)op;
+	if (pop(p, &name) != 0 || pop(p, &mod) != 0)
+		return -1;
+	if (mod->kind != PK_STR || name->kind != PK_STR)
+		return fail(p, "STACK_GLOBAL needs two strings");
+	return push_global(p, mod->u.s.p, mod->u.s.n, name->u.s.p, name->u.s.n);
+}
+
+/* _codecs.encode(text, "latin1") is how protocol 2 spells bytes objects:
+ * rebuild the bytes here, it is a pure function.  Returns NULL when the
+ * call is not of that form. */
+static pk_value *codecs_encode(parser *p, const pk_value *args)
+{
+	const pk_value *text = pk_item(args, 0), *enc = pk_item(args, 1);
+	unsigned char *out;
+	size_t i, n = 0;
+	pk_value *v = NULL;
+
+	if (pk_len(args) != 2 || !text || text->kind != PK_STR || !enc ||
+	    enc->kind != PK_STR || strcmp(enc->u.s.p, "latin1") != 0)
+		return NULL;
+	out = td_arena_alloc(p->arena, text->u.s.n + 1);
+	if (!out)
+		return NULL;
+	for (i = 0; i < text->u.s.n; i++) {
+		unsigned char c = (unsigned char)text->u.s.p[i];
+
+		if (c < 0x80) {
+			out[n++] = c;
+		} else if ((c == 0xc2 || c == 0xc3) && i + 1 < text->u.s.n) {
+			out[n++] = (unsigned char)(((c & 0x03) << 6) |
+				   ((unsigned char)text->u.s.p[++i] & 0x3f));
+		} else {
+			return NULL; /* not latin-1 text */
+		}
+	}
+	v = new_value(p, PK_BYTES);
+	if (v) {
+		v->u.s.p = (const char *)out;
+		v->u.s.n = n;
+	}
+	return v;
+}
+
+static int is_builtin(const pk_value *callable, const char *name)
+{
+	return pk_is_global(callable, "builtins", name) ||
+	       pk_is_global(callable, "__builtin__", name);
+}
+
+/* Calls whose result is plain data, spelled the way protocols 2 and 3
+ * must spell them: bytes, sets, OrderedDict.  Rebuilding them is safe
+ * (no code runs); NULL means "not one of these, keep the call". */
+static pk_value *plain_data_call(parser *p, const pk_value *callable,
+				 const pk_value *args)
+{
+	const pk_value *items = pk_item(args, 0);
+	size_t n = args->u.seq.n;
+
+	if (pk_is_global(callable, "_codecs", "encode"))
+		return codecs_encode(p, args);
+	if (is_builtin(callable, "bytes") && n == 0)
+		return new_string(p, PK_BYTES, "", 0);
+	if (pk_is_global(callable, "collections", "OrderedDict") && n == 0)
+		return new_value(p, PK_DICT);
+	if ((is_builtin(callable, "set") || is_builtin(callable, "frozenset"))
+	    && n == 1 && items->kind == PK_LIST)
+		return new_seq(p, is_builtin(callable, "set") ? PK_SET
+							      : PK_FROZENSET,
+			       items->u.seq.v, items->u.seq.n);
+	return NULL;
+}
+
+static int op_reduce(parser *p, unsigned char op)
+{
+	pk_value *callable = NULL, *args = NULL, *v;
+
+	(void)op;
+	if (pop(p, &args) != 0 || pop(p, &callable) != 0)
+		return -1;
+	if (args->kind != PK_TUPLE)
+		return fail(p, "REDUCE arguments are not a tuple");
+	v = plain_data_call(p, callable, args);
+	if (!v)
+		v = new_object(p, callable, args, 0);
+	return push(p, v);
+}
+
+static int op_newobj(parser *p, unsigned char op)
+{
+	pk_value *cls, *args, *kwargs = NULL, *v;
+
+	if (op == 0x92 && pop(p, &kwargs) != 0) /* NEWOBJ_EX */
+		return -1;
+	if (pop(p, &args) != 0 || pop(p, &cls) != 0)
+		return -1;
+	if (args->kind != PK_TUPLE)
+		return fail(p, "NEWOBJ arguments are not a tuple");
+	v = new_object(p, cls, args, 1);
+	if (v)
+		v->u.obj->kwargs = kwargs;
+	return push(p, v);
+}
+
+static int op_build(parser *p, unsigned char op)
+{
+	pk_value *state, *obj;
+
+	(void)op;
+	if (pop(p, &state) != 0 || top(p, &obj) != 0)
+		return -1;
+	if (obj->kind != PK_OBJECT)
+		return fail(p, "BUILD on something that is not an object");
+	obj->u.obj->state = state;
+	return 0;
+}
+
+static int op_binpersid(parser *p, unsigned char op)
+{
+	pk_value *id, *v;
+
+	(void)op;
+	if (pop(p, &id) != 0)
+		return -1;
+	v = new_value(p, PK_PERSID);
+	if (v)
+		v->u.pid = id;
+	return push(p, v);
+}
+
+/* ---------------------------------------------------------------- handlers:
+ * framing */
+
+static int op_proto(parser *p, unsigned char op)
+{
+	uint64_t version;
+
+	(void)op;
+	if (take_uint(p, 1, &version) != 0)
+		return -1;
+	if (version > 5)
+		return fail(p, "unsupported pickle protocol (above 5)");
+	return 0;
+}
+
+static int op_frame(parser *p, unsigned char op)
+{
+	uint64_t n = 0;
+
+	(void)op;
+	if (take_uint(p, 8, &n) != 0)
+		return -1;
+	if (n > p->len - p->pos)
+		return fail(p, "frame runs past the end of the input");
+	return 0; /* frames only group opcodes; parse straight through */
+}
+
+static int op_stop(parser *p, unsigned char op)
+{
+	(void)op;
+	if (p->sp != 1 || p->nmarks != 0)
+		return fail(p, "STOP with an unbalanced stack");
+	p->result = p->stack[0];
+	return 0;
+}
+
+static const handler handlers[256] = {
+	['N'] = op_none, [0x88] = op_bool, [0x89] = op_bool,
+	['J'] = op_binint, ['K'] = op_binint, ['M'] = op_binint,
+	[0x8a] = op_long, [0x8b] = op_long, ['G'] = op_binfloat,
+	['T'] = op_counted, ['U'] = op_counted, ['B'] = op_counted,
+	['C'] = op_counted, ['X'] = op_counted, [0x8c] = op_counted,
+	[0x8d] = op_counted, [0x8e] = op_counted, [0x96] = op_counted,
+	['('] = op_mark, [')'] = op_empty, [']'] = op_empty, ['}'] = op_empty,
+	[0x8f] = op_empty, [0x85] = op_tuple_n, [0x86] = op_tuple_n,
+	[0x87] = op_tuple_n, ['t'] = op_from_mark, ['l'] = op_from_mark,
+	['d'] = op_from_mark, [0x91] = op_from_mark, ['a'] = op_append,
+	['e'] = op_appends, [0x90] = op_appends, ['s'] = op_setitem,
+	['u'] = op_setitems, ['0'] = op_pop, ['1'] = op_pop, ['2'] = op_dup,
+	['q'] = op_put, ['r'] = op_put, [0x94] = op_put, ['h'] = op_get,
+	['j'] = op_get, ['c'] = op_global, [0x93] = op_stack_global,
+	['R'] = op_reduce, [0x81] = op_newobj, [0x92] = op_newobj,
+	['b'] = op_build, ['Q'] = op_binpersid, [0x80] = op_proto,
+	[0x95] = op_frame, ['.'] = op_stop,
+};
+
+static int run(parser *p)
+{
+	while (!p->result) {
+		unsigned char op;
+		handler h;
+
+		p->op_pos = p->pos;
+		if (p->pos >= p->len)
+			return fail(p, "truncated input (no STOP)");
+		op = p->buf[p->pos++];
+		h = handlers[op];
+		if (!h)
+			return fail(p, "unsupported or invalid opcode");
+		if (h(p, op) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+pk_doc *pk_parse(const unsigned char *buf, size_t len, const pk_limits *lim,
+		 td_err *err)
+{
+	parser p = {.buf = buf, .len = len, .err = err};
+	pk_doc *doc = calloc(1, sizeof *doc);
+
+	p.lim = lim ? *lim : default_limits;
+	p.arena = td_arena_new(p.lim.max_memory);
+	if (!doc || !p.arena) {
+		td_errf(err, "pickle: out of memory");
+		goto fail;
+	}
+	if (run(&p) != 0)
+		goto fail;
+	doc->arena = p.arena;
+	doc->root = p.result;
+	free(p.stack);
+	free(p.marks);
+	free(p.memo);
+	return doc;
+fail:
+	free(p.stack);
+	free(p.marks);
+	free(p.memo);
+	td_arena_free(p.arena);
+	free(doc);
+	return NULL;
+}
+
+void pk_doc_free(pk_doc *doc)
+{
+	if (!doc)
+		return;
+	td_arena_free(doc->arena);
+	free(doc);
+}
+
+const pk_value *pk_root(const pk_doc *doc)
+{
+	return doc ? doc->root : NULL;
+}

@@ -1,0 +1,113 @@
+/* pickle.h — a safe reader for Python pickles (protocols 2 to 5).
+ *
+ * It builds a tree of values and never executes or imports anything:
+ * GLOBAL/STACK_GLOBAL yield a PK_GLOBAL naming a class, and REDUCE,
+ * NEWOBJ, NEWOBJ_EX and BUILD yield PK_OBJECT nodes recording the
+ * callable, its arguments and the state.  Readers of the tree interpret
+ * the few classes they know (torch.Size, _rebuild_tensor_v2, ...).
+ *
+ * Values may be shared (memo) and lists may even contain themselves, so
+ * anything walking the tree recursively must carry a depth limit.  The
+ * tree lives in one arena freed by pk_doc_free. */
+#ifndef TD_PICKLE_H
+#define TD_PICKLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/err.h"
+
+typedef enum pk_kind {
+	PK_NONE,
+	PK_BOOL,
+	PK_INT,       /* fits in int64 */
+	PK_BIGINT,    /* s: little-endian two's complement bytes */
+	PK_FLOAT,
+	PK_STR,       /* s: UTF-8 bytes, NUL-terminated copy */
+	PK_BYTES,     /* s: raw bytes, NUL-terminated copy */
+	PK_TUPLE,
+	PK_LIST,
+	PK_DICT,      /* seq holds key, value, key, value, ... */
+	PK_SET,
+	PK_FROZENSET,
+	PK_GLOBAL,    /* glob: module and name, e.g. torch, Size */
+	PK_OBJECT,    /* obj: result of REDUCE / NEWOBJ (+ BUILD) */
+	PK_PERSID     /* pid: the persistent id value (BINPERSID) */
+} pk_kind;
+
+typedef struct pk_value pk_value;
+
+typedef struct pk_vec {
+	pk_value **v;
+	size_t n, cap;
+} pk_vec;
+
+typedef struct pk_object {
+	pk_value *callable;  /* usually a PK_GLOBAL */
+	pk_value *args;      /* PK_TUPLE (NULL never) */
+	pk_value *kwargs;    /* NEWOBJ_EX only, else NULL */
+	pk_value *state;     /* BUILD's argument, NULL if none */
+	pk_vec items;        /* APPEND(S) onto the object */
+	pk_vec dict_items;   /* SETITEM(S) onto the object: key, value, ... */
+	int newobj;          /* created by NEWOBJ/NEWOBJ_EX (cls.__new__) */
+} pk_object;
+
+struct pk_value {
+	pk_kind kind;
+	union {
+		int b;
+		int64_t i;
+		double f;
+		struct { const char *p; size_t n; } s;
+		pk_vec seq;
+		struct { const char *module, *name; } glob;
+		pk_object *obj;
+		pk_value *pid;
+	} u;
+};
+
+typedef struct pk_limits {
+	size_t max_stack;   /* values on the stack */
+	size_t max_marks;   /* nested MARKs */
+	size_t max_memory;  /* arena bytes for the whole tree */
+} pk_limits;
+
+typedef struct pk_doc pk_doc;
+
+/* Parses buf[0..len).  lim may be NULL for defaults.  On error returns
+ * NULL and err says "pickle: <problem> at offset N". */
+pk_doc *pk_parse(const unsigned char *buf, size_t len, const pk_limits *lim,
+		 td_err *err);
+void pk_doc_free(pk_doc *doc);
+const pk_value *pk_root(const pk_doc *doc);
+
+/* ---- helpers for readers of the tree (all NULL-safe) ---- */
+
+/* v is a GLOBAL module.name, or an OBJECT whose callable is. */
+int pk_is_global(const pk_value *v, const char *module, const char *name);
+int pk_is_instance(const pk_value *v, const char *module, const char *name);
+
+/* Value of string key `key` in a DICT (or in an OBJECT's dict_items). */
+const pk_value *pk_dict_get(const pk_value *dict, const char *key);
+
+/* Attribute of an object whose state is a dict (dataclasses, Namespace);
+ * also accepts the (None, slots) and (dict, slots) state forms. */
+const pk_value *pk_attr(const pk_value *obj, const char *name);
+
+/* Item i of a TUPLE or LIST, NULL when out of range. */
+const pk_value *pk_item(const pk_value *seq, size_t i);
+size_t pk_len(const pk_value *seq);
+
+/* A sequence of ints: TUPLE/LIST of INT, or torch.Size(tuple).  Returns
+ * its length (<= max stored in out), or -1 if v is not one. */
+int pk_int_tuple(const pk_value *v, int64_t *out, int max);
+
+/* A string value (PK_STR) or NULL. */
+const char *pk_str(const pk_value *v);
+
+/* Short Python-like rendering, truncated to size-1 chars, depth-limited. */
+void pk_repr(const pk_value *v, char *buf, size_t size);
+
+const char *pk_kind_name(pk_kind k);
+
+#endif

@@ -1,0 +1,40 @@
+#!/bin/sh
+# td2hf inspect on the real fixtures: text, JSON, save dir vs iter dir.
+. "$(dirname "$0")/lib.sh"
+
+expect_ok "help" "Usage: td2hf inspect" -- "$TD2HF" --help
+expect_ok "version" "td2hf " -- "$TD2HF" --version
+expect_ok "text listing" "decoder.layers.self_attention.linear_qkv.weight" -- \
+	"$TD2HF" inspect "$FIX/stacked"
+expect_ok "text shape" "[2, 64, 32]" -- "$TD2HF" inspect "$FIX/stacked"
+expect_ok "skip reason" "skip: optimizer" -- "$TD2HF" inspect "$FIX/stacked"
+expect_ok "args listed" "num_layers" -- "$TD2HF" inspect "$FIX/perlayer"
+expect_ok "iter dir directly" "iteration   100" -- \
+	"$TD2HF" inspect "$FIX/stacked/iter_0000100"
+expect_ok "metadata only" "\"sizes\"" -- \
+	"$TD2HF" inspect --json --metadata-only "$FIX/perlayer"
+if grep -q data_offset "$TMP/out"; then
+	bad "metadata only reads no archive" "data_offset present"
+else
+	ok "metadata only reads no archive"
+fi
+
+# Every CRC-32 td2hf reports for a tensor chunk is one torch computed
+# from the tensor it loaded back, and every tensor chunk has one.
+for ck in stacked perlayer; do
+	"$TD2HF" inspect --json "$FIX/$ck" >"$TMP/ours.json" 2>"$TMP/err" ||
+		bad "json $ck" "$(cat "$TMP/err")"
+	grep -o '"crc32":[[:space:]]*[0-9]*' "$TMP/ours.json" |
+		sed 's/.*[^0-9]//' | sort >"$TMP/ours.crc"
+	grep -o '"crc32": [0-9]*' "$FIX/$ck/torch_view.json" |
+		sed 's/.*[^0-9]//' | sort >"$TMP/torch.crc"
+	n=$(wc -l <"$TMP/ours.crc")
+	chunks=$(grep -c '"data_offset"' "$TMP/ours.json")
+	missing=$(comm -23 "$TMP/ours.crc" "$TMP/torch.crc" | wc -l)
+	if [ "$n" -gt 0 ] && [ "$n" -eq "$chunks" ] && [ "$missing" -eq 0 ]; then
+		ok "json crc32 $ck ($n chunks)"
+	else
+		bad "json crc32 $ck" "$n crcs, $chunks chunks, $missing unknown"
+	fi
+done
+finish

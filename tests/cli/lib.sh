@@ -1,0 +1,53 @@
+# lib.sh — tiny harness for the command-line tests (sourced).
+# Needs TD2HF (the binary) and SRCDIR (the source tree) in the environment.
+set -u
+: "${TD2HF:?TD2HF must name the td2hf binary}"
+: "${SRCDIR:?SRCDIR must name the source tree}"
+FIX="$SRCDIR/tests/fixtures/ckpt"
+PASS=0
+FAIL=0
+TMP=$(mktemp -d /tmp/td2hf-cli-XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+ok()   { PASS=$((PASS + 1)); echo "PASS: $1"; }
+bad()  { FAIL=$((FAIL + 1)); echo "FAIL: $1"; shift; for l in "$@"; do echo "      $l"; done; }
+
+# expect_fail NAME STATUS NEEDLE -- command...
+# The command must exit with STATUS and print exactly one line on stderr,
+# containing NEEDLE; nothing on stdout.
+expect_fail() {
+	name=$1 want=$2 needle=$3
+	shift 4
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	lines=$(wc -l <"$TMP/err")
+	if [ "$rc" -ne "$want" ]; then
+		bad "$name" "exit status $rc, wanted $want" "$(cat "$TMP/err")"
+	elif [ "$lines" -ne 1 ]; then
+		bad "$name" "stderr has $lines lines, wanted 1:" "$(cat "$TMP/err")"
+	elif ! grep -qF -- "$needle" "$TMP/err"; then
+		bad "$name" "stderr lacks '$needle':" "$(cat "$TMP/err")"
+	elif [ -s "$TMP/out" ] && [ "$want" -ne 2 ]; then
+		bad "$name" "unexpected stdout"
+	else
+		ok "$name"
+	fi
+}
+
+# expect_ok NAME NEEDLE -- command...: exit 0 and NEEDLE on stdout.
+expect_ok() {
+	name=$1 needle=$2
+	shift 3
+	if ! "$@" >"$TMP/out" 2>"$TMP/err"; then
+		bad "$name" "failed:" "$(cat "$TMP/err")"
+	elif ! grep -qF -- "$needle" "$TMP/out"; then
+		bad "$name" "stdout lacks '$needle'"
+	else
+		ok "$name"
+	fi
+}
+
+finish() {
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+}

@@ -1,0 +1,10 @@
+/* suites.h — each test file registers its suites here. */
+#ifndef TD_TEST_SUITES_H
+#define TD_TEST_SUITES_H
+
+int register_pickle_tests(void);
+int register_zip_tests(void);
+int register_dcp_tests(void);
+int register_fixture_tests(void);
+
+#endif

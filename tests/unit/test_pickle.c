@@ -1,0 +1,332 @@
+/* Pickle reader: values written by CPython's pickle (protocols 2-5, see
+ * tests/fixtures/gen/gen_format_vectors.py) and hand-made broken input. */
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/reader/pickle.h"
+#include "helpers.h"
+#include "suites.h"
+
+static pk_doc *load(const char *name, int proto)
+{
+	char rel[256];
+	unsigned char *buf;
+	size_t len;
+	pk_doc *doc;
+	td_err err;
+
+	snprintf(rel, sizeof rel, "tests/fixtures/pickle/%s_p%d.pkl", name,
+		 proto);
+	buf = read_all(src_path(rel), &len);
+	doc = pk_parse(buf, len, NULL, &err);
+	free(buf);
+	if (!doc)
+		fprintf(stderr, "%s: %s\n", rel, err.msg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+	return doc;
+}
+
+/* Parses an inline pickle expected to fail; checks the message. */
+static void expect_error(const char *bytes, size_t len, const char *needle,
+			 const pk_limits *lim)
+{
+	td_err err = {{0}};
+	pk_doc *doc = pk_parse((const unsigned char *)bytes, len, lim, &err);
+
+	CU_ASSERT_PTR_NULL(doc);
+	pk_doc_free(doc);
+	if (!strstr(err.msg, needle))
+		fprintf(stderr, "\n  wanted '%s', got '%s'\n", needle, err.msg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, needle));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "at offset"));
+}
+
+#define EXPECT_ERROR(lit, needle) expect_error(lit, sizeof(lit) - 1, needle, NULL)
+
+static void test_ints(void)
+{
+	static const int64_t want[] = {
+		0, 1, -1, 255, 256, 65535, 65536, -65536, 2147483647,
+		-2147483648LL, 2147483648LL, INT64_MAX, INT64_MIN,
+	};
+	int proto;
+	size_t i;
+
+	for (proto = 2; proto <= 5; proto++) {
+		pk_doc *doc = load("ints", proto);
+		const pk_value *l = pk_root(doc), *big, *neg;
+
+		CU_ASSERT_EQUAL_FATAL(l->kind, PK_LIST);
+		CU_ASSERT_EQUAL_FATAL(pk_len(l), 15);
+		for (i = 0; i < 13; i++) {
+			CU_ASSERT_EQUAL(pk_item(l, i)->kind, PK_INT);
+			CU_ASSERT_EQUAL(pk_item(l, i)->u.i, want[i]);
+		}
+		big = pk_item(l, 13); /* 2**64: 9 bytes, 00 x8 then 01 */
+		CU_ASSERT_EQUAL(big->kind, PK_BIGINT);
+		CU_ASSERT_EQUAL(big->u.s.n, 9);
+		CU_ASSERT_EQUAL((unsigned char)big->u.s.p[8], 1);
+		neg = pk_item(l, 14); /* -2**70: 9 bytes, top byte 0xc0 */
+		CU_ASSERT_EQUAL(neg->kind, PK_BIGINT);
+		CU_ASSERT_EQUAL((unsigned char)neg->u.s.p[neg->u.s.n - 1], 0xc0);
+		pk_doc_free(doc);
+	}
+}
+
+static void test_floats(void)
+{
+	static const double want[] = {0.0, 1.5, -2.25, 1e-06, 1e300};
+	int proto;
+	size_t i;
+
+	for (proto = 2; proto <= 5; proto++) {
+		pk_doc *doc = load("floats", proto);
+		const pk_value *l = pk_root(doc);
+
+		CU_ASSERT_EQUAL_FATAL(pk_len(l), 5);
+		for (i = 0; i < 5; i++) {
+			CU_ASSERT_EQUAL(pk_item(l, i)->kind, PK_FLOAT);
+			CU_ASSERT_EQUAL(pk_item(l, i)->u.f, want[i]);
+		}
+		pk_doc_free(doc);
+	}
+}
+
+static void check_bytes(const pk_value *v, const char *want, size_t n)
+{
+	CU_ASSERT_EQUAL_FATAL(v->kind, PK_BYTES);
+	CU_ASSERT_EQUAL_FATAL(v->u.s.n, n);
+	CU_ASSERT(memcmp(v->u.s.p, want, n) == 0);
+}
+
+static void test_strings(void)
+{
+	char xs[300], ys[300];
+	int proto;
+
+	memset(xs, 'x', sizeof xs);
+	memset(ys, 'y', sizeof ys);
+	for (proto = 2; proto <= 5; proto++) {
+		pk_doc *doc = load("strings", proto);
+		const pk_value *l = pk_root(doc);
+
+		CU_ASSERT_EQUAL_FATAL(pk_len(l), 7);
+		CU_ASSERT_STRING_EQUAL(pk_str(pk_item(l, 0)), "");
+		CU_ASSERT_STRING_EQUAL(pk_str(pk_item(l, 1)), "a");
+		CU_ASSERT_STRING_EQUAL(pk_str(pk_item(l, 2)), "h\xc3\xa9llo");
+		CU_ASSERT_EQUAL(pk_item(l, 3)->u.s.n, 300);
+		CU_ASSERT(memcmp(pk_item(l, 3)->u.s.p, xs, 300) == 0);
+		/* protocol 2 spells bytes as _codecs.encode(text, 'latin1') */
+		check_bytes(pk_item(l, 4), "", 0);
+		check_bytes(pk_item(l, 5), "\x00\xff", 2);
+		check_bytes(pk_item(l, 6), ys, 300);
+		pk_doc_free(doc);
+	}
+}
+
+static void check_int_seq(const pk_value *v, pk_kind kind, int n)
+{
+	int i;
+
+	CU_ASSERT_EQUAL_FATAL(v->kind, kind);
+	CU_ASSERT_EQUAL_FATAL(v->u.seq.n, (size_t)n);
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(v->u.seq.v[i]->u.i, i + 1);
+}
+
+static void test_containers(void)
+{
+	int proto, n;
+
+	for (proto = 2; proto <= 5; proto++) {
+		pk_doc *doc = load("containers", proto);
+		const pk_value *t = pk_root(doc), *d;
+
+		CU_ASSERT_EQUAL_FATAL(t->kind, PK_TUPLE);
+		CU_ASSERT_EQUAL_FATAL(pk_len(t), 13);
+		CU_ASSERT_EQUAL(pk_item(t, 0)->kind, PK_NONE);
+		CU_ASSERT(pk_item(t, 1)->kind == PK_BOOL && pk_item(t, 1)->u.b);
+		CU_ASSERT(pk_item(t, 2)->kind == PK_BOOL && !pk_item(t, 2)->u.b);
+		for (n = 0; n <= 4; n++)
+			check_int_seq(pk_item(t, 3 + (size_t)n), PK_TUPLE, n);
+		CU_ASSERT_EQUAL(pk_item(t, 8)->kind, PK_LIST);
+		CU_ASSERT_EQUAL(pk_item(t, 9)->kind, PK_DICT);
+		d = pk_item(t, 10);
+		CU_ASSERT_EQUAL_FATAL(d->kind, PK_DICT);
+		CU_ASSERT_EQUAL(d->u.seq.n, 4);
+		CU_ASSERT_STRING_EQUAL(pk_str(pk_dict_get(d, "k")), "v");
+		CU_ASSERT_EQUAL(d->u.seq.v[2]->u.i, 2); /* int key kept */
+		check_int_seq(pk_item(t, 11), PK_SET, 2);
+		CU_ASSERT_EQUAL(pk_item(t, 12)->kind, PK_FROZENSET);
+		CU_ASSERT_EQUAL(pk_item(t, 12)->u.seq.v[0]->u.i, 3);
+		pk_doc_free(doc);
+	}
+}
+
+static void test_shared(void)
+{
+	int proto;
+
+	for (proto = 2; proto <= 5; proto++) {
+		pk_doc *doc = load("shared", proto);
+		const pk_value *l = pk_root(doc);
+
+		CU_ASSERT_EQUAL_FATAL(pk_len(l), 2);
+		CU_ASSERT_PTR_EQUAL(pk_item(l, 0), pk_item(l, 1)); /* memo */
+		check_int_seq(pk_item(l, 0), PK_LIST, 2);
+		pk_doc_free(doc);
+	}
+}
+
+static void test_objects(void)
+{
+	int proto;
+
+	for (proto = 2; proto <= 5; proto++) {
+		pk_doc *doc = load("objects", proto);
+		const pk_value *l = pk_root(doc), *o, *ns;
+
+		CU_ASSERT_EQUAL_FATAL(pk_len(l), 4);
+		o = pk_item(l, 0);
+		CU_ASSERT(pk_is_instance(o, "megatron.core.fake", "Opaque"));
+		CU_ASSERT(o->u.obj->newobj);
+		CU_ASSERT_EQUAL(pk_attr(o, "a")->u.i, 1);
+		CU_ASSERT_STRING_EQUAL(pk_str(pk_attr(o, "b")), "two");
+		o = pk_item(l, 1); /* __slots__: state is (None, {x, y}) */
+		CU_ASSERT(pk_is_instance(o, "megatron.core.fake", "Slotted"));
+		CU_ASSERT_EQUAL(pk_attr(o, "x")->u.i, 3);
+		CU_ASSERT_EQUAL(pk_attr(o, "y")->kind, PK_NONE);
+		o = pk_item(l, 2); /* OrderedDict reads as a dict */
+		CU_ASSERT_EQUAL(o->kind, PK_DICT);
+		CU_ASSERT_EQUAL(pk_dict_get(o, "b")->u.i, 2);
+		ns = pk_item(l, 3);
+		CU_ASSERT(pk_is_instance(ns, "argparse", "Namespace"));
+		CU_ASSERT_EQUAL(pk_attr(ns, "num_layers")->u.i, 2);
+		CU_ASSERT_EQUAL(pk_attr(ns, "lr")->u.f, 0.5);
+		CU_ASSERT_STRING_EQUAL(pk_str(pk_attr(ns, "name")), "n");
+		CU_ASSERT_EQUAL(pk_attr(ns, "flag")->kind, PK_BOOL);
+		CU_ASSERT_EQUAL(pk_attr(ns, "none")->kind, PK_NONE);
+		pk_doc_free(doc);
+	}
+}
+
+static void test_bytearray(void)
+{
+	pk_doc *doc = load("bytearray", 5);
+
+	check_bytes(pk_root(doc), "abc", 3);
+	pk_doc_free(doc);
+}
+
+/* Every proper prefix of a real pickle is an error, never a crash. */
+static void test_truncated(void)
+{
+	size_t len, cut;
+	unsigned char *buf = read_all(src_path(
+		"tests/fixtures/pickle/objects_p4.pkl"), &len);
+
+	for (cut = 0; cut < len; cut++) {
+		td_err err = {{0}};
+		pk_doc *doc = pk_parse(buf, cut, NULL, &err);
+
+		CU_ASSERT_PTR_NULL(doc);
+		CU_ASSERT(strstr(err.msg, "pickle: ") == err.msg);
+		pk_doc_free(doc);
+	}
+	free(buf);
+}
+
+static void test_malformed(void)
+{
+	EXPECT_ERROR("\x80\x02\xff.", "unsupported or invalid opcode");
+	EXPECT_ERROR("\x80\x06N.", "unsupported pickle protocol");
+	EXPECT_ERROR("\x80\x02h\x05.", "memo index out of range");
+	EXPECT_ERROR("K\x01r\xff\xff\xff\x7f.", "memo index out of range");
+	EXPECT_ERROR("\x80\x02R.", "stack underflow");
+	EXPECT_ERROR("0.", "stack underflow");
+	EXPECT_ERROR("K\x01(\x85.", "stack underflow"); /* TUPLE1 across MARK */
+	EXPECT_ERROR("t.", "MARK expected but not found");
+	EXPECT_ERROR("K\x01K\x02.", "STOP with an unbalanced stack");
+	EXPECT_ERROR("K\x01K\x02" "a.", "APPEND onto something not a list");
+	EXPECT_ERROR("K\x01K\x02" "b.", "BUILD on something that is not an "
+		     "object");
+	EXPECT_ERROR("}K\x01s.", "stack underflow");
+	EXPECT_ERROR("\x8d\xff\xff\xff\xff\xff\xff\xff\x7f",
+		     "string length runs past the end");
+	EXPECT_ERROR("X\x00\x00\x00\x80", "string length runs past the end");
+	EXPECT_ERROR("\x8b\xff\xff\xff\x7f", "integer length runs past");
+	EXPECT_ERROR("\x95\x00\x00\x00\x00\x00\x00\x01\x00N.",
+		     "frame runs past the end");
+	EXPECT_ERROR("cos\nsystem", "missing newline");
+	EXPECT_ERROR("K\x01K\x02\x93.", "STACK_GLOBAL needs two strings");
+	EXPECT_ERROR("N", "no STOP");
+}
+
+static void test_limits(void)
+{
+	pk_limits marks = {.max_stack = 1000, .max_marks = 4,
+			   .max_memory = 1 << 20};
+	pk_limits mem = {.max_stack = 1u << 20, .max_marks = 16,
+			 .max_memory = 4096};
+	static char many[1 << 16];
+	size_t i = 0;
+
+	expect_error("((((((((N.", 10, "MARKs nested deeper", &marks);
+	many[i++] = ']';
+	many[i++] = '(';
+	while (i < sizeof many - 2)
+		many[i++] = 'N';
+	many[i++] = 'e';
+	many[i++] = '.';
+	expect_error(many, sizeof many, "memory limit", &mem);
+}
+
+/* Nothing is ever called: a pickle that would run os.system reads as an
+ * inert object naming it. */
+static void test_never_executes(void)
+{
+	static const char evil[] = "cos\nsystem\nX\x05\x00\x00\x00touch\x85R.";
+	td_err err;
+	pk_doc *doc = pk_parse((const unsigned char *)evil, sizeof evil - 1,
+			       NULL, &err);
+	const pk_value *v = pk_root(doc);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+	CU_ASSERT(pk_is_instance(v, "os", "system"));
+	CU_ASSERT_STRING_EQUAL(pk_str(pk_item(v->u.obj->args, 0)), "touch");
+	pk_doc_free(doc);
+}
+
+static void test_repr(void)
+{
+	pk_doc *doc = load("containers", 4);
+	char buf[256];
+
+	pk_repr(pk_item(pk_root(doc), 6), buf, sizeof buf);
+	CU_ASSERT_STRING_EQUAL(buf, "(1, 2, 3)");
+	pk_repr(pk_item(pk_root(doc), 4), buf, sizeof buf);
+	CU_ASSERT_STRING_EQUAL(buf, "(1,)");
+	pk_repr(pk_root(doc), buf, 8);
+	CU_ASSERT_EQUAL(strlen(buf), 7); /* truncated, terminated */
+	pk_doc_free(doc);
+}
+
+int register_pickle_tests(void)
+{
+	CU_pSuite s = CU_add_suite("pickle", NULL, NULL);
+
+	return !s || !CU_add_test(s, "ints", test_ints) ||
+	       !CU_add_test(s, "floats", test_floats) ||
+	       !CU_add_test(s, "strings and bytes", test_strings) ||
+	       !CU_add_test(s, "containers", test_containers) ||
+	       !CU_add_test(s, "memo sharing", test_shared) ||
+	       !CU_add_test(s, "objects", test_objects) ||
+	       !CU_add_test(s, "bytearray (protocol 5)", test_bytearray) ||
+	       !CU_add_test(s, "every truncation fails", test_truncated) ||
+	       !CU_add_test(s, "malformed input", test_malformed) ||
+	       !CU_add_test(s, "limits", test_limits) ||
+	       !CU_add_test(s, "never executes", test_never_executes) ||
+	       !CU_add_test(s, "repr", test_repr);
+}
