@@ -3,6 +3,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "../reader/pickle.h"
+
 static cJSON *int_array(const int64_t *v, int n)
 {
 	cJSON *a = cJSON_CreateArray();
@@ -200,6 +202,7 @@ static void print_summary(const td_checkpoint *c, FILE *out)
 
 static void print_args(const td_checkpoint *c, FILE *out)
 {
+	char num[32];
 	size_t i;
 
 	if (!c->has_args) {
@@ -215,7 +218,10 @@ static void print_args(const td_checkpoint *c, FILE *out)
 		case ARG_NONE:  fprintf(out, "None\n"); break;
 		case ARG_BOOL:  fprintf(out, "%s\n", e->i ? "True" : "False"); break;
 		case ARG_INT:   fprintf(out, "%" PRId64 "\n", e->i); break;
-		case ARG_FLOAT: fprintf(out, "%.17g\n", e->f); break;
+		case ARG_FLOAT:
+			pk_float_repr(e->f, num, sizeof num);
+			fprintf(out, "%s\n", num);
+			break;
 		case ARG_STR:   fprintf(out, "'%s'\n", e->text); break;
 		case ARG_OTHER: fprintf(out, "%s\n", e->text); break;
 		}

@@ -108,6 +108,10 @@ const char *pk_str(const pk_value *v);
 /* Short Python-like rendering, truncated to size-1 chars, depth-limited. */
 void pk_repr(const pk_value *v, char *buf, size_t size);
 
+/* Python's repr of a float: the shortest text that reads back exactly,
+ * with ".0" on integral values ("1e-06", "0.5", "3.0"). */
+void pk_float_repr(double f, char *buf, size_t size);
+
 const char *pk_kind_name(pk_kind k);
 
 #endif

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define REPR_DEPTH 4
@@ -118,6 +119,19 @@ int pk_int_tuple(const pk_value *v, int64_t *out, int max)
 
 /* ---------------------------------------------------------------- repr */
 
+void pk_float_repr(double f, char *buf, size_t size)
+{
+	int prec;
+
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(buf, size, "%.*g", prec, f);
+		if (strtod(buf, NULL) == f)
+			break;
+	}
+	if (!strpbrk(buf, ".eni") && strlen(buf) + 2 < size)
+		strcat(buf, ".0");
+}
+
 typedef struct sbuf {
 	char *p;
 	size_t size, len;
@@ -190,7 +204,13 @@ static void repr(sbuf *b, const pk_value *v, int depth)
 	case PK_BOOL:   put(b, "%s", v->u.b ? "True" : "False"); break;
 	case PK_INT:    put(b, "%" PRId64, v->u.i); break;
 	case PK_BIGINT: put(b, "<%zu-byte int>", v->u.s.n); break;
-	case PK_FLOAT:  put(b, "%.17g", v->u.f); break;
+	case PK_FLOAT: {
+		char f[32];
+
+		pk_float_repr(v->u.f, f, sizeof f);
+		put(b, "%s", f);
+		break;
+	}
 	case PK_STR:    put(b, "'%s'", v->u.s.p); break;
 	case PK_BYTES:  put(b, "<%zu bytes>", v->u.s.n); break;
 	case PK_TUPLE:  repr_seq(b, &v->u.seq, "(", ")", 0, depth); break;

@@ -308,6 +308,14 @@ static void test_repr(void)
 	CU_ASSERT_STRING_EQUAL(buf, "(1, 2, 3)");
 	pk_repr(pk_item(pk_root(doc), 4), buf, sizeof buf);
 	CU_ASSERT_STRING_EQUAL(buf, "(1,)");
+	pk_float_repr(1e-06, buf, sizeof buf);
+	CU_ASSERT_STRING_EQUAL(buf, "1e-06");
+	pk_float_repr(3.0, buf, sizeof buf);
+	CU_ASSERT_STRING_EQUAL(buf, "3.0");
+	pk_float_repr(0.1, buf, sizeof buf);
+	CU_ASSERT_STRING_EQUAL(buf, "0.1");
+	pk_float_repr(1e300, buf, sizeof buf);
+	CU_ASSERT_STRING_EQUAL(buf, "1e+300");
 	pk_repr(pk_root(doc), buf, 8);
 	CU_ASSERT_EQUAL(strlen(buf), 7); /* truncated, terminated */
 	pk_doc_free(doc);

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs what building and testing td2hf needs on Debian/Ubuntu, if
+# anything is missing.  Uses sudo when not run as root.
+set -eu
+PKGS="gcc make autoconf automake pkg-config flex bison libcjson-dev libcunit1-dev"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "td2hf: installing build dependencies:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

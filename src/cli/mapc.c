@@ -1,0 +1,161 @@
+/* mapc — compiles td2hf rule files (.map) into bytecode (.mapbc). */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lang/compile.h"
+#include "../lang/program.h"
+
+#define EXIT_USAGE 2
+#define MAX_INCLUDE_DIRS 64
+
+static void usage(FILE *out)
+{
+	fputs(
+"Usage: mapc [-I DIR]... [-o OUT.mapbc] RULES.map\n"
+"       mapc --check [-I DIR]... RULES.map\n"
+"       mapc -d FILE.mapbc|FILE.map\n"
+"\n"
+"Compiles a td2hf rule file into the bytecode td2hf runs.\n"
+"\n"
+"  -o, --output FILE   where to write (default: the input's base name with\n"
+"                      .mapbc, in the current directory)\n"
+"  -I DIR              also look for included files in DIR (after the\n"
+"                      including file's own directory)\n"
+"      --check         report errors only; write nothing\n"
+"  -d, --disassemble   print the tables and code of a compiled file (a .map\n"
+"                      is compiled first)\n"
+"      --max-errors N  stop reporting after N errors (default 20)\n"
+"  -h, --help          this text\n"
+"      --version       print the version\n"
+"\n"
+"Errors are printed as FILE:LINE:COL: error: MESSAGE with the line and a\n"
+"caret.  Exit status: 0 success, 1 errors in the input, 2 usage error.\n"
+"The language is described in docs/language.md.\n", out);
+}
+
+typedef struct opts {
+	const char *include_dirs[MAX_INCLUDE_DIRS];
+	int ninclude;
+	const char *output;
+	int check, disasm, max_errors;
+} opts;
+
+static int parse_args(int argc, char **argv, opts *o)
+{
+	static const struct option longopts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"check", no_argument, NULL, 'c'},
+		{"disassemble", no_argument, NULL, 'd'},
+		{"max-errors", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "o:I:dh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o->output = optarg; break;
+		case 'c': o->check = 1; break;
+		case 'd': o->disasm = 1; break;
+		case 'm': o->max_errors = atoi(optarg); break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("mapc (td2hf) %s, bytecode version %d\n",
+				 PACKAGE_VERSION, MP_VERSION); exit(0);
+		case 'I':
+			if (o->ninclude == MAX_INCLUDE_DIRS) {
+				fprintf(stderr, "mapc: too many -I options\n");
+				return -1;
+			}
+			o->include_dirs[o->ninclude++] = optarg;
+			break;
+		default: return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "mapc: expected one input file (see mapc --help)\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* "rules/glm5.map" -> "glm5.mapbc" (in the current directory). */
+static char *default_output(const char *in)
+{
+	const char *base = strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
+	size_t n = strlen(base);
+	char *out;
+
+	if (ends_with(base, ".map"))
+		n -= 4;
+	out = malloc(n + 7);
+	if (out) {
+		memcpy(out, base, n);
+		strcpy(out + n, ".mapbc");
+	}
+	return out;
+}
+
+static int compile(const opts *o, const char *in, mp_program *p)
+{
+	mc_options mo = {o->include_dirs, o->ninclude, stderr, o->max_errors};
+	int errors = mc_compile(in, &mo, p);
+
+	if (errors)
+		fprintf(stderr, "mapc: %d error%s\n", errors, errors == 1 ? "" : "s");
+	return errors ? -1 : 0;
+}
+
+static int disassemble(const opts *o, const char *in)
+{
+	mp_program p;
+	td_err err;
+
+	if (ends_with(in, ".map")) {
+		if (compile(o, in, &p) != 0)
+			return 1;
+	} else if (mp_read(in, &p, &err) != 0) {
+		fprintf(stderr, "mapc: %s\n", err.msg);
+		return 1;
+	}
+	mp_disasm(&p, stdout);
+	mp_free(&p);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	opts o = {0};
+	mp_program p;
+	td_err err;
+	char *out;
+	int rc = 0;
+
+	if (parse_args(argc, argv, &o) != 0)
+		return EXIT_USAGE;
+	if (o.disasm)
+		return disassemble(&o, argv[optind]);
+	if (compile(&o, argv[optind], &p) != 0)
+		return 1;
+	if (!o.check) {
+		out = o.output ? strdup(o.output) : default_output(argv[optind]);
+		if (!out || mp_write(&p, out, &err) != 0) {
+			fprintf(stderr, "mapc: %s\n", out ? err.msg : "out of memory");
+			rc = 1;
+		}
+		free(out);
+	}
+	mp_free(&p);
+	return rc;
+}

@@ -1,0 +1,91 @@
+#include "builder.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Appends elem (size bytes) to *arr holding *n elements. */
+static uint32_t append(mp_builder *b, void **arr, uint32_t *n, size_t size,
+		       const void *elem)
+{
+	void *na;
+
+	if (b->oom)
+		return 0;
+	if ((*n & (*n - 1)) == 0) { /* 0, 1, 2, 4, ...: grow to double */
+		na = realloc(*arr, (*n ? *n * 2 : 1) * size);
+		if (!na) {
+			b->oom = 1;
+			return 0;
+		}
+		*arr = na;
+	}
+	memcpy((char *)*arr + *n * size, elem, size);
+	return (*n)++;
+}
+
+#define APPEND(b, field, count, v) \
+	append(b, (void **)&(b)->p.field, &(b)->p.count, sizeof(v), &(v))
+
+int mb_init(mp_builder *b)
+{
+	memset(b, 0, sizeof *b);
+	b->str_index = td_map_new();
+	return b->str_index ? 0 : -1;
+}
+
+void mb_release(mp_builder *b)
+{
+	td_map_free(b->str_index);
+	b->str_index = NULL;
+}
+
+uint32_t mb_str(mp_builder *b, const char *s)
+{
+	size_t len = strlen(s), id;
+	char *copy;
+	uint32_t l32 = (uint32_t)len;
+
+	if (td_map_get(b->str_index, s, len, &id))
+		return (uint32_t)id;
+	copy = strdup(s);
+	if (!copy || td_map_put(b->str_index, s, len, b->p.nstrs, NULL) < 0) {
+		free(copy);
+		b->oom = 1;
+		return 0;
+	}
+	APPEND(b, str_len, nstrs, l32);
+	b->p.nstrs--; /* counted once, below */
+	return APPEND(b, strs, nstrs, copy);
+}
+
+uint32_t mb_kint(mp_builder *b, int64_t v)
+{
+	uint32_t i;
+
+	for (i = 0; i < b->p.nkint; i++)
+		if (b->p.kint[i] == v)
+			return i;
+	return APPEND(b, kint, nkint, v);
+}
+
+int32_t mb_code_here(const mp_builder *b)
+{
+	return (int32_t)b->p.ncode;
+}
+
+void mb_emit(mp_builder *b, mp_opcode op, int a, int32_t c, int line)
+{
+	mp_instr in = {(uint8_t)op, (uint8_t)a,
+		       (uint16_t)(line > 0xffff ? 0xffff : line), c};
+
+	APPEND(b, code, ncode, in);
+}
+
+uint32_t mb_param(mp_builder *b, mp_param v) { return APPEND(b, params, nparams, v); }
+uint32_t mb_item(mp_builder *b, mp_item v) { return APPEND(b, items, nitems, v); }
+uint32_t mb_pattern(mp_builder *b, mp_pattern v) { return APPEND(b, pats, npats, v); }
+uint32_t mb_rewrite(mp_builder *b, mp_rewrite v) { return APPEND(b, rewrites, nrewrites, v); }
+uint32_t mb_skip(mp_builder *b, mp_rule v) { return APPEND(b, skips, nskips, v); }
+uint32_t mb_rule(mp_builder *b, mp_rule v) { return APPEND(b, rules, nrules, v); }
+uint32_t mb_group(mp_builder *b, mp_group v) { return APPEND(b, groups, ngroups, v); }
+uint32_t mb_member(mp_builder *b, uint32_t pat) { return APPEND(b, members, nmembers, pat); }

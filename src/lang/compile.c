@@ -1,0 +1,473 @@
+/* compile.c — from rule files to a program: includes, declarations
+ * (param, let, block), then every skip, rewrite, rule and group in file
+ * order, with `use` expanding blocks under their prefixes. */
+#include "compile.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/file.h"
+#include "compile_int.h"
+#include "parse.h"
+
+void mc_error(compiler *c, src_loc loc, const char *fmt, ...)
+{
+	char msg[TD_ERR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	src_error(&c->diag, loc, "%s", msg);
+}
+
+ast_list mc_concat(compiler *c, const ast_str *const *strs, int n)
+{
+	ast_list out = {0};
+	int i, k;
+
+	for (i = 0; i < n; i++)
+		for (k = 0; strs[i] && k < strs[i]->parts.n; k++)
+			if (ast_push(c->arena, &out, strs[i]->parts.v[k]) != 0)
+				c->b.oom = 1;
+	return out;
+}
+
+/* ---------------------------------------------------------------- includes */
+
+/* The literal text of a string without captures, or NULL. */
+static const char *plain_text(compiler *c, const ast_str *s)
+{
+	const ast_part *p;
+
+	if (s->parts.n == 0)
+		return "";
+	p = s->parts.v[0];
+	if (s->parts.n == 1 && p->kind == SP_TEXT)
+		return p->text;
+	mc_error(c, s->loc, "this string must be plain text");
+	return NULL;
+}
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+}
+
+static int readable(const char *path)
+{
+	FILE *f = fopen(path, "r");
+
+	if (f)
+		fclose(f);
+	return f != NULL;
+}
+
+/* name relative to the including file's directory, then to each -I dir. */
+static char *resolve_include(compiler *c, const char *from, const char *name)
+{
+	char *dir = dir_of(from), *path;
+	int i;
+
+	if (name[0] == '/')
+		return readable(name) ? strdup(name) : NULL;
+	path = dir ? td_path_join(dir, name) : NULL;
+	free(dir);
+	if (path && readable(path))
+		return path;
+	for (i = 0; i < c->opt.ninclude_dirs; i++) {
+		free(path);
+		path = td_path_join(c->opt.include_dirs[i], name);
+		if (path && readable(path))
+			return path;
+	}
+	free(path);
+	return NULL;
+}
+
+static void load(compiler *c, const char *path, const src_loc *from, int depth);
+
+static void include(compiler *c, const ast_stmt *s, int depth)
+{
+	const char *name = plain_text(c, s->str);
+	char *path;
+
+	if (!name)
+		return;
+	if (depth >= MC_MAX_INCLUDE_DEPTH) {
+		mc_error(c, s->loc, "includes nested more than %d deep",
+			 MC_MAX_INCLUDE_DEPTH);
+		return;
+	}
+	path = resolve_include(c, s->loc.file->path, name);
+	if (!path) {
+		mc_error(c, s->str->loc, "cannot find include file '%s' (looked "
+			 "next to this file and in every -I directory)", name);
+		return;
+	}
+	load(c, path, &s->loc, depth + 1);
+	free(path);
+}
+
+static int remember_file(compiler *c, src_file *f)
+{
+	src_file **nf = realloc(c->files, (size_t)(c->nfiles + 1) * sizeof *nf);
+
+	if (!nf)
+		return -1;
+	c->files = nf;
+	c->files[c->nfiles++] = f;
+	return 0;
+}
+
+/* Parses path and appends its statements to c->top, includes in place;
+ * a file already loaded is skipped (so include cycles end). */
+static void load(compiler *c, const char *path, const src_loc *from, int depth)
+{
+	char real[PATH_MAX];
+	src_file *f;
+	ast_list stmts;
+	td_err err;
+	int i;
+
+	if (realpath(path, real) && td_map_put(c->loaded, real, strlen(real),
+					      0, NULL) != 0)
+		return;
+	f = src_load(path, &err);
+	if (!f || remember_file(c, f) != 0) {
+		src_loc none = {NULL, 0, 0};
+
+		if (from)
+			mc_error(c, *from, "%s", f ? "out of memory" : err.msg);
+		else
+			src_error(&c->diag, none, "%s", f ? "out of memory" : err.msg);
+		src_free(f);
+		return;
+	}
+	parse_rules(f, c->arena, &c->diag, &stmts);
+	for (i = 0; i < stmts.n; i++) {
+		ast_stmt *s = stmts.v[i];
+
+		if (s->kind == ST_INCLUDE)
+			include(c, s, depth);
+		else if (ast_push(c->arena, &c->top, s) != 0)
+			c->b.oom = 1;
+	}
+}
+
+/* ---------------------------------------------------------------- declarations */
+
+static void declare_param(compiler *c, const ast_stmt *s)
+{
+	static const mc_scope no_captures;
+	mp_param p = {0, PK_REQUIRED, MP_NO};
+	size_t old;
+
+	if (td_map_get(c->params, s->name, strlen(s->name), &old)) {
+		mc_error(c, s->name_loc, "'%s' is defined twice", s->name);
+		return;
+	}
+	p.name = mb_str(&c->b, s->name);
+	if (s->kind == ST_LET)
+		p.kind = PK_LET;
+	else if (s->expr)
+		p.kind = PK_DEFAULT;
+	c->nparams_visible = (int)c->b.p.nparams;
+	p.code = mc_expr_program(c, s->expr, &no_captures);
+	td_map_put(c->params, s->name, strlen(s->name), mb_param(&c->b, p), NULL);
+	c->nparams_visible = INT_MAX;
+}
+
+static void declare_block(compiler *c, ast_stmt *s)
+{
+	if (td_map_put(c->blocks, s->name, strlen(s->name),
+		       (size_t)c->block_list.n, NULL) != 0) {
+		mc_error(c, s->name_loc, "block '%s' is defined twice", s->name);
+		return;
+	}
+	if (ast_push(c->arena, &c->block_list, s) != 0)
+		c->b.oom = 1;
+}
+
+static void declare_all(compiler *c)
+{
+	int i;
+
+	for (i = 0; i < c->top.n; i++) {
+		ast_stmt *s = c->top.v[i];
+
+		if (s->kind == ST_PARAM || s->kind == ST_LET)
+			declare_param(c, s);
+		else if (s->kind == ST_BLOCK)
+			declare_block(c, s);
+	}
+	c->nparams_visible = INT_MAX;
+}
+
+/* ---------------------------------------------------------------- statements */
+
+typedef struct prefixes {
+	const ast_str *src[MC_MAX_USE_DEPTH + 1];
+	const ast_str *dst[MC_MAX_USE_DEPTH + 1];
+	int n;
+} prefixes;
+
+static uint32_t where(compiler *c, const ast_stmt *s)
+{
+	return mb_str(&c->b, s->loc.file ? s->loc.file->path : "");
+}
+
+static void compile_skip(compiler *c, const ast_stmt *s)
+{
+	mc_scope sc = {0};
+	mp_rule r = {0, MP_NO, where(c, s), (uint32_t)s->loc.line};
+	int32_t pat = mc_pattern(c, &s->str->parts, s->str->loc, &sc, 0);
+
+	if (pat >= 0) {
+		r.pat = (uint32_t)pat;
+		mb_skip(&c->b, r);
+	}
+}
+
+static void compile_rewrite(compiler *c, const ast_stmt *s)
+{
+	mc_scope sc = {0}, guard = {0};
+	mp_rewrite r = {0, MP_NO, MP_NO, MP_NO, 0, where(c, s),
+			(uint32_t)s->loc.line};
+	int32_t pat = mc_pattern(c, &s->str->parts, s->str->loc, &sc, 0);
+	int rc = pat < 0;
+
+	if (s->unless)
+		r.unless = mc_pattern(c, &s->unless->parts, s->unless->loc,
+				      &guard, 0);
+	rc |= s->unless && r.unless < 0;
+	if (s->var) {
+		r.count_code = mc_expr_program(c, s->expr, &sc);
+		rc |= r.count_code == MP_NO;
+		sc.names[sc.n] = s->var; /* bound after the count: not in it */
+		sc.kinds[sc.n] = PI_INT;
+		r.split_slot = sc.n < MC_MAX_CAPS ? sc.n++ : MP_NO;
+	}
+	r.name_code = mb_code_here(&c->b);
+	rc |= mc_name(c, &s->tmpl->parts, &sc);
+	mb_emit(&c->b, MP_END, 0, 0, s->loc.line);
+	if (!rc) {
+		r.pat = (uint32_t)pat;
+		mb_rewrite(&c->b, r);
+	}
+}
+
+/* Code for one rule: SRC, source ops, SAVE, then per output TAKE, its
+ * ops, its name, EMIT; END. */
+static int rule_code(compiler *c, const ast_stmt *s, const prefixes *px,
+		     const mc_scope *sc)
+{
+	int streams = 1, rc, j;
+
+	mb_emit(&c->b, MP_SRC, 0, 0, s->loc.line);
+	rc = mc_ops(c, &s->ops, sc, &streams, 1);
+	mb_emit(&c->b, MP_SAVE, 0, 0, s->loc.line);
+	if (rc == 0 && streams != s->targets.n) {
+		mc_error(c, s->loc, "the operations make %d tensor%s but %d "
+			 "output%s named", streams, streams == 1 ? "" : "s",
+			 s->targets.n, s->targets.n == 1 ? " is" : "s are");
+		rc = -1;
+	}
+	for (j = 0; j < s->targets.n; j++) {
+		const ast_target *t = s->targets.v[j];
+		const ast_str *names[MC_MAX_USE_DEPTH + 2];
+		ast_list parts;
+		int one = 1;
+
+		memcpy(names, px->dst, (size_t)px->n * sizeof names[0]);
+		names[px->n] = t->name;
+		parts = mc_concat(c, names, px->n + 1);
+		mb_emit(&c->b, MP_TAKE, 0, j, s->loc.line);
+		rc |= mc_ops(c, &t->ops, sc, &one, 0);
+		rc |= mc_name(c, &parts, sc);
+		mb_emit(&c->b, MP_EMIT, 0, 0, s->loc.line);
+	}
+	mb_emit(&c->b, MP_END, 0, 0, s->loc.line);
+	return rc;
+}
+
+static void compile_rule(compiler *c, const ast_stmt *s, const prefixes *px)
+{
+	const ast_str *srcs[MC_MAX_USE_DEPTH + 2];
+	mc_scope sc = {0};
+	ast_list parts;
+	mp_rule r = {0, 0, where(c, s), (uint32_t)s->loc.line};
+	int32_t pat;
+
+	memcpy(srcs, px->src, (size_t)px->n * sizeof srcs[0]);
+	srcs[px->n] = s->str;
+	parts = mc_concat(c, srcs, px->n + 1);
+	pat = mc_pattern(c, &parts, s->str->loc, &sc, 0);
+	if (pat < 0)
+		return;
+	r.pat = (uint32_t)pat;
+	r.code = mb_code_here(&c->b);
+	if (rule_code(c, s, px, &sc) == 0)
+		mb_rule(&c->b, r);
+}
+
+static void compile_group(compiler *c, const ast_stmt *s, const prefixes *px)
+{
+	static const mc_scope no_captures;
+	mp_group g = {MP_NO, c->b.p.nmembers, 0, where(c, s),
+		      (uint32_t)s->loc.line};
+	int i;
+
+	for (i = 0; i < s->targets.n; i++) {
+		const ast_str *names[MC_MAX_USE_DEPTH + 2];
+		ast_list parts;
+		mc_scope sc = {0};
+		int32_t pat;
+
+		memcpy(names, px->dst, (size_t)px->n * sizeof names[0]);
+		names[px->n] = s->targets.v[i];
+		parts = mc_concat(c, names, px->n + 1);
+		pat = mc_pattern(c, &parts, ((ast_str *)s->targets.v[i])->loc,
+				 &sc, 1);
+		if (pat < 0)
+			return;
+		mb_member(&c->b, (uint32_t)pat);
+		g.n++;
+	}
+	if (s->expr && (g.when_code = mc_expr_program(c, s->expr,
+						      &no_captures)) == MP_NO)
+		return;
+	mb_group(&c->b, g);
+}
+
+static void compile_body(compiler *c, const ast_list *body, const prefixes *px);
+
+static void compile_use(compiler *c, const ast_stmt *s, const prefixes *px)
+{
+	prefixes inner = *px;
+	size_t idx;
+	int i;
+
+	if (!td_map_get(c->blocks, s->name, strlen(s->name), &idx)) {
+		mc_error(c, s->name_loc, "unknown block '%s'", s->name);
+		return;
+	}
+	for (i = 0; i < c->use_depth; i++)
+		if (strcmp(c->use_stack[i], s->name) == 0) {
+			mc_error(c, s->name_loc, "block '%s' uses itself",
+				 s->name);
+			return;
+		}
+	if (c->use_depth == MC_MAX_USE_DEPTH) {
+		mc_error(c, s->loc, "blocks nested more than %d deep",
+			 MC_MAX_USE_DEPTH);
+		return;
+	}
+	inner.src[inner.n] = s->src_prefix;
+	inner.dst[inner.n] = s->dst_prefix;
+	inner.n++;
+	c->use_stack[c->use_depth++] = s->name;
+	compile_body(c, &((ast_stmt *)c->block_list.v[idx])->body, &inner);
+	c->use_depth--;
+}
+
+static const char *const stmt_names[] = {
+	"include", "param", "let", "skip", "rewrite", "rule", "group",
+	"block", "use"
+};
+
+static void compile_body(compiler *c, const ast_list *body, const prefixes *px)
+{
+	int i;
+
+	for (i = 0; i < body->n; i++) {
+		const ast_stmt *s = body->v[i];
+
+		switch (s->kind) {
+		case ST_RULE:  compile_rule(c, s, px); break;
+		case ST_GROUP: compile_group(c, s, px); break;
+		case ST_USE:   compile_use(c, s, px); break;
+		default:
+			mc_error(c, s->loc, "'%s' is not allowed inside a block",
+				 stmt_names[s->kind]);
+		}
+	}
+}
+
+static void compile_all(compiler *c)
+{
+	static const prefixes none;
+	int i;
+
+	for (i = 0; i < c->top.n; i++) {
+		const ast_stmt *s = c->top.v[i];
+
+		switch (s->kind) {
+		case ST_SKIP:    compile_skip(c, s); break;
+		case ST_REWRITE: compile_rewrite(c, s); break;
+		case ST_RULE:    compile_rule(c, s, &none); break;
+		case ST_GROUP:   compile_group(c, s, &none); break;
+		case ST_USE:     compile_use(c, s, &none); break;
+		default:         break; /* declarations: done */
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- driver */
+
+static void finish(compiler *c, mp_program *out)
+{
+	td_err err;
+	src_loc none = {NULL, 0, 0};
+
+	if (c->b.oom)
+		src_error(&c->diag, none, "out of memory");
+	if (c->diag.errors == 0 && mp_validate(&c->b.p, &err) != 0)
+		src_error(&c->diag, none, "internal error: %s", err.msg);
+	if (c->diag.errors == 0) {
+		*out = c->b.p;
+		memset(&c->b.p, 0, sizeof c->b.p);
+	}
+}
+
+int mc_compile(const char *path, const mc_options *opt, mp_program *out)
+{
+	compiler c;
+	int i, errors;
+
+	memset(&c, 0, sizeof c);
+	memset(out, 0, sizeof *out);
+	c.opt = *opt;
+	c.diag.out = opt->diag;
+	c.diag.max_errors = opt->max_errors ? opt->max_errors : 20;
+	c.arena = td_arena_new((size_t)1 << 30);
+	c.loaded = td_map_new();
+	c.params = td_map_new();
+	c.blocks = td_map_new();
+	c.nparams_visible = INT_MAX;
+	if (!c.arena || !c.loaded || !c.params || !c.blocks ||
+	    mb_init(&c.b) != 0) {
+		c.diag.errors++;
+	} else {
+		load(&c, path, NULL, 0);
+		declare_all(&c);
+		compile_all(&c);
+		finish(&c, out);
+	}
+	errors = c.diag.errors;
+	mp_free(&c.b.p);
+	mb_release(&c.b);
+	for (i = 0; i < c.nfiles; i++)
+		src_free(c.files[i]);
+	free(c.files);
+	td_map_free(c.loaded);
+	td_map_free(c.params);
+	td_map_free(c.blocks);
+	td_arena_free(c.arena);
+	return errors;
+}

@@ -1,0 +1,163 @@
+/* disasm.c — `mapc -d`: every table of a program, patterns written back
+ * in the rule language's own notation, code one instruction a line. */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "../reader/dtype.h"
+#include "program.h"
+
+static void print_pattern(const mp_program *p, uint32_t id, FILE *out)
+{
+	const mp_pattern *pt = &p->pats[id];
+	uint32_t k;
+
+	fputc('"', out);
+	for (k = pt->first; k < pt->first + pt->n; k++) {
+		const mp_item *it = &p->items[k];
+
+		switch (it->kind) {
+		case PI_LIT:  fputs(p->strs[it->arg], out); break;
+		case PI_INT:  fprintf(out, "<%s>", p->strs[it->name]); break;
+		case PI_TEXT: fprintf(out, "{%s}", p->strs[it->name]); break;
+		default:      fputc('*', out); break;
+		}
+	}
+	fputc('"', out);
+}
+
+/* Name of capture slot c of pattern pat ("for" variables come after the
+ * pattern's own captures and are named by the caller). */
+static const char *capture_name(const mp_program *p, int32_t pat, int32_t c,
+				const char *extra)
+{
+	uint32_t k;
+
+	if (pat < 0)
+		return extra ? extra : "?";
+	for (k = p->pats[pat].first; k < p->pats[pat].first + p->pats[pat].n; k++)
+		if (p->items[k].kind != PI_LIT && p->items[k].kind != PI_STAR &&
+		    (int32_t)p->items[k].arg == c)
+			return p->strs[p->items[k].name];
+	return extra ? extra : "?";
+}
+
+static void print_operand(const mp_program *p, const mp_instr *in,
+			  int32_t pat, FILE *out)
+{
+	switch (mp_opinfo_table[in->op].operand) {
+	case MPO_KINT:   fprintf(out, "%" PRId64, p->kint[in->c]); break;
+	case MPO_PARAM:  fputs(p->strs[p->params[in->c].name], out); break;
+	case MPO_CAPT:
+		fprintf(out, "%s", capture_name(p, pat, in->c, "(split index)"));
+		break;
+	case MPO_STR:    fprintf(out, "\"%s\"", p->strs[in->c]); break;
+	case MPO_DTYPE:  fputs(td_dtype_st_name((td_dtype)in->c), out); break;
+	case MPO_STREAM: fprintf(out, "%d", in->c); break;
+	case MPO_COUNT:  fprintf(out, "%u", in->a); break;
+	case MPO_NONE:   break;
+	}
+}
+
+/* Instructions from `at` through the first RET or END; captures are
+ * named from pattern pat (-1: none). */
+static void print_code(const mp_program *p, int32_t at, int32_t pat, FILE *out)
+{
+	uint32_t pc;
+
+	for (pc = (uint32_t)at; pc < p->ncode; pc++) {
+		const mp_instr *in = &p->code[pc];
+
+		fprintf(out, "    %04u  %-9s ", pc, mp_opinfo_table[in->op].name);
+		print_operand(p, in, pat, out);
+		fputc('\n', out);
+		if (in->op == MP_RET || in->op == MP_END)
+			return;
+	}
+}
+
+static void print_params(const mp_program *p, FILE *out)
+{
+	static const char *const kinds[] = {"param", "param", "let"};
+	uint32_t i;
+
+	fprintf(out, "params (%u)\n", p->nparams);
+	for (i = 0; i < p->nparams; i++) {
+		fprintf(out, "  %u  %s %s%s\n", i, kinds[p->params[i].kind],
+			p->strs[p->params[i].name],
+			p->params[i].kind == PK_REQUIRED ? "  (required)" : " =");
+		if (p->params[i].code != MP_NO)
+			print_code(p, p->params[i].code, -1, out);
+	}
+}
+
+static void print_rewrites(const mp_program *p, FILE *out)
+{
+	uint32_t i;
+
+	fprintf(out, "\nrewrites (%u), applied in order to stored keys\n",
+		p->nrewrites);
+	for (i = 0; i < p->nrewrites; i++) {
+		const mp_rewrite *rw = &p->rewrites[i];
+
+		fprintf(out, "  %u  ", i);
+		print_pattern(p, rw->pat, out);
+		if (rw->unless != MP_NO) {
+			fputs(" unless ", out);
+			print_pattern(p, (uint32_t)rw->unless, out);
+		}
+		fprintf(out, "  (%s:%u)\n", p->strs[rw->file], rw->line);
+		if (rw->count_code != MP_NO) {
+			fputs("    split axis 0, one key per index; count:\n", out);
+			print_code(p, rw->count_code, (int32_t)rw->pat, out);
+		}
+		fputs("    name:\n", out);
+		print_code(p, rw->name_code, (int32_t)rw->pat, out);
+	}
+}
+
+static void print_rules(const mp_program *p, const mp_rule *r, uint32_t n,
+			const char *title, FILE *out)
+{
+	uint32_t i;
+
+	fprintf(out, "\n%s (%u)\n", title, n);
+	for (i = 0; i < n; i++) {
+		fprintf(out, "  %u  ", i);
+		print_pattern(p, r[i].pat, out);
+		fprintf(out, "  (%s:%u)\n", p->strs[r[i].file], r[i].line);
+		if (r[i].code != MP_NO)
+			print_code(p, r[i].code, (int32_t)r[i].pat, out);
+	}
+}
+
+static void print_groups(const mp_program *p, FILE *out)
+{
+	uint32_t i, k;
+
+	fprintf(out, "\ngroups (%u)\n", p->ngroups);
+	for (i = 0; i < p->ngroups; i++) {
+		fprintf(out, "  %u ", i);
+		for (k = 0; k < p->groups[i].n; k++) {
+			fputs(k ? ", " : " ", out);
+			print_pattern(p, p->members[p->groups[i].first + k], out);
+		}
+		fprintf(out, "  (%s:%u)\n", p->strs[p->groups[i].file],
+			p->groups[i].line);
+		if (p->groups[i].when_code != MP_NO) {
+			fputs("    when:\n", out);
+			print_code(p, p->groups[i].when_code, -1, out);
+		}
+	}
+}
+
+void mp_disasm(const mp_program *p, FILE *out)
+{
+	fprintf(out, "td2hf rules bytecode, version %d: %u strings, %u "
+		"constants, %u instructions\n\n", MP_VERSION, p->nstrs, p->nkint,
+		p->ncode);
+	print_params(p, out);
+	print_rules(p, p->skips, p->nskips, "skips, applied to stored keys", out);
+	print_rewrites(p, out);
+	print_rules(p, p->rules, p->nrules, "rules, first match wins", out);
+	print_groups(p, out);
+}
