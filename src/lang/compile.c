@@ -199,6 +199,13 @@ static void declare_all(compiler *c)
 	int i;
 
 	for (i = 0; i < c->top.n; i++) {
+		const ast_stmt *s = c->top.v[i];
+
+		if ((s->kind == ST_PARAM || s->kind == ST_LET) &&
+		    td_map_put(c->declared, s->name, strlen(s->name), 0, NULL) < 0)
+			c->b.oom = 1;
+	}
+	for (i = 0; i < c->top.n; i++) {
 		ast_stmt *s = c->top.v[i];
 
 		if (s->kind == ST_PARAM || s->kind == ST_LET)
@@ -217,9 +224,14 @@ typedef struct prefixes {
 	int n;
 } prefixes;
 
+/* The rule file's base name: bytecode stays the same wherever it was
+ * compiled from, and diagnostics still say which file. */
 static uint32_t where(compiler *c, const ast_stmt *s)
 {
-	return mb_str(&c->b, s->loc.file ? s->loc.file->path : "");
+	const char *path = s->loc.file ? s->loc.file->path : "";
+	const char *slash = strrchr(path, '/');
+
+	return mb_str(&c->b, slash ? slash + 1 : path);
 }
 
 static void compile_skip(compiler *c, const ast_stmt *s)
@@ -449,8 +461,9 @@ int mc_compile(const char *path, const mc_options *opt, mp_program *out)
 	c.loaded = td_map_new();
 	c.params = td_map_new();
 	c.blocks = td_map_new();
+	c.declared = td_map_new();
 	c.nparams_visible = INT_MAX;
-	if (!c.arena || !c.loaded || !c.params || !c.blocks ||
+	if (!c.arena || !c.loaded || !c.params || !c.blocks || !c.declared ||
 	    mb_init(&c.b) != 0) {
 		c.diag.errors++;
 	} else {
@@ -468,6 +481,7 @@ int mc_compile(const char *path, const mc_options *opt, mp_program *out)
 	td_map_free(c.loaded);
 	td_map_free(c.params);
 	td_map_free(c.blocks);
+	td_map_free(c.declared);
 	td_arena_free(c.arena);
 	return errors;
 }

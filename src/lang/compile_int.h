@@ -32,6 +32,7 @@ typedef struct compiler {
 	td_map *loaded;       /* real paths already included */
 	ast_list top;         /* top-level statements, includes expanded */
 	td_map *params;       /* name -> param index */
+	td_map *declared;     /* every param/let name in the files */
 	int nparams_visible;  /* while compiling a default: params before it */
 	td_map *blocks;       /* name -> index in block_list */
 	ast_list block_list;  /* ast_stmt * */

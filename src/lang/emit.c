@@ -145,7 +145,7 @@ static int name_ref(compiler *c, const ast_expr *e, const mc_scope *sc)
 	}
 	if (!td_map_get(c->params, e->name, strlen(e->name), &idx) ||
 	    (int)idx >= c->nparams_visible) {
-		mc_error(c, e->loc, td_map_get(c->params, e->name,
+		mc_error(c, e->loc, td_map_get(c->declared, e->name,
 			 strlen(e->name), &idx)
 			 ? "'%s' is used before its definition"
 			 : "unknown name '%s' (not a capture, param or let)",

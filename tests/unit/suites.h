@@ -6,5 +6,6 @@ int register_pickle_tests(void);
 int register_zip_tests(void);
 int register_dcp_tests(void);
 int register_fixture_tests(void);
+int register_lang_tests(void);
 
 #endif
