@@ -3,6 +3,7 @@
 set -u
 : "${TD2HF:?TD2HF must name the td2hf binary}"
 : "${SRCDIR:?SRCDIR must name the source tree}"
+SRCDIR=$(cd "$SRCDIR" && pwd)
 FIX="$SRCDIR/tests/fixtures/ckpt"
 PASS=0
 FAIL=0

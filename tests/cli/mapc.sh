@@ -1,0 +1,48 @@
+#!/bin/sh
+# mapc on the shipped rules and on mistakes: exit status, files written.
+. "$(dirname "$0")/lib.sh"
+MAPC=${MAPC:-$(dirname "$TD2HF")/mapc}
+RULES="$SRCDIR/rules"
+
+for f in "$RULES"/*.map; do
+	name=$(basename "$f" .map)
+	(cd "$TMP" && "$MAPC" -I "$RULES" "$f" >"$TMP/out" 2>"$TMP/err")
+	if [ $? -eq 0 ] && [ -s "$TMP/$name.mapbc" ] && [ ! -s "$TMP/err" ]; then
+		ok "compiles $name.map to ./$name.mapbc"
+	else
+		bad "compiles $name.map" "$(cat "$TMP/err")"
+	fi
+	expect_ok "disassembles $name.mapbc" "td2hf rules bytecode, version 1" -- \
+		"$MAPC" -d "$TMP/$name.mapbc"
+done
+
+rm -f "$TMP"/*.mapbc
+(cd "$TMP" && "$MAPC" --check "$RULES/llama.map" >/dev/null 2>&1)
+if [ $? -eq 0 ] && [ ! -e "$TMP/llama.mapbc" ]; then
+	ok "--check writes nothing"
+else
+	bad "--check writes nothing"
+fi
+if "$MAPC" -o "$TMP/x.mapbc" "$RULES/qwen3.map" && [ -s "$TMP/x.mapbc" ]; then
+	ok "-o names the output"
+else
+	bad "-o names the output"
+fi
+
+printf '"a" | flip(0) -> "b"\n' >"$TMP/bad.map"
+"$MAPC" "$TMP/bad.map" >"$TMP/out" 2>"$TMP/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -qF "bad.map:1:7: error: unknown operation 'flip'" "$TMP/err" &&
+	grep -qF "mapc: 1 error" "$TMP/err"; then
+	ok "rule error: exit 1, file:line:col message"
+else
+	bad "rule error" "status $rc" "$(cat "$TMP/err")"
+fi
+expect_fail "usage error" 2 "expected one input file" -- "$MAPC"
+printf 'TD2HFMAP\002\000\000\000\013\000\000\000' >"$TMP/v2.mapbc"
+expect_fail "other bytecode version" 1 "bytecode version 2, but this td2hf reads version 1" -- \
+	"$MAPC" -d "$TMP/v2.mapbc"
+echo "hello" >"$TMP/junk.mapbc"
+expect_fail "not bytecode" 1 "junk.mapbc: not a td2hf rules bytecode file (bad magic)" -- \
+	"$MAPC" -d "$TMP/junk.mapbc"
+finish
