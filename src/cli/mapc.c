@@ -29,12 +29,40 @@ static void usage(FILE *out)
 "  -d, --disassemble   print the tables and code of a compiled file (a .map\n"
 "                      is compiled first)\n"
 "      --max-errors N  stop reporting after N errors (default 20)\n"
+"      --opcodes       print the instruction reference (as in docs/bytecode.md)\n"
 "  -h, --help          this text\n"
 "      --version       print the version\n"
 "\n"
 "Errors are printed as FILE:LINE:COL: error: MESSAGE with the line and a\n"
 "caret.  Exit status: 0 success, 1 errors in the input, 2 usage error.\n"
 "The language is described in docs/language.md.\n", out);
+}
+
+/* The opcode table as a Markdown table: docs/bytecode.md embeds exactly
+ * this, and a test checks that it still does. */
+static void print_opcodes(void)
+{
+	static const char *const operands[] = {
+		"", "K[c]", "param c", "capture c", "string c", "dtype c",
+		"saved tensor c", "count a",
+	};
+	int i;
+
+	puts("| # | opcode | operand | pops | pushes | effect |");
+	puts("|---|---|---|---|---|---|");
+	for (i = 0; i < MP_OPCODE_COUNT; i++) {
+		const mp_opinfo *o = &mp_opinfo_table[i];
+		char pops[16];
+
+		if (o->pops == -1)
+			snprintf(pops, sizeof pops, "a");
+		else if (o->pops == -2)
+			snprintf(pops, sizeof pops, "a + 1");
+		else
+			snprintf(pops, sizeof pops, "%d", o->pops);
+		printf("| %d | `%s` | %s | %s | %d | %s |\n", i, o->name,
+		       operands[o->operand], pops, o->pushes, o->doc);
+	}
 }
 
 typedef struct opts {
@@ -51,6 +79,7 @@ static int parse_args(int argc, char **argv, opts *o)
 		{"check", no_argument, NULL, 'c'},
 		{"disassemble", no_argument, NULL, 'd'},
 		{"max-errors", required_argument, NULL, 'm'},
+		{"opcodes", no_argument, NULL, 'O'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -64,6 +93,7 @@ static int parse_args(int argc, char **argv, opts *o)
 		case 'd': o->disasm = 1; break;
 		case 'm': o->max_errors = atoi(optarg); break;
 		case 'h': usage(stdout); exit(0);
+		case 'O': print_opcodes(); exit(0);
 		case 'V': printf("mapc (td2hf) %s, bytecode version %d\n",
 				 PACKAGE_VERSION, MP_VERSION); exit(0);
 		case 'I':

@@ -97,6 +97,8 @@ typedef struct wbuf {
 	int oom;
 } wbuf;
 
+/* Appends the n low bytes of v, least significant first (n <= 8); with
+ * v = 0, any n zero bytes. */
 static void put(wbuf *w, uint64_t v, size_t n)
 {
 	size_t i;
@@ -116,7 +118,7 @@ static void put(wbuf *w, uint64_t v, size_t n)
 		w->cap = cap;
 	}
 	for (i = 0; i < n; i++)
-		w->p[w->len++] = (unsigned char)(v >> (8 * i));
+		w->p[w->len++] = i < 8 ? (unsigned char)(v >> (8 * i)) : 0;
 }
 
 static void put_record(wbuf *w, const char *fmt, const unsigned char *rec)

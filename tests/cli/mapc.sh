@@ -45,4 +45,11 @@ expect_fail "other bytecode version" 1 "bytecode version 2, but this td2hf reads
 echo "hello" >"$TMP/junk.mapbc"
 expect_fail "not bytecode" 1 "junk.mapbc: not a td2hf rules bytecode file (bad magic)" -- \
 	"$MAPC" -d "$TMP/junk.mapbc"
+"$MAPC" --opcodes >"$TMP/ops.md"
+if grep -qxFf "$TMP/ops.md" "$SRCDIR/docs/bytecode.md" &&
+	[ "$(grep -cxFf "$TMP/ops.md" "$SRCDIR/docs/bytecode.md")" -eq "$(wc -l <"$TMP/ops.md")" ]; then
+	ok "docs/bytecode.md lists every opcode as mapc --opcodes does"
+else
+	bad "docs/bytecode.md is out of date: paste the output of mapc --opcodes"
+fi
 finish
