@@ -27,7 +27,7 @@ static int latest_iteration_dir(const char *save, char **out, td_err *err)
 {
 	char *path = td_path_join(save, "latest_checkpointed_iteration.txt");
 	unsigned char *buf = NULL;
-	char name[64];
+	char name[64], text[16];
 	size_t len = 0, i;
 	int rc = -1;
 
@@ -36,11 +36,13 @@ static int latest_iteration_dir(const char *save, char **out, td_err *err)
 			len--;
 		for (i = 0; i < len && isdigit(buf[i]); i++)
 			;
+		memcpy(text, buf, len < sizeof text ? len : sizeof text - 1);
+		text[len < sizeof text ? len : sizeof text - 1] = '\0';
 		if (len == 7 && memcmp(buf, "release", 7) == 0)
 			snprintf(name, sizeof name, "release");
 		else if (len > 0 && len <= 12 && i == len)
 			snprintf(name, sizeof name, "iter_%07ld",
-				 strtol((char *)buf, NULL, 10));
+				 strtol(text, NULL, 10));
 		else
 			name[0] = '\0';
 		if (!name[0])
