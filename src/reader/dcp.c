@@ -452,11 +452,22 @@ static int check_match(const dcp_key *k, const dcp_chunk *ch,
 	return 0;
 }
 
+/* DCP's SAFETENSORS serialization (torch >= 2.7) writes raw tensor bytes
+ * and a safetensors header instead of torch.save archives. */
+static int looks_like_safetensors(const td_file *f)
+{
+	unsigned char head[10];
+
+	return td_file_pread(f, 0, head, sizeof head, NULL) == 0 &&
+	       head[8] == '{' && head[9] == '"';
+}
+
 int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
 		   ts_tensor *out, td_err *err)
 {
 	const dcp_chunk *ch;
 	const td_file *f;
+	int rc;
 
 	if (key->kind != DCP_TENSOR || i >= key->nchunks)
 		return td_errf(err, "%s: key '%s' has no tensor chunk %zu",
@@ -465,8 +476,14 @@ int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
 	f = dcp_file(cat, ch->file, err);
 	if (!f)
 		return -1;
-	if (ts_read_tensor(f, ch->item_off, ch->item_len, out, err) != 0 ||
-	    check_match(key, ch, out, err) != 0)
+	rc = ts_read_tensor(f, ch->item_off, ch->item_len, out, err);
+	if (rc != 0 && looks_like_safetensors(f))
+		return td_errf(err, "%s: written with DCP's SAFETENSORS "
+			       "serialization format, which td2hf does not read "
+			       "(only torch.save items)", f->path);
+	if (rc == 0)
+		rc = check_match(key, ch, out, err);
+	if (rc != 0)
 		return td_err_context(err, f->path, "key '%s' chunk %zu",
 				      key->name, i);
 	return 0;

@@ -156,12 +156,14 @@ static void put(sbuf *b, const char *fmt, ...)
 
 static void repr(sbuf *b, const pk_value *v, int depth);
 
+/* Items of vec between open and close; pairs: key: value; a tuple of one
+ * gets Python's trailing comma (open "(," marks a tuple). */
 static void repr_seq(sbuf *b, const pk_vec *vec, const char *open,
 		     const char *close, int pairs, int depth)
 {
 	size_t i, step = pairs ? 2 : 1;
 
-	put(b, "%s", open);
+	put(b, "%c", open[0]);
 	for (i = 0; i + step - 1 < vec->n; i += step) {
 		if (i / step >= REPR_ITEMS) {
 			put(b, ", ...");
@@ -175,7 +177,7 @@ static void repr_seq(sbuf *b, const pk_vec *vec, const char *open,
 			repr(b, vec->v[i + 1], depth + 1);
 		}
 	}
-	if (!pairs && vec->n == 1 && open[0] == '(')
+	if (vec->n == 1 && open[1] == ',')
 		put(b, ",");
 	put(b, "%s", close);
 }
@@ -213,7 +215,7 @@ static void repr(sbuf *b, const pk_value *v, int depth)
 	}
 	case PK_STR:    put(b, "'%s'", v->u.s.p); break;
 	case PK_BYTES:  put(b, "<%zu bytes>", v->u.s.n); break;
-	case PK_TUPLE:  repr_seq(b, &v->u.seq, "(", ")", 0, depth); break;
+	case PK_TUPLE:  repr_seq(b, &v->u.seq, "(,", ")", 0, depth); break;
 	case PK_LIST:   repr_seq(b, &v->u.seq, "[", "]", 0, depth); break;
 	case PK_DICT:   repr_seq(b, &v->u.seq, "{", "}", 1, depth); break;
 	case PK_SET:

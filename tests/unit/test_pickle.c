@@ -220,6 +220,56 @@ static void test_bytearray(void)
 	pk_doc_free(doc);
 }
 
+/* Opcodes CPython's pickler does not emit for the vectors above, assembled
+ * by hand: DUP, POP, POP_MARK, APPEND, SETITEM, LIST, DICT, LONG4,
+ * BINUNICODE8, BINBYTES8, NEWOBJ_EX, BINPERSID, BINSTRING, PUT/GET long. */
+static void test_rare_opcodes(void)
+{
+	static const char pkl[] =
+		"\x80\x04"                       /* PROTO 4 */
+		"]"                              /* EMPTY_LIST */
+		"K\x07" "a" "2" "0" "K\x07" "a"   /* append 7, DUP list, POP, append 7 */
+		"K\x09" "0"                       /* 9, POP */
+		"(K\x01K\x02" "1"                 /* MARK 1 2 POP_MARK */
+		"(K\x03" "l" "a"                  /* MARK 3 LIST -> [3], APPEND */
+		"(X\x01\x00\x00\x00kK\x04" "d" "a" /* MARK 'k' 4 DICT -> {k: 4} */
+		"}X\x01\x00\x00\x00sK\x05" "s" "a" /* {} 's' 5 SETITEM */
+		"\x8b\x02\x00\x00\x00\xff\x7f" "a" /* LONG4: 32767 */
+		"\x8d\x02\x00\x00\x00\x00\x00\x00\x00hi" "a" /* BINUNICODE8 */
+		"\x8e\x01\x00\x00\x00\x00\x00\x00\x00z" "a"   /* BINBYTES8 */
+		"T\x02\x00\x00\x00" "ab" "a"        /* BINSTRING -> bytes */
+		"\x8c\x01" "m" "\x8c\x01" "C" "\x93)}\x92" "a" /* m.C, (), {}, NEWOBJ_EX */
+		"X\x03\x00\x00\x00pid" "Q" "a"     /* BINPERSID */
+		"r\x00\x00\x00\x00" "j\x00\x00\x00\x00" "a" /* LONG_BINPUT/GET */
+		".";
+	td_err err;
+	pk_doc *doc = pk_parse((const unsigned char *)pkl, sizeof pkl - 1,
+			       NULL, &err);
+	const pk_value *l = pk_root(doc), *v;
+
+	if (!doc)
+		fprintf(stderr, "\n  %s\n", err.msg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+	CU_ASSERT_EQUAL_FATAL(pk_len(l), 12);
+	CU_ASSERT(pk_item(l, 0)->u.i == 7 && pk_item(l, 1)->u.i == 7);
+	v = pk_item(l, 2);
+	CU_ASSERT(v->kind == PK_LIST && pk_len(v) == 1 && pk_item(v, 0)->u.i == 3);
+	CU_ASSERT_EQUAL(pk_dict_get(pk_item(l, 3), "k")->u.i, 4);
+	CU_ASSERT_EQUAL(pk_dict_get(pk_item(l, 4), "s")->u.i, 5);
+	CU_ASSERT_EQUAL(pk_item(l, 5)->u.i, 32767);
+	CU_ASSERT_STRING_EQUAL(pk_str(pk_item(l, 6)), "hi");
+	check_bytes(pk_item(l, 7), "z", 1);
+	check_bytes(pk_item(l, 8), "ab", 2);
+	v = pk_item(l, 9);
+	CU_ASSERT(pk_is_instance(v, "m", "C") && v->u.obj->newobj &&
+		  v->u.obj->kwargs && v->u.obj->kwargs->kind == PK_DICT);
+	v = pk_item(l, 10);
+	CU_ASSERT(v->kind == PK_PERSID && strcmp(pk_str(v->u.pid), "pid") == 0);
+	CU_ASSERT_PTR_EQUAL(pk_item(l, 11), l); /* the list contains itself */
+	pk_repr(l, (char[256]){0}, 256);     /* and printing it terminates */
+	pk_doc_free(doc);
+}
+
 /* Every proper prefix of a real pickle is an error, never a crash. */
 static void test_truncated(void)
 {
@@ -332,6 +382,7 @@ int register_pickle_tests(void)
 	       !CU_add_test(s, "memo sharing", test_shared) ||
 	       !CU_add_test(s, "objects", test_objects) ||
 	       !CU_add_test(s, "bytearray (protocol 5)", test_bytearray) ||
+	       !CU_add_test(s, "rare opcodes", test_rare_opcodes) ||
 	       !CU_add_test(s, "every truncation fails", test_truncated) ||
 	       !CU_add_test(s, "malformed input", test_malformed) ||
 	       !CU_add_test(s, "limits", test_limits) ||

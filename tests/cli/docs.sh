@@ -1,0 +1,103 @@
+#!/bin/sh
+# Every rule-language example in the docs is real: each ```map block of
+# docs/language.md and docs/adding-a-model.md must compile cleanly with
+# `mapc --check -I rules`; each ```map error block must fail, and when a
+# ```text block follows it (blank lines between are allowed), the first
+# line of that block must be the first message mapc prints, compared from
+# ':LINE:COL:' on (the file name is the extracted file's, not the doc's).
+# Fences are recognised at the start of a line only.  One test per block.
+. "$(dirname "$0")/lib.sh"
+MAPC=${MAPC:-$(dirname "$TD2HF")/mapc}
+EX="$TMP/examples"
+mkdir "$EX"
+
+# extract DOC TAG: writes $EX/TAG-LINE.map (and .want for an error block
+# with an expected message) and prints "DOC LINE KIND FILE" per block, or
+# "DOC LINE unterminated -" for a fence that never closes.
+extract() {
+	awk -v doc="$1" -v tag="$2" -v dir="$EX" '
+	function open_map(kind) {
+		file = dir "/" tag "-" NR ".map"
+		start = NR; mapkind = kind; state = 1
+		printf "" > file
+	}
+	function done_map() {
+		close(file)
+		print doc, start, mapkind, file
+		state = mapkind == "error" ? 3 : 0
+	}
+	state == 1 {
+		if ($0 ~ /^```[ \t]*$/) done_map(); else print > file
+		next
+	}
+	state == 2 { if ($0 ~ /^```[ \t]*$/) state = 0; next }
+	state == 4 {
+		if ($0 ~ /^```[ \t]*$/) { state = 0; next }
+		print > (file ".want"); close(file ".want"); state = 2; next
+	}
+	state == 3 {
+		if ($0 ~ /^[ \t]*$/) next
+		if ($0 ~ /^```text[ \t]*$/) { state = 4; next }
+		state = 0   # anything else: no expected message; read it normally
+	}
+	/^```map[ \t]*$/                 { open_map("ok"); next }
+	/^```map[ \t]+error[ \t]*$/      { open_map("error"); next }
+	/^```/                           { state = 2; start = NR; next }
+	END {
+		if (state == 1 || state == 2 || state == 4)
+			print doc, start, "unterminated", "-"
+	}' "$SRCDIR/$1"
+}
+
+# The first diagnostic with its file name cut off: ":LINE:COL: error: ...".
+located() {
+	sed -n '1s/^[^:]*\(:[0-9][0-9]*:[0-9][0-9]*: \)/\1/p'
+}
+
+for doc in docs/language.md docs/adding-a-model.md; do
+	if [ ! -f "$SRCDIR/$doc" ]; then
+		bad "$doc exists"
+		continue
+	fi
+	extract "$doc" "$(basename "$doc" .md)" >"$TMP/list"
+	if ! grep -q ' ok ' "$TMP/list"; then
+		bad "$doc has \`\`\`map examples"
+	fi
+	while read -r d line kind file; do
+		where="$d:$line"
+		if [ "$kind" = unterminated ]; then
+			bad "$where: fence never closed"
+			continue
+		fi
+		"$MAPC" --check -I "$SRCDIR/rules" "$file" >"$TMP/out" 2>"$TMP/err"
+		rc=$?
+		if [ "$kind" = ok ]; then
+			if [ $rc -eq 0 ] && [ ! -s "$TMP/err" ] && [ ! -s "$TMP/out" ]; then
+				ok "$where: example compiles"
+			else
+				bad "$where: example does not compile (status $rc)" \
+					"$(cat "$TMP/err")"
+			fi
+			continue
+		fi
+		got=$(located <"$TMP/err")
+		if [ $rc -ne 1 ] || [ -z "$got" ]; then
+			bad "$where: error example must fail with a located message" \
+				"status $rc" "$(cat "$TMP/err")"
+		elif [ ! -f "$file.want" ]; then
+			ok "$where: error example fails ($got)"
+		else
+			want=$(located <"$file.want")
+			if [ -z "$want" ]; then
+				bad "$where: its \`\`\`text block should start with FILE:LINE:COL: error: ..." \
+					"$(head -n 1 "$file.want")"
+			elif [ "$got" = "$want" ]; then
+				ok "$where: error example fails as shown ($got)"
+			else
+				bad "$where: error example's message differs from the doc" \
+					"doc:  $want" "mapc: $got"
+			fi
+		fi
+	done <"$TMP/list"
+done
+finish
