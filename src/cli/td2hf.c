@@ -10,6 +10,7 @@
 
 #include "../common/err.h"
 #include "../reader/checkpoint.h"
+#include "convert.h"
 #include "inspect.h"
 
 #define EXIT_USAGE 2
@@ -17,7 +18,8 @@
 static void usage(FILE *out)
 {
 	fputs(
-"Usage: td2hf inspect [--json] [--metadata-only] CHECKPOINT\n"
+"Usage: td2hf --rules RULES --input CHECKPOINT --output DIR [options]\n"
+"       td2hf inspect [--json] [--metadata-only] CHECKPOINT\n"
 "       td2hf --help | --version\n"
 "\n"
 "Reads Megatron-Core torch_dist checkpoints (PyTorch Distributed Checkpoint\n"
@@ -37,8 +39,24 @@ static void usage(FILE *out)
 "  --metadata-only  read only .metadata and common.pt; do not open the\n"
 "                   .distcp archives to locate and check each chunk\n"
 "\n"
-"Conversion to safetensors (--rules, --input, --output) is not implemented\n"
-"in this version yet.\n"
+"Conversion (the first form) writes a HuggingFace checkpoint: safetensors\n"
+"shards and model.safetensors.index.json, as slime's converter writes them.\n"
+"  --rules FILE          compiled rules (.mapbc) or a rule file (.map)\n"
+"  --input DIR           the checkpoint (alias --input-dir)\n"
+"  --output DIR          where to write (alias --output-dir); written under a\n"
+"                        temporary name and renamed when complete\n"
+"  --hf-checkpoint DIR   the original HF model: its other files (config,\n"
+"                        tokenizer) are copied (alias --origin-hf-dir)\n"
+"  -f, --force           replace an existing output directory\n"
+"  --chunk-size SIZE     shard size limit, e.g. 5G (default), 512M, 4096\n"
+"  --set NAME=VALUE      set a rules parameter (an integer or none),\n"
+"                        overriding common.pt's args\n"
+"  --vocab-size N        same as --set vocab_size=N (rows kept of the\n"
+"                        embedding and output layer)\n"
+"  --dry-run             print every stored key, its outputs and shards\n"
+"  --explain NAME        show the rule for a stored key or output name\n"
+"  -I DIR                include directory when --rules is a .map\n"
+"  -q, --quiet           no progress or summary\n"
 "\n"
 "Exit status: 0 on success, 1 when a file is unreadable or malformed,\n"
 "2 on a usage error.\n", out);
@@ -112,6 +130,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "inspect") == 0)
 		return cmd_inspect(argc - 1, argv + 1);
+	if (argv[1][0] == '-')
+		return cmd_convert(argc, argv);
 	fprintf(stderr, "td2hf: unknown command '%s'; only 'inspect' exists in "
 		"this version (see td2hf --help)\n", argv[1]);
 	return EXIT_USAGE;

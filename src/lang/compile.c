@@ -259,11 +259,25 @@ static void compile_rewrite(compiler *c, const ast_stmt *s)
 				      &guard, 0);
 	rc |= s->unless && r.unless < 0;
 	if (s->var) {
+		int k;
+
 		r.count_code = mc_expr_program(c, s->expr, &sc);
 		rc |= r.count_code == MP_NO;
-		sc.names[sc.n] = s->var; /* bound after the count: not in it */
-		sc.kinds[sc.n] = PI_INT;
-		r.split_slot = sc.n < MC_MAX_CAPS ? sc.n++ : MP_NO;
+		for (k = 0; k < sc.n; k++)
+			if (strcmp(sc.names[k], s->var) == 0) {
+				mc_error(c, s->var_loc, "capture '%s' appears twice "
+					 "(in the pattern and after for)", s->var);
+				rc = 1;
+			}
+		if (sc.n == MC_MAX_CAPS) {
+			mc_error(c, s->var_loc, "more than %d captures in one "
+				 "rewrite", MC_MAX_CAPS);
+			rc = 1;
+		} else {
+			sc.names[sc.n] = s->var; /* bound after the count */
+			sc.kinds[sc.n] = PI_INT;
+			r.split_slot = sc.n++;
+		}
 	}
 	r.name_code = mb_code_here(&c->b);
 	rc |= mc_name(c, &s->tmpl->parts, &sc);

@@ -4,8 +4,10 @@
 # `mapc --check -I rules`; each ```map error block must fail, and when a
 # ```text block follows it (blank lines between are allowed), the first
 # line of that block must be the first message mapc prints, compared from
-# ':LINE:COL:' on (the file name is the extracted file's, not the doc's).
-# Fences are recognised at the start of a line only.  One test per block.
+# ':LINE:COL:' on (the file name is the extracted file's, not the doc's);
+# any further lines of the text block (the quoted source line, the caret,
+# ...) must be mapc's next lines exactly.  Fences are recognised at the
+# start of a line only.  One test per block.
 . "$(dirname "$0")/lib.sh"
 MAPC=${MAPC:-$(dirname "$TD2HF")/mapc}
 EX="$TMP/examples"
@@ -32,8 +34,8 @@ extract() {
 	}
 	state == 2 { if ($0 ~ /^```[ \t]*$/) state = 0; next }
 	state == 4 {
-		if ($0 ~ /^```[ \t]*$/) { state = 0; next }
-		print > (file ".want"); close(file ".want"); state = 2; next
+		if ($0 ~ /^```[ \t]*$/) { close(file ".want"); state = 0; next }
+		print > (file ".want"); next
 	}
 	state == 3 {
 		if ($0 ~ /^[ \t]*$/) next
@@ -69,7 +71,7 @@ for doc in docs/language.md docs/adding-a-model.md; do
 			bad "$where: fence never closed"
 			continue
 		fi
-		"$MAPC" --check -I "$SRCDIR/rules" "$file" >"$TMP/out" 2>"$TMP/err"
+		"$MAPC" --check -I "$SRCDIR/rules" "$file" </dev/null >"$TMP/out" 2>"$TMP/err"
 		rc=$?
 		if [ "$kind" = ok ]; then
 			if [ $rc -eq 0 ] && [ ! -s "$TMP/err" ] && [ ! -s "$TMP/out" ]; then
@@ -81,7 +83,9 @@ for doc in docs/language.md docs/adding-a-model.md; do
 			continue
 		fi
 		got=$(located <"$TMP/err")
-		if [ $rc -ne 1 ] || [ -z "$got" ]; then
+		if [ $rc -eq 0 ]; then
+			bad "$where: error example compiles, but should fail"
+		elif [ $rc -ne 1 ] || [ -z "$got" ]; then
 			bad "$where: error example must fail with a located message" \
 				"status $rc" "$(cat "$TMP/err")"
 		elif [ ! -f "$file.want" ]; then
@@ -91,11 +95,16 @@ for doc in docs/language.md docs/adding-a-model.md; do
 			if [ -z "$want" ]; then
 				bad "$where: its \`\`\`text block should start with FILE:LINE:COL: error: ..." \
 					"$(head -n 1 "$file.want")"
-			elif [ "$got" = "$want" ]; then
-				ok "$where: error example fails as shown ($got)"
-			else
+			elif [ "$got" != "$want" ]; then
 				bad "$where: error example's message differs from the doc" \
 					"doc:  $want" "mapc: $got"
+			elif ! tail -n +2 "$file.want" >"$TMP/want.rest" ||
+				! head -n "$(wc -l <"$file.want")" "$TMP/err" | tail -n +2 >"$TMP/got.rest" ||
+				! cmp -s "$TMP/want.rest" "$TMP/got.rest"; then
+				bad "$where: the lines after the message differ from the doc" \
+					"doc:" "$(cat "$TMP/want.rest")" "mapc:" "$(cat "$TMP/got.rest")"
+			else
+				ok "$where: error example fails as shown ($got)"
 			fi
 		fi
 	done <"$TMP/list"

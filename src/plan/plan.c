@@ -1,0 +1,338 @@
+/* plan.c — from catalog and rules to the list of outputs, in the order
+ * slime's converter emits them, with shards and headers. */
+#include "plan.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/map.h"
+#include "../vm/match.h"
+#include "header.h"
+
+typedef struct held {
+	uint32_t tensors[8];
+	uint32_t n;
+} held;
+
+typedef struct builder {
+	plan *pl;
+	const mp_program *prog;
+	vm m;
+	uint8_t *group_on;     /* per group: its `when` holds */
+	td_map *held_index;    /* "group:caps" -> index in held */
+	held *held;
+	uint32_t nheld;
+	td_map *names;         /* output name -> tensor index */
+	uint32_t cap_entries, cap_tensors, cap_emitted, nemitted;
+	td_err *err;
+} builder;
+
+static int grow(void **arr, uint32_t n, uint32_t *cap, size_t size)
+{
+	void *na;
+
+	if (n < *cap)
+		return 0;
+	na = realloc(*arr, (size_t)(*cap ? *cap * 2 : 64) * size);
+	if (!na)
+		return -1;
+	*arr = na;
+	*cap = *cap ? *cap * 2 : 64;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- groups */
+
+static int emit(builder *b, uint32_t t)
+{
+	b->pl->emitted[b->nemitted++] = t;
+	return 0;
+}
+
+/* Group g's key for a matched output: its number and captured integers. */
+static size_t group_key(char *buf, size_t size, uint32_t g,
+			const vm_caps *caps, uint32_t ncaps)
+{
+	size_t len = (size_t)snprintf(buf, size, "%u", g);
+	uint32_t i;
+
+	for (i = 0; i < ncaps && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, ":%" PRId64,
+					caps->ints[i]);
+	return len < size ? len : size - 1;
+}
+
+/* Holds t if it belongs to an active group whose other members have not
+ * all arrived; when the last arrives it goes first, then the held ones
+ * (slime's q_a_proj / kv_a_proj_with_mqa pairing). */
+static int route(builder *b, uint32_t t)
+{
+	const mp_program *p = b->prog;
+	const char *name = b->pl->tensors[t].out.name;
+	uint32_t g, k;
+	vm_caps caps;
+
+	for (g = 0; g < p->ngroups; g++) {
+		const mp_group *gr = &p->groups[g];
+
+		if (!b->group_on[g])
+			continue;
+		for (k = 0; k < gr->n; k++) {
+			uint32_t pat = p->members[gr->first + k];
+			char key[256];
+			size_t klen, slot;
+			held *h;
+
+			if (!vm_match(p, pat, name, &caps))
+				continue;
+			klen = group_key(key, sizeof key, g, &caps, p->pats[pat].ncaps);
+			if (!td_map_get(b->held_index, key, klen, &slot)) {
+				held *nh = realloc(b->held, (b->nheld + 1) * sizeof *nh);
+
+				if (!nh || td_map_put(b->held_index, key, klen,
+						      b->nheld, NULL) < 0)
+					return td_errf(b->err, "out of memory");
+				b->held = nh;
+				slot = b->nheld++;
+				b->held[slot].n = 0;
+			}
+			h = &b->held[slot];
+			if (h->n + 1 < gr->n && h->n < 8) {
+				h->tensors[h->n++] = t;
+				return 0;
+			}
+			emit(b, t);
+			for (k = 0; k < h->n; k++)
+				emit(b, h->tensors[k]);
+			h->n = 0;
+			return 0;
+		}
+	}
+	return emit(b, t);
+}
+
+static int groups_complete(builder *b)
+{
+	uint32_t i;
+
+	for (i = 0; i < b->nheld; i++)
+		if (b->held[i].n)
+			return td_errf(b->err, "output '%s' belongs to a group "
+				       "whose other members never appeared",
+				       b->pl->tensors[b->held[i].tensors[0]].out.name);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- entries */
+
+static int add_output(builder *b, const vm_output *o, uint32_t entry)
+{
+	plan *pl = b->pl;
+	size_t old;
+	uint32_t t = pl->ntensors;
+
+	if (grow((void **)&pl->tensors, pl->ntensors, &b->cap_tensors,
+		 sizeof *pl->tensors) != 0 ||
+	    grow((void **)&pl->emitted, pl->ntensors, &b->cap_emitted,
+		 sizeof *pl->emitted) != 0)
+		return td_errf(b->err, "out of memory");
+	switch (td_map_put(b->names, o->name, strlen(o->name), t, &old)) {
+	case 1:
+		return td_errf(b->err, "output '%s' is produced twice: by '%s' "
+			       "and by '%s'", o->name,
+			       pl->entries[pl->tensors[old].entry].e.name,
+			       pl->entries[entry].e.name);
+	case -1:
+		return td_errf(b->err, "out of memory");
+	}
+	memset(&pl->tensors[t], 0, sizeof pl->tensors[t]);
+	pl->tensors[t].out = *o;
+	pl->tensors[t].entry = entry;
+	pl->ntensors++;
+	return route(b, t);
+}
+
+static int on_entry(void *ctx, const vm_entry *e, td_err *err)
+{
+	builder *b = ctx;
+	plan *pl = b->pl;
+	plan_entry *pe;
+	vm_result res;
+	int i;
+
+	if (vm_run(&b->m, e, &res, err) != 0)
+		return -1;
+	if (grow((void **)&pl->entries, pl->nentries, &b->cap_entries,
+		 sizeof *pl->entries) != 0)
+		return td_errf(err, "out of memory");
+	pe = &pl->entries[pl->nentries];
+	pe->e = *e;
+	pe->rule = res.rule;
+	pe->first = pl->ntensors;
+	pe->n = (uint32_t)res.nout;
+	pl->nentries++;
+	for (i = 0; i < res.nout; i++)
+		if (add_output(b, &res.out[i], pl->nentries - 1) != 0)
+			return -1;
+	return 0;
+}
+
+/* Chunks must tile the tensor: inside it (checked on load), pairwise
+ * disjoint, and their sizes adding up to the whole. */
+static int check_tiling(const dcp_key *k, td_err *err)
+{
+	uint64_t sum = 0, total = k->nbytes / td_dtype_size(k->dtype);
+	size_t i, j;
+	int d;
+
+	for (i = 0; i < k->nchunks; i++) {
+		sum += k->chunks[i].nbytes / td_dtype_size(k->dtype);
+		for (j = 0; j < i; j++) {
+			const dcp_chunk *a = &k->chunks[i], *c = &k->chunks[j];
+
+			for (d = 0; d < k->ndim; d++)
+				if (a->offsets[d] >= c->offsets[d] + c->sizes[d] ||
+				    c->offsets[d] >= a->offsets[d] + a->sizes[d])
+					break;
+			if (d == k->ndim && a->nbytes && c->nbytes)
+				return td_errf(err, "key '%s': chunks %zu and %zu "
+					       "overlap", k->name, j, i);
+		}
+	}
+	if (sum != total)
+		return td_errf(err, "key '%s': its chunks cover %" PRIu64 " of "
+			       "%" PRIu64 " elements", k->name, sum, total);
+	return 0;
+}
+
+static int add_key(builder *b, td_checkpoint *ck, uint32_t i)
+{
+	const dcp_key *k = &ck->cat.keys[i];
+	vm_shape sh;
+
+	if (vm_skipped(&b->m, k->name)) {
+		b->pl->nskipped++;
+		return 0;
+	}
+	if (k->kind != DCP_TENSOR)
+		return td_errf(b->err, "key '%s' is a bytes entry, not a tensor, "
+			       "and no skip rule matches it", k->name);
+	if (check_tiling(k, b->err) != 0)
+		return td_err_prefix(b->err, "%s", ck->iter_dir);
+	sh.dtype = k->dtype;
+	sh.ndim = k->ndim;
+	memcpy(sh.dims, k->shape, sizeof sh.dims);
+	return vm_expand(&b->m, i, k->name, &sh, on_entry, b, b->err);
+}
+
+/* ---------------------------------------------------------------- shards */
+
+static int assign_shards(plan *pl, uint64_t chunk, td_err *err)
+{
+	uint64_t cur = 0;
+	uint32_t i, shard = 0;
+
+	for (i = 0; i < pl->ntensors; i++) {
+		plan_tensor *t = &pl->tensors[pl->emitted[i]];
+
+		if (t->out.nbytes + cur > chunk) { /* slime: even if empty */
+			shard++;
+			cur = 0;
+		}
+		t->shard = shard;
+		t->order = i;
+		cur += t->out.nbytes;
+		pl->total_size += t->out.nbytes;
+	}
+	pl->nshards = shard + 1;
+	pl->shards = calloc(pl->nshards, sizeof *pl->shards);
+	if (!pl->shards)
+		return td_errf(err, "out of memory");
+	for (i = 0; i < pl->nshards; i++)
+		snprintf(pl->shards[i].file, sizeof pl->shards[i].file,
+			 "model-%05u-of-%05u.safetensors", i, pl->nshards);
+	return 0;
+}
+
+static void builder_free(builder *b)
+{
+	free(b->group_on);
+	free(b->held);
+	td_map_free(b->held_index);
+	td_map_free(b->names);
+}
+
+static int prepare(builder *b, td_checkpoint *ck, const plan_options *opt)
+{
+	uint32_t g;
+	vm_value v;
+
+	if (vm_params_resolve(b->prog, ck->has_args ? &ck->args : NULL,
+			      opt->overrides, opt->noverrides, &b->pl->params,
+			      b->err) != 0)
+		return -1;
+	b->group_on = calloc(b->prog->ngroups + 1, 1);
+	b->held_index = td_map_new();
+	b->names = td_map_new();
+	b->pl->arena = td_arena_new((size_t)1 << 34);
+	if (!b->group_on || !b->held_index || !b->names || !b->pl->arena)
+		return td_errf(b->err, "out of memory");
+	for (g = 0; g < b->prog->ngroups; g++) {
+		int32_t w = b->prog->groups[g].when_code;
+
+		if (w == MP_NO) {
+			b->group_on[g] = 1;
+			continue;
+		}
+		if (vm_eval(b->prog, &b->pl->params, w, &v, b->err) != 0)
+			return -1;
+		b->group_on[g] = !v.none && v.v != 0;
+	}
+	b->m.prog = b->prog;
+	b->m.params = &b->pl->params;
+	b->m.arena = b->pl->arena;
+	return 0;
+}
+
+int plan_build(td_checkpoint *ck, const mp_program *prog,
+	       const plan_options *opt, plan *out, td_err *err)
+{
+	builder b;
+	uint32_t i;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	memset(&b, 0, sizeof b);
+	b.pl = out;
+	b.prog = prog;
+	b.err = err;
+	rc = prepare(&b, ck, opt);
+	for (i = 0; rc == 0 && i < ck->cat.nkeys; i++)
+		rc = add_key(&b, ck, i);
+	if (rc == 0)
+		rc = groups_complete(&b);
+	if (rc == 0)
+		rc = assign_shards(out, opt->chunk_size, err);
+	if (rc == 0)
+		rc = plan_headers(out, err);
+	builder_free(&b);
+	if (rc != 0)
+		plan_free(out);
+	return rc;
+}
+
+void plan_free(plan *pl)
+{
+	uint32_t i;
+
+	for (i = 0; pl->shards && i < pl->nshards; i++)
+		free(pl->shards[i].header);
+	free(pl->shards);
+	free(pl->entries);
+	free(pl->tensors);
+	free(pl->emitted);
+	vm_params_free(&pl->params);
+	td_arena_free(pl->arena);
+	memset(pl, 0, sizeof *pl);
+}

@@ -1,0 +1,73 @@
+/* plan.h — every output of a conversion, known before a byte is written:
+ * which entry (stored key, leading indices) and view tree each comes from,
+ * names checked unique, shards assigned as slime's converter assigns them,
+ * each shard's safetensors header, and the index JSON. */
+#ifndef TD_PLAN_H
+#define TD_PLAN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../common/arena.h"
+#include "../reader/checkpoint.h"
+#include "../vm/vm.h"
+
+typedef struct plan_entry {
+	vm_entry e;
+	uint32_t rule;
+	uint32_t first, n;  /* its outputs: tensors[first .. first+n) */
+} plan_entry;
+
+typedef struct plan_tensor {
+	vm_output out;      /* name, node tree, byte size */
+	uint32_t entry;
+	uint32_t shard;
+	uint64_t offset;    /* absolute file offset of its data in the shard */
+	uint32_t order;     /* position in emission order (index, sharding) */
+} plan_tensor;
+
+typedef struct plan_shard {
+	char file[64];      /* model-XXXXX-of-YYYYY.safetensors */
+	char *header;       /* 8-byte length + JSON + padding */
+	uint64_t header_len;
+	uint64_t size;      /* whole file */
+	uint32_t ntensors;
+} plan_shard;
+
+typedef struct plan {
+	td_arena *arena;
+	vm_params params;
+	plan_entry *entries;
+	uint32_t nentries;
+	plan_tensor *tensors;   /* grouped by entry */
+	uint32_t ntensors;
+	uint32_t *emitted;      /* tensor indexes in emission order */
+	plan_shard *shards;
+	uint32_t nshards;
+	uint64_t total_size;
+	uint32_t nskipped;      /* stored keys skipped */
+} plan;
+
+typedef struct plan_options {
+	uint64_t chunk_size;          /* shard size limit (slime: 5 GiB) */
+	const vm_override *overrides;
+	int noverrides;
+} plan_options;
+
+int plan_build(td_checkpoint *ck, const mp_program *prog,
+	       const plan_options *opt, plan *out, td_err *err);
+void plan_free(plan *pl);
+
+/* model.safetensors.index.json exactly as Python's json.dump(indent=2). */
+char *plan_index_json(const plan *pl);
+
+/* The --dry-run listing. */
+void plan_print(const plan *pl, const td_checkpoint *ck,
+		const mp_program *prog, FILE *out);
+
+/* --explain: every entry whose stored key, rewritten name or outputs
+ * include name.  Returns 0 when nothing matched. */
+int plan_explain(const plan *pl, const td_checkpoint *ck,
+		 const mp_program *prog, const char *name, FILE *out);
+
+#endif

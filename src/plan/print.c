@@ -1,0 +1,82 @@
+/* print.c — the plan for people: --dry-run and --explain. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "plan.h"
+
+static void entry_source(const plan_entry *pe, const td_checkpoint *ck,
+			char *buf, size_t size)
+{
+	const char *key = ck->cat.keys[pe->e.key].name;
+	size_t len = (size_t)snprintf(buf, size, "%s", key);
+	int i;
+
+	for (i = 0; i < pe->e.nfixed && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "[%" PRId64 "]",
+					pe->e.fixed[i]);
+}
+
+static void print_entry(const plan *pl, uint32_t e, const td_checkpoint *ck,
+			const mp_program *prog, FILE *out)
+{
+	const plan_entry *pe = &pl->entries[e];
+	char src[VM_NAME_MAX + 64], sh[128];
+	uint32_t i;
+
+	entry_source(pe, ck, src, sizeof src);
+	vm_shape_str(&pe->e.shape, sh, sizeof sh);
+	fprintf(out, "%s %s %s", src, td_dtype_st_name(pe->e.shape.dtype), sh);
+	if (strcmp(src, pe->e.name) != 0)
+		fprintf(out, "  as %s", pe->e.name);
+	fprintf(out, "  (rule %s:%u)\n", prog->strs[prog->rules[pe->rule].file],
+		prog->rules[pe->rule].line);
+	for (i = pe->first; i < pe->first + pe->n; i++) {
+		const plan_tensor *t = &pl->tensors[i];
+
+		vm_shape_str(&t->out.node->shape, sh, sizeof sh);
+		fprintf(out, "  -> %s %s %s  %s\n", t->out.name,
+			td_dtype_st_name(t->out.node->shape.dtype), sh,
+			pl->shards[t->shard].file);
+	}
+}
+
+void plan_print(const plan *pl, const td_checkpoint *ck,
+		const mp_program *prog, FILE *out)
+{
+	uint32_t e, s;
+
+	for (e = 0; e < pl->nentries; e++)
+		print_entry(pl, e, ck, prog, out);
+	fprintf(out, "\n%u stored keys skipped; %u entries; %u outputs, %" PRIu64
+		" bytes, in %u shard%s:\n", pl->nskipped, pl->nentries,
+		pl->ntensors, pl->total_size, pl->nshards,
+		pl->nshards == 1 ? "" : "s");
+	for (s = 0; s < pl->nshards; s++)
+		fprintf(out, "  %s  %u tensors, %" PRIu64 " bytes\n",
+			pl->shards[s].file, pl->shards[s].ntensors,
+			pl->shards[s].size);
+}
+
+int plan_explain(const plan *pl, const td_checkpoint *ck,
+		 const mp_program *prog, const char *name, FILE *out)
+{
+	char src[VM_NAME_MAX + 64];
+	uint32_t e, i;
+	int found = 0;
+
+	for (e = 0; e < pl->nentries; e++) {
+		const plan_entry *pe = &pl->entries[e];
+		int hit = strcmp(ck->cat.keys[pe->e.key].name, name) == 0 ||
+			  strcmp(pe->e.name, name) == 0;
+
+		entry_source(pe, ck, src, sizeof src);
+		hit |= strcmp(src, name) == 0;
+		for (i = pe->first; !hit && i < pe->first + pe->n; i++)
+			hit = strcmp(pl->tensors[i].out.name, name) == 0;
+		if (hit) {
+			print_entry(pl, e, ck, prog, out);
+			found = 1;
+		}
+	}
+	return found;
+}

@@ -1,0 +1,102 @@
+/* params.c — the values of a program's parameters for one checkpoint. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm.h"
+#include "vm_int.h"
+
+static int parse_value(const char *s, vm_value *v)
+{
+	char *end;
+
+	if (strcmp(s, "none") == 0) {
+		v->none = 1;
+		return 0;
+	}
+	errno = 0;
+	v->v = strtoll(s, &end, 10);
+	v->none = 0;
+	return errno || end == s || *end ? -1 : 0;
+}
+
+/* From common.pt: 1 if the arg supplied a value, 0 if absent or None,
+ * -1 if it has a type a parameter cannot take. */
+static int from_args(const arg_table *args, const char *name, vm_value *v)
+{
+	const arg_entry *e = args ? args_find(args, name) : NULL;
+
+	if (!e || e->type == ARG_NONE)
+		return 0;
+	if (e->type != ARG_INT && e->type != ARG_BOOL)
+		return -1;
+	v->v = e->i;
+	v->none = 0;
+	return 1;
+}
+
+static int resolve_one(const mp_program *p, uint32_t i, const arg_table *args,
+		       const vm_override *ov, int nov, vm_params *out,
+		       td_err *err)
+{
+	const mp_param *pa = &p->params[i];
+	const char *name = p->strs[pa->name];
+	int k, rc;
+
+	for (k = 0; pa->kind != PK_LET && k < nov; k++)
+		if (strcmp(ov[k].name, name) == 0) {
+			if (parse_value(ov[k].value, &out->v[i]) != 0)
+				return td_errf(err, "--set %s=%s: not an integer "
+					       "or none", name, ov[k].value);
+			return 0;
+		}
+	rc = pa->kind == PK_LET ? 0 : from_args(args, name, &out->v[i]);
+	if (rc < 0)
+		return td_errf(err, "parameter %s: common.pt's args give it a "
+			       "value that is not an integer", name);
+	if (rc > 0)
+		return 0;
+	if (pa->code == MP_NO)
+		return td_errf(err, "parameter %s is required: common.pt's args "
+			       "do not set it; give it with --set %s=N", name,
+			       name);
+	out->n = i; /* expressions may read parameters before this one */
+	return vm_eval(p, out, pa->code, &out->v[i], err);
+}
+
+int vm_params_resolve(const mp_program *p, const arg_table *args,
+		      const vm_override *ov, int nov, vm_params *out,
+		      td_err *err)
+{
+	uint32_t i;
+	int k;
+
+	out->v = calloc(p->nparams ? p->nparams : 1, sizeof *out->v);
+	if (!out->v)
+		return td_errf(err, "out of memory");
+	for (k = 0; k < nov; k++) {
+		for (i = 0; i < p->nparams; i++)
+			if (strcmp(p->strs[p->params[i].name], ov[k].name) == 0 &&
+			    p->params[i].kind != PK_LET)
+				break;
+		if (i == p->nparams) {
+			vm_params_free(out);
+			return td_errf(err, "--set %s: the rules have no parameter "
+				       "of that name", ov[k].name);
+		}
+	}
+	for (i = 0; i < p->nparams; i++)
+		if (resolve_one(p, i, args, ov, nov, out, err) != 0) {
+			vm_params_free(out);
+			return -1;
+		}
+	out->n = p->nparams;
+	return 0;
+}
+
+void vm_params_free(vm_params *pv)
+{
+	free(pv->v);
+	pv->v = NULL;
+	pv->n = 0;
+}

@@ -1,0 +1,283 @@
+/* exec.c — data movement for the view operations of src/vm/ops.c. */
+#include "exec.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert.h"
+
+/* ---------------------------------------------------------------- pool */
+
+unsigned char *ex_pool_alloc(ex_pool *p, uint64_t n, td_err *err)
+{
+	unsigned char *b;
+
+	if (p->n == p->cap) {
+		int cap = p->cap ? p->cap * 2 : 16;
+		unsigned char **nb = realloc(p->bufs, (size_t)cap * sizeof *nb);
+
+		if (!nb)
+			return td_errf(err, "out of memory"), NULL;
+		p->bufs = nb;
+		p->cap = cap;
+	}
+	b = malloc(n ? (size_t)n : 1);
+	if (!b)
+		return td_errf(err, "out of memory (%" PRIu64 " bytes)", n), NULL;
+	p->bufs[p->n++] = b;
+	p->bytes += n;
+	if (p->bytes > p->peak)
+		p->peak = p->bytes;
+	return b;
+}
+
+void ex_pool_reset(ex_pool *p)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++)
+		free(p->bufs[i]);
+	p->n = 0;
+	p->bytes = 0;
+}
+
+/* ---------------------------------------------------------------- views */
+
+static void contiguous_strides(ex_view *v)
+{
+	int64_t s = 1;
+	int d;
+
+	for (d = v->ndim - 1; d >= 0; d--) {
+		v->strides[d] = s;
+		s *= v->dims[d];
+	}
+}
+
+static int is_contiguous(const ex_view *v)
+{
+	int64_t s = 1;
+	int d;
+
+	for (d = v->ndim - 1; d >= 0; d--) {
+		if (v->dims[d] != 1 && v->strides[d] != s)
+			return 0;
+		s *= v->dims[d];
+	}
+	return 1;
+}
+
+static uint64_t view_numel(const ex_view *v)
+{
+	uint64_t n = 1;
+	int d;
+
+	for (d = 0; d < v->ndim; d++)
+		n *= (uint64_t)v->dims[d];
+	return n;
+}
+
+/* Calls fn(dst_off, src_off, run) for every innermost run of a walk over
+ * dims, offsets in elements of two strided layouts of the same shape. */
+typedef void (*run_fn)(void *ctx, int64_t dst, int64_t src, int64_t n);
+
+static void walk(int ndim, const int64_t *dims, const int64_t *ds,
+		 const int64_t *ss, run_fn fn, void *ctx)
+{
+	int64_t idx[TD_MAX_DIMS] = {0}, inner = ndim ? dims[ndim - 1] : 1;
+	int d, outer = ndim - 1;
+
+	for (d = 0; d < ndim; d++)
+		if (dims[d] == 0)
+			return;
+	for (;;) {
+		int64_t doff = 0, soff = 0;
+
+		for (d = 0; d < outer; d++) {
+			doff += idx[d] * ds[d];
+			soff += idx[d] * ss[d];
+		}
+		fn(ctx, doff, soff, inner);
+		for (d = outer - 1; d >= 0; d--) {
+			if (++idx[d] < dims[d])
+				break;
+			idx[d] = 0;
+		}
+		if (d < 0)
+			return;
+	}
+}
+
+typedef struct copy_ctx {
+	unsigned char *dst;
+	const unsigned char *src;
+	int64_t dstep, sstep;   /* innermost strides */
+	size_t isz;
+} copy_ctx;
+
+static void copy_run(void *ctx, int64_t d, int64_t s, int64_t n)
+{
+	copy_ctx *c = ctx;
+	int64_t i;
+
+	if (c->dstep == 1 && c->sstep == 1) {
+		memcpy(c->dst + d * (int64_t)c->isz, c->src + s * (int64_t)c->isz,
+		       (size_t)n * c->isz);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		memcpy(c->dst + (d + i * c->dstep) * (int64_t)c->isz,
+		       c->src + (s + i * c->sstep) * (int64_t)c->isz, c->isz);
+}
+
+/* dst[...] = src[...], same shape and dtype. */
+static void copy_view(const ex_view *dst, const ex_view *src)
+{
+	copy_ctx c = {dst->base, src->base, 1, 1, td_dtype_size(src->dtype)};
+
+	if (src->ndim) {
+		c.dstep = dst->strides[dst->ndim - 1];
+		c.sstep = src->strides[src->ndim - 1];
+	}
+	walk(src->ndim, src->dims, dst->strides, src->strides, copy_run, &c);
+}
+
+static int materialize(const ex_view *v, ex_pool *pool, ex_view *out,
+		       td_err *err)
+{
+	*out = *v;
+	contiguous_strides(out);
+	out->base = ex_pool_alloc(pool, view_numel(v) * td_dtype_size(v->dtype), err);
+	if (!out->base)
+		return -1;
+	copy_view(out, v);
+	return 0;
+}
+
+int ex_contiguous(const ex_view *v, ex_pool *pool, const unsigned char **out,
+		  td_err *err)
+{
+	ex_view c;
+
+	if (is_contiguous(v)) {
+		*out = v->base;
+		return 0;
+	}
+	if (materialize(v, pool, &c, err) != 0)
+		return -1;
+	*out = c.base;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- nodes */
+
+static int eval_cat(const vm_node *n, const ex_view *entry, ex_pool *pool,
+		    ex_view *out, td_err *err)
+{
+	int d = (int)n->a[0], i;
+	int64_t at = 0;
+
+	out->dtype = n->shape.dtype;
+	out->ndim = n->shape.ndim;
+	memcpy(out->dims, n->shape.dims, sizeof out->dims);
+	contiguous_strides(out);
+	out->base = ex_pool_alloc(pool, view_numel(out) * td_dtype_size(out->dtype),
+			       err);
+	if (!out->base)
+		return -1;
+	for (i = 0; i < n->nin; i++) {
+		ex_view part, slot = *out;
+
+		if (ex_eval(n->in[i], entry, pool, &part, err) != 0)
+			return -1;
+		slot.dims[d] = part.dims[d];
+		slot.base += at * slot.strides[d] * (int64_t)td_dtype_size(slot.dtype);
+		copy_view(&slot, &part);
+		at += part.dims[d];
+	}
+	return 0;
+}
+
+static int eval_reshape(const vm_node *n, const ex_view *in, ex_pool *pool,
+			ex_view *out, td_err *err)
+{
+	if (!is_contiguous(in)) {
+		if (materialize(in, pool, out, err) != 0)
+			return -1;
+	} else {
+		*out = *in;
+	}
+	out->ndim = n->shape.ndim;
+	memcpy(out->dims, n->shape.dims, sizeof out->dims);
+	contiguous_strides(out);
+	return 0;
+}
+
+static void eval_view(const vm_node *n, const ex_view *in, ex_view *out)
+{
+	int d = (int)n->a[0], k;
+	size_t isz = td_dtype_size(in->dtype);
+
+	*out = *in;
+	switch (n->kind) {
+	case VN_PERMUTE:
+		for (k = 0; k < in->ndim; k++) {
+			out->dims[k] = in->dims[n->a[k]];
+			out->strides[k] = in->strides[n->a[k]];
+		}
+		break;
+	case VN_NARROW:
+		out->base += n->a[1] * in->strides[d] * (int64_t)isz;
+		out->dims[d] = n->a[2];
+		break;
+	default: /* VN_SELECT */
+		out->base += n->a[1] * in->strides[d] * (int64_t)isz;
+		out->ndim--;
+		for (k = d; k < out->ndim; k++) {
+			out->dims[k] = in->dims[k + 1];
+			out->strides[k] = in->strides[k + 1];
+		}
+		break;
+	}
+}
+
+static int eval_cast(const vm_node *n, const ex_view *in, ex_pool *pool,
+		     ex_view *out, td_err *err)
+{
+	ex_view src;
+	const unsigned char *bytes;
+
+	if (ex_contiguous(in, pool, &bytes, err) != 0)
+		return -1;
+	src = *in;
+	*out = *in;
+	out->dtype = n->shape.dtype;
+	contiguous_strides(out);
+	out->base = ex_pool_alloc(pool, view_numel(in) * td_dtype_size(out->dtype),
+			       err);
+	if (!out->base)
+		return -1;
+	return cv_convert(bytes, src.dtype, out->base, out->dtype,
+			  view_numel(in), err);
+}
+
+int ex_eval(const vm_node *n, const ex_view *entry, ex_pool *pool,
+	    ex_view *out, td_err *err)
+{
+	ex_view in;
+
+	if (n->kind == VN_ENTRY) {
+		*out = *entry;
+		return 0;
+	}
+	if (n->kind == VN_CAT)
+		return eval_cat(n, entry, pool, out, err);
+	if (ex_eval(n->in[0], entry, pool, &in, err) != 0)
+		return -1;
+	switch (n->kind) {
+	case VN_RESHAPE: return eval_reshape(n, &in, pool, out, err);
+	case VN_CAST:    return eval_cast(n, &in, pool, out, err);
+	default:         eval_view(n, &in, out); return 0;
+	}
+}

@@ -1,0 +1,45 @@
+/* exec.h — replays a plan entry's view trees on real data: gathers the
+ * entry's bytes from the chunks that hold them, then evaluates each
+ * output's tree into bytes in safetensors (row-major) order. */
+#ifndef TD_EXEC_H
+#define TD_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/err.h"
+#include "../reader/dcp.h"
+#include "../vm/vm.h"
+
+typedef struct ex_view {
+	unsigned char *base;
+	td_dtype dtype;
+	int ndim;
+	int64_t dims[TD_MAX_DIMS];
+	int64_t strides[TD_MAX_DIMS];  /* in elements */
+} ex_view;
+
+/* Buffers made while evaluating one entry's outputs; freed together. */
+typedef struct ex_pool {
+	unsigned char **bufs;
+	int n, cap;
+	uint64_t bytes;        /* currently allocated */
+	uint64_t peak;         /* high-water mark, for the memory bound */
+} ex_pool;
+
+/* Reads entry e of the catalog into a new pool buffer (row-major). */
+int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
+		  ex_view *out, td_err *err);
+
+/* Evaluates node n over the loaded entry view. */
+int ex_eval(const vm_node *n, const ex_view *entry, ex_pool *pool,
+	    ex_view *out, td_err *err);
+
+/* Row-major bytes of v: v's own memory when contiguous, else a copy. */
+int ex_contiguous(const ex_view *v, ex_pool *pool, const unsigned char **out,
+		  td_err *err);
+
+void ex_pool_reset(ex_pool *pool);
+unsigned char *ex_pool_alloc(ex_pool *pool, uint64_t n, td_err *err);
+
+#endif

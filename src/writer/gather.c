@@ -1,0 +1,150 @@
+/* gather.c — an entry's bytes, assembled from the chunks that hold them.
+ * Each chunk's part is read with one pread of the span it occupies in the
+ * chunk, then scattered row by row into the entry's buffer. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec.h"
+
+typedef struct box {
+	int n;
+	int64_t lo[TD_MAX_DIMS], size[TD_MAX_DIMS];
+} box;
+
+static void strides_of(const int64_t *size, int n, int64_t *st)
+{
+	int64_t s = 1;
+	int d;
+
+	for (d = n - 1; d >= 0; d--) {
+		st[d] = s;
+		s *= size[d];
+	}
+}
+
+/* chunk ∩ entry box; 0 if empty. */
+static int intersect(const dcp_chunk *c, const box *e, box *out)
+{
+	int d;
+
+	out->n = e->n;
+	for (d = 0; d < e->n; d++) {
+		int64_t lo = c->offsets[d] > e->lo[d] ? c->offsets[d] : e->lo[d];
+		int64_t hi_c = c->offsets[d] + c->sizes[d], hi_e = e->lo[d] + e->size[d];
+		int64_t hi = hi_c < hi_e ? hi_c : hi_e;
+
+		if (hi <= lo)
+			return 0;
+		out->lo[d] = lo;
+		out->size[d] = hi - lo;
+	}
+	return 1;
+}
+
+typedef struct scatter {
+	unsigned char *dst;
+	const unsigned char *span;
+	size_t isz;
+} scatter;
+
+static void scatter_run(void *ctx, int64_t d, int64_t s, int64_t n)
+{
+	scatter *sc = ctx;
+
+	memcpy(sc->dst + d * (int64_t)sc->isz, sc->span + s * (int64_t)sc->isz,
+	       (size_t)n * sc->isz);
+}
+
+/* Same walk as exec.c's, over the intersection box. */
+static void walk_box(const box *b, const int64_t *ds, const int64_t *ss,
+		     scatter *sc)
+{
+	int64_t idx[TD_MAX_DIMS] = {0};
+	int d, outer = b->n - 1;
+
+	for (;;) {
+		int64_t doff = 0, soff = 0;
+
+		for (d = 0; d < outer; d++) {
+			doff += idx[d] * ds[d];
+			soff += idx[d] * ss[d];
+		}
+		scatter_run(sc, doff, soff, b->n ? b->size[b->n - 1] : 1);
+		for (d = outer - 1; d >= 0; d--) {
+			if (++idx[d] < b->size[d])
+				break;
+			idx[d] = 0;
+		}
+		if (d < 0)
+			return;
+	}
+}
+
+static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
+		      const box *e, const box *x, unsigned char *dst,
+		      td_err *err)
+{
+	const dcp_chunk *c = &k->chunks[ci];
+	int64_t cst[TD_MAX_DIMS], est[TD_MAX_DIMS], first = 0, last = 0;
+	int64_t dst0 = 0;
+	size_t isz = td_dtype_size(k->dtype);
+	unsigned char *span;
+	const td_file *f;
+	ts_tensor t;
+	scatter sc;
+	int d, rc;
+
+	if (dcp_read_chunk(cat, k, ci, &t, err) != 0)
+		return -1;
+	strides_of(c->sizes, k->ndim, cst);
+	strides_of(e->size, k->ndim, est);
+	for (d = 0; d < k->ndim; d++) {
+		first += (x->lo[d] - c->offsets[d]) * cst[d];
+		last += (x->lo[d] + x->size[d] - 1 - c->offsets[d]) * cst[d];
+		dst0 += (x->lo[d] - e->lo[d]) * est[d];
+	}
+	f = dcp_file(cat, c->file, err);
+	span = f ? malloc((size_t)(last - first + 1) * isz) : NULL;
+	if (!span)
+		return f ? td_errf(err, "out of memory") : -1;
+	rc = td_file_pread(f, t.data_off + (uint64_t)first * isz, span,
+			   (size_t)(last - first + 1) * isz, err);
+	if (rc == 0) {
+		sc.dst = dst + dst0 * (int64_t)isz;
+		sc.span = span;
+		sc.isz = isz;
+		walk_box(x, est, cst, &sc);
+	}
+	free(span);
+	return rc;
+}
+
+int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
+		  ex_view *out, td_err *err)
+{
+	const dcp_key *k = &cat->keys[e->key];
+	uint64_t n = td_dtype_size(k->dtype);
+	box eb, x;
+	size_t i;
+	int d;
+
+	eb.n = k->ndim;
+	for (d = 0; d < k->ndim; d++) {
+		eb.lo[d] = d < e->nfixed ? e->fixed[d] : 0;
+		eb.size[d] = d < e->nfixed ? 1 : k->shape[d];
+		n *= (uint64_t)eb.size[d];
+	}
+	out->dtype = e->shape.dtype;
+	out->ndim = e->shape.ndim;
+	memcpy(out->dims, e->shape.dims, sizeof out->dims);
+	strides_of(out->dims, out->ndim, out->strides);
+	out->base = ex_pool_alloc(pool, n, err);
+	if (!out->base)
+		return -1;
+	for (i = 0; i < k->nchunks; i++)
+		if (intersect(&k->chunks[i], &eb, &x) &&
+		    copy_chunk(cat, k, i, &eb, &x, out->base, err) != 0)
+			return -1;
+	return 0;
+}

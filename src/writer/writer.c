@@ -1,0 +1,378 @@
+/* writer.c — the only module that creates files.  Output appears under
+ * its final name only once every byte is written and synced. */
+#include "writer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/file.h"
+#include "exec.h"
+
+/* Set by the signal handler, read by the write loop: the one piece of
+ * mutable state this module keeps outside a call. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+typedef struct wctx {
+	td_checkpoint *ck;
+	const plan *pl;
+	const wr_options *o;
+	char tmp[PATH_MAX];
+	int *fds;
+	ex_pool pool;
+	wr_stats *st;
+	struct timespec last;
+	td_err *err;
+} wctx;
+
+/* ---------------------------------------------------------------- files */
+
+static void rm_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char *p;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		p = td_path_join(dir, e->d_name);
+		if (p && unlink(p) != 0 && errno == EISDIR)
+			rm_tree(p);
+		free(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off,
+		      const char *what, td_err *err)
+{
+	const unsigned char *p = buf;
+
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return td_errf(err, "%s: write failed: %s", what,
+				       w < 0 ? strerror(errno) : "no progress");
+		p += w;
+		off += (uint64_t)w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int open_shards(wctx *w)
+{
+	uint32_t s;
+
+	w->fds = malloc(w->pl->nshards * sizeof *w->fds);
+	if (!w->fds)
+		return td_errf(w->err, "out of memory");
+	for (s = 0; s < w->pl->nshards; s++)
+		w->fds[s] = -1;
+	for (s = 0; s < w->pl->nshards; s++) {
+		const plan_shard *sh = &w->pl->shards[s];
+		char *path = td_path_join(w->tmp, sh->file);
+
+		w->fds[s] = path ? open(path, O_WRONLY | O_CREAT | O_EXCL |
+					O_CLOEXEC, 0644) : -1;
+		if (w->fds[s] < 0 ||
+		    pwrite_all(w->fds[s], sh->header, sh->header_len, 0, path,
+			       w->err) != 0 ||
+		    ftruncate(w->fds[s], (off_t)sh->size) != 0) {
+			if (w->fds[s] < 0 || errno)
+				td_errf(w->err, "%s: %s", path ? path : w->tmp,
+					strerror(errno));
+			free(path);
+			return -1;
+		}
+		free(path);
+	}
+	return 0;
+}
+
+static int close_shards(wctx *w, int sync)
+{
+	uint32_t s;
+	int rc = 0;
+
+	for (s = 0; w->fds && s < w->pl->nshards; s++) {
+		if (w->fds[s] < 0)
+			continue;
+		if (sync && rc == 0 && fdatasync(w->fds[s]) != 0)
+			rc = td_errf(w->err, "%s/%s: %s", w->tmp,
+				     w->pl->shards[s].file, strerror(errno));
+		if (close(w->fds[s]) != 0 && rc == 0 && sync)
+			rc = td_errf(w->err, "%s/%s: %s", w->tmp,
+				     w->pl->shards[s].file, strerror(errno));
+	}
+	free(w->fds);
+	w->fds = NULL;
+	return rc;
+}
+
+/* ---------------------------------------------------------------- progress */
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void progress(wctx *w, const struct timespec *start, int final)
+{
+	double el, rate, mib;
+
+	if (!w->o->progress || (!final && since(&w->last) < 0.5))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &w->last);
+	el = since(start);
+	mib = (double)w->st->bytes / (1 << 20);
+	rate = el > 0 ? mib / el : 0;
+	fprintf(stderr, "\r%.0f / %.0f MiB  %.0f MiB/s  ETA %.0fs   %s", mib,
+		(double)w->pl->total_size / (1 << 20), rate,
+		rate > 0 ? ((double)w->pl->total_size / (1 << 20) - mib) / rate : 0,
+		final ? "\n" : "");
+}
+
+/* ---------------------------------------------------------------- data */
+
+static int write_entry(wctx *w, uint32_t ei)
+{
+	const plan_entry *pe = &w->pl->entries[ei];
+	ex_view entry, v;
+	uint32_t i;
+
+	if (ex_load_entry(&w->ck->cat, &pe->e, &w->pool, &entry, w->err) != 0)
+		return -1;
+	for (i = pe->first; i < pe->first + pe->n; i++) {
+		const plan_tensor *t = &w->pl->tensors[i];
+		const unsigned char *bytes;
+
+		if (ex_eval(t->out.node, &entry, &w->pool, &v, w->err) != 0 ||
+		    ex_contiguous(&v, &w->pool, &bytes, w->err) != 0)
+			return td_err_prefix(w->err, "output '%s'", t->out.name);
+		if (pwrite_all(w->fds[t->shard], bytes, (size_t)t->out.nbytes,
+			       t->offset, w->pl->shards[t->shard].file,
+			       w->err) != 0)
+			return -1;
+		w->st->bytes += t->out.nbytes;
+	}
+	if (w->pool.peak > w->st->peak_buffers)
+		w->st->peak_buffers = w->pool.peak;
+	ex_pool_reset(&w->pool);
+	return 0;
+}
+
+static int write_data(wctx *w)
+{
+	struct timespec start;
+	uint32_t e;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	w->last = start;
+	for (e = 0; e < w->pl->nentries; e++) {
+		if (interrupted)
+			return 130;
+		if (write_entry(w, e) != 0)
+			return -1;
+		progress(w, &start, 0);
+	}
+	progress(w, &start, 1);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- extras */
+
+static int write_index(wctx *w)
+{
+	char *json = plan_index_json(w->pl);
+	char *path = td_path_join(w->tmp, "model.safetensors.index.json");
+	int fd = path && json ? open(path, O_WRONLY | O_CREAT | O_EXCL |
+				     O_CLOEXEC, 0644) : -1;
+	int rc = fd < 0 ? td_errf(w->err, "%s: %s", path ? path : w->tmp,
+				  json ? strerror(errno) : "out of memory")
+			: pwrite_all(fd, json, strlen(json), 0, path, w->err);
+
+	if (fd >= 0 && close(fd) != 0 && rc == 0)
+		rc = td_errf(w->err, "%s: %s", path, strerror(errno));
+	free(json);
+	free(path);
+	return rc;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int copy_file(const char *from, const char *to, td_err *err)
+{
+	td_file f;
+	unsigned char buf[1 << 16];
+	uint64_t off;
+	int fd, rc = 0;
+
+	if (td_file_open(&f, from, err) != 0)
+		return -1;
+	fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		rc = td_errf(err, "%s: %s", to, strerror(errno));
+	for (off = 0; rc == 0 && off < f.size; off += sizeof buf) {
+		size_t n = f.size - off < sizeof buf ? (size_t)(f.size - off)
+						     : sizeof buf;
+
+		rc = td_file_pread(&f, off, buf, n, err);
+		if (rc == 0)
+			rc = pwrite_all(fd, buf, n, off, to, err);
+	}
+	if (fd >= 0 && close(fd) != 0 && rc == 0)
+		rc = td_errf(err, "%s: %s", to, strerror(errno));
+	td_file_close(&f);
+	return rc;
+}
+
+/* Every regular file of the HF dir but weights and their index. */
+static int copy_assets(wctx *w)
+{
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	if (!w->o->hf_dir)
+		return 0;
+	d = opendir(w->o->hf_dir);
+	if (!d)
+		return td_errf(w->err, "%s: %s", w->o->hf_dir, strerror(errno));
+	while (rc == 0 && (e = readdir(d))) {
+		char *from = td_path_join(w->o->hf_dir, e->d_name);
+		char *to = td_path_join(w->tmp, e->d_name);
+		struct stat st;
+
+		if (!from || !to)
+			rc = td_errf(w->err, "out of memory");
+		else if (stat(from, &st) == 0 && S_ISREG(st.st_mode) &&
+			 !ends_with(e->d_name, ".safetensors") &&
+			 strcmp(e->d_name, "model.safetensors.index.json") != 0)
+			rc = copy_file(from, to, w->err);
+		free(from);
+		free(to);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- commit */
+
+static int make_tmp(wctx *w)
+{
+	const char *out = w->o->out_dir;
+	size_t n = strlen(out);
+
+	while (n > 1 && out[n - 1] == '/')
+		n--;
+	if (snprintf(w->tmp, sizeof w->tmp, "%.*s.td2hf-tmp-%ld", (int)n, out,
+		     (long)getpid()) >= (int)sizeof w->tmp)
+		return td_errf(w->err, "%s: path too long", out);
+	if (mkdir(w->tmp, 0755) != 0)
+		return td_errf(w->err, "%s: cannot create: %s", w->tmp,
+			       strerror(errno));
+	return 0;
+}
+
+static int commit(wctx *w)
+{
+	const char *out = w->o->out_dir;
+	char old[PATH_MAX + 32];
+	struct stat st;
+	int replace = stat(out, &st) == 0;
+
+	snprintf(old, sizeof old, "%s.td2hf-old-%ld", w->tmp, (long)getpid());
+	if (replace && !w->o->force)
+		return td_errf(w->err, "%s: exists (use --force to replace it)",
+			       out);
+	if (replace && rename(out, old) != 0)
+		return td_errf(w->err, "%s: cannot move aside: %s", out,
+			       strerror(errno));
+	if (rename(w->tmp, out) != 0) {
+		td_errf(w->err, "%s: cannot rename into place: %s", out,
+			strerror(errno));
+		if (replace)
+			rename(old, out);
+		return -1;
+	}
+	if (replace)
+		rm_tree(old);
+	return 0;
+}
+
+int wr_convert(td_checkpoint *ck, const plan *pl, const wr_options *o,
+	       wr_stats *st, td_err *err)
+{
+	struct sigaction sa, old_int, old_term;
+	wctx w;
+	int rc;
+
+	memset(&w, 0, sizeof w);
+	memset(st, 0, sizeof *st);
+	w.ck = ck;
+	w.pl = pl;
+	w.o = o;
+	w.st = st;
+	w.err = err;
+	if (make_tmp(&w) != 0)
+		return -1;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	interrupted = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rc = open_shards(&w);
+	if (rc == 0)
+		rc = write_data(&w);
+	if (close_shards(&w, rc == 0) != 0 && rc == 0)
+		rc = -1;
+	if (rc == 0)
+		rc = write_index(&w);
+	if (rc == 0)
+		rc = copy_assets(&w);
+	if (rc == 0 && interrupted)
+		rc = 130;
+	if (rc == 0)
+		rc = commit(&w);
+	if (rc != 0)
+		rm_tree(w.tmp);
+	if (rc == 130)
+		td_errf(err, "interrupted; nothing was written to %s", o->out_dir);
+	ex_pool_reset(&w.pool);
+	free(w.pool.bufs);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	return rc;
+}

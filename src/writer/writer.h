@@ -1,0 +1,26 @@
+/* writer.h — writes a plan: shard files (headers, then each entry's
+ * outputs at their offsets), the index, the copied assets; all in a
+ * temporary sibling directory renamed into place when complete. */
+#ifndef TD_WRITER_H
+#define TD_WRITER_H
+
+#include "../plan/plan.h"
+
+typedef struct wr_options {
+	const char *out_dir;
+	const char *hf_dir;      /* NULL: no assets */
+	int force;               /* replace an existing out_dir */
+	int progress;            /* print progress on stderr */
+} wr_options;
+
+typedef struct wr_stats {
+	uint64_t bytes;          /* tensor bytes written */
+	uint64_t peak_buffers;   /* largest working memory for one entry */
+} wr_stats;
+
+/* Returns 0, -1 on error (err set; nothing left behind), or 130 when
+ * interrupted by SIGINT/SIGTERM (nothing left behind). */
+int wr_convert(td_checkpoint *ck, const plan *pl, const wr_options *o,
+	       wr_stats *st, td_err *err);
+
+#endif
