@@ -27,7 +27,7 @@ typedef struct copts {
 	int nsets;
 	char vocab[32];
 	uint64_t chunk_size;
-	int force, dry_run, quiet;
+	int force, dry_run, quiet, jobs;
 } copts;
 
 /* "5G", "512M", "4096" -> bytes (powers of 1024). */
@@ -86,6 +86,7 @@ static int parse(int argc, char **argv, copts *o)
 		{"explain", required_argument, NULL, O_EXPLAIN},
 		{"quiet", no_argument, NULL, O_QUIET},
 		{"force", no_argument, NULL, 'f'},
+		{"jobs", required_argument, NULL, 'j'},
 		{"add-missing-from-origin", no_argument, NULL, O_ADD},
 		{"add-missing-from-origin-hf", no_argument, NULL, O_ADD},
 		{"model-name", required_argument, NULL, O_MODEL},
@@ -94,7 +95,8 @@ static int parse(int argc, char **argv, copts *o)
 	int c;
 
 	o->chunk_size = (uint64_t)5 << 30;
-	while ((c = getopt_long(argc, argv, "fI:qa", opts, NULL)) != -1) {
+	o->jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	while ((c = getopt_long(argc, argv, "fI:qaj:", opts, NULL)) != -1) {
 		switch (c) {
 		case O_RULES:   o->rules = optarg; break;
 		case O_INPUT:   o->input = optarg; break;
@@ -104,6 +106,13 @@ static int parse(int argc, char **argv, copts *o)
 		case O_EXPLAIN: o->explain = optarg; break;
 		case 'q': case O_QUIET: o->quiet = 1; break;
 		case 'f':       o->force = 1; break;
+		case 'j':
+			o->jobs = atoi(optarg);
+			if (o->jobs < 1 || o->jobs > 256) {
+				fprintf(stderr, "td2hf: -j wants 1 to 256\n");
+				return -1;
+			}
+			break;
 		case 'I':
 			if (o->nincludes < MAX_INCLUDES)
 				o->includes[o->nincludes++] = optarg;
@@ -142,7 +151,7 @@ static int parse(int argc, char **argv, copts *o)
 		return -1;
 	}
 	if (o->vocab[0] && o->nsets < MAX_SETS) {
-		o->sets[o->nsets].name = "vocab_size";
+		o->sets[o->nsets].name = "cli_vocab_size";
 		o->sets[o->nsets++].value = o->vocab;
 	}
 	return 0;
@@ -205,7 +214,7 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog)
 {
 	plan_options po = {o->chunk_size, o->sets, o->nsets};
 	wr_options wo = {o->output, o->hf, o->force,
-			 !o->quiet && isatty(STDERR_FILENO)};
+			 !o->quiet && isatty(STDERR_FILENO), o->jobs};
 	wr_stats st;
 	td_err err;
 	plan pl;

@@ -403,7 +403,7 @@ const td_file *dcp_file(dcp_catalog *cat, size_t i, td_err *err)
 		return td_errf(err, "%s: no file %zu", cat->dir, i), NULL;
 	if (cat->open[i].path)
 		return &cat->open[i];
-	if (cat->nopen >= MAX_OPEN_FILES)
+	if (cat->nopen >= (cat->max_open ? cat->max_open : MAX_OPEN_FILES))
 		close_all(cat);
 	path = td_path_join(cat->dir, cat->files[i]);
 	if (!path)

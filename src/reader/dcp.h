@@ -47,13 +47,17 @@ typedef struct dcp_catalog {
 	size_t nkeys;
 	td_file *open;      /* lazily opened files, one per entry of files */
 	size_t nopen;
+	size_t max_open;    /* beyond this many, all are closed (0: 64); a
+			     * caller sharing the catalog between threads
+			     * sets it to nfiles so nothing is ever closed */
 } dcp_catalog;
 
 /* Reads dir/.metadata.  Errors name the file and the key concerned. */
 int dcp_load(const char *dir, dcp_catalog *cat, td_err *err);
 void dcp_free(dcp_catalog *cat);
 
-/* Opens (once) and returns file i of the catalog. */
+/* Opens (once) and returns file i of the catalog.  Not thread-safe;
+ * callers serialize it, and pread on the result is safe. */
 const td_file *dcp_file(dcp_catalog *cat, size_t i, td_err *err);
 
 /* Locates the raw bytes of one chunk: reads its archive's directory and

@@ -4,6 +4,7 @@
 #ifndef TD_EXEC_H
 #define TD_EXEC_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,9 +28,11 @@ typedef struct ex_pool {
 	uint64_t peak;         /* high-water mark, for the memory bound */
 } ex_pool;
 
-/* Reads entry e of the catalog into a new pool buffer (row-major). */
+/* Reads entry e of the catalog into a new pool buffer (row-major).  The
+ * catalog's archive lookups run under `lock` when it is not NULL (threads
+ * share the catalog); the data reads do not need it. */
 int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
-		  ex_view *out, td_err *err);
+		  pthread_mutex_t *lock, ex_view *out, td_err *err);
 
 /* Evaluates node n over the loaded entry view. */
 int ex_eval(const vm_node *n, const ex_view *entry, ex_pool *pool,

@@ -81,9 +81,24 @@ static void walk_box(const box *b, const int64_t *ds, const int64_t *ss,
 	}
 }
 
+/* The chunk's tensor data and file, looked up under lock. */
+static const td_file *locate(dcp_catalog *cat, const dcp_key *k, size_t ci,
+			     pthread_mutex_t *lock, ts_tensor *t, td_err *err)
+{
+	const td_file *f = NULL;
+
+	if (lock)
+		pthread_mutex_lock(lock);
+	if (dcp_read_chunk(cat, k, ci, t, err) == 0)
+		f = dcp_file(cat, k->chunks[ci].file, err);
+	if (lock)
+		pthread_mutex_unlock(lock);
+	return f;
+}
+
 static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 		      const box *e, const box *x, unsigned char *dst,
-		      td_err *err)
+		      pthread_mutex_t *lock, td_err *err)
 {
 	const dcp_chunk *c = &k->chunks[ci];
 	int64_t cst[TD_MAX_DIMS], est[TD_MAX_DIMS], first = 0, last = 0;
@@ -95,7 +110,8 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 	scatter sc;
 	int d, rc;
 
-	if (dcp_read_chunk(cat, k, ci, &t, err) != 0)
+	f = locate(cat, k, ci, lock, &t, err);
+	if (!f)
 		return -1;
 	strides_of(c->sizes, k->ndim, cst);
 	strides_of(e->size, k->ndim, est);
@@ -104,10 +120,9 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 		last += (x->lo[d] + x->size[d] - 1 - c->offsets[d]) * cst[d];
 		dst0 += (x->lo[d] - e->lo[d]) * est[d];
 	}
-	f = dcp_file(cat, c->file, err);
-	span = f ? malloc((size_t)(last - first + 1) * isz) : NULL;
+	span = malloc((size_t)(last - first + 1) * isz);
 	if (!span)
-		return f ? td_errf(err, "out of memory") : -1;
+		return td_errf(err, "out of memory");
 	rc = td_file_pread(f, t.data_off + (uint64_t)first * isz, span,
 			   (size_t)(last - first + 1) * isz, err);
 	if (rc == 0) {
@@ -121,7 +136,7 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 }
 
 int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
-		  ex_view *out, td_err *err)
+		  pthread_mutex_t *lock, ex_view *out, td_err *err)
 {
 	const dcp_key *k = &cat->keys[e->key];
 	uint64_t n = td_dtype_size(k->dtype);
@@ -144,7 +159,7 @@ int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
 		return -1;
 	for (i = 0; i < k->nchunks; i++)
 		if (intersect(&k->chunks[i], &eb, &x) &&
-		    copy_chunk(cat, k, i, &eb, &x, out->base, err) != 0)
+		    copy_chunk(cat, k, i, &eb, &x, out->base, lock, err) != 0)
 			return -1;
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@
 
 #include "../common/file.h"
 #include "exec.h"
+
+#define WR_MAX_JOBS 256
 
 /* Set by the signal handler, read by the write loop: the one piece of
  * mutable state this module keeps outside a call. */
@@ -34,7 +37,6 @@ typedef struct wctx {
 	const wr_options *o;
 	char tmp[PATH_MAX];
 	int *fds;
-	ex_pool pool;
 	wr_stats *st;
 	struct timespec last;
 	td_err *err;
@@ -161,48 +163,105 @@ static void progress(wctx *w, const struct timespec *start, int final)
 
 /* ---------------------------------------------------------------- data */
 
-static int write_entry(wctx *w, uint32_t ei)
+/* Work shared by the writer threads; everything below `mu` is guarded. */
+typedef struct shared {
+	wctx *w;
+	pthread_mutex_t mu;       /* catalog lookups, and the fields below */
+	uint32_t next;            /* next entry to take */
+	int rc;
+	td_err err;               /* the first error */
+	struct timespec start;
+} shared;
+
+static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
+		       pthread_mutex_t *mu, uint64_t *bytes, td_err *err)
 {
 	const plan_entry *pe = &w->pl->entries[ei];
 	ex_view entry, v;
 	uint32_t i;
 
-	if (ex_load_entry(&w->ck->cat, &pe->e, &w->pool, &entry, w->err) != 0)
+	if (ex_load_entry(&w->ck->cat, &pe->e, pool, mu, &entry, err) != 0)
 		return -1;
 	for (i = pe->first; i < pe->first + pe->n; i++) {
 		const plan_tensor *t = &w->pl->tensors[i];
-		const unsigned char *bytes;
+		const unsigned char *data;
 
-		if (ex_eval(t->out.node, &entry, &w->pool, &v, w->err) != 0 ||
-		    ex_contiguous(&v, &w->pool, &bytes, w->err) != 0)
-			return td_err_prefix(w->err, "output '%s'", t->out.name);
-		if (pwrite_all(w->fds[t->shard], bytes, (size_t)t->out.nbytes,
-			       t->offset, w->pl->shards[t->shard].file,
-			       w->err) != 0)
+		if (ex_eval(t->out.node, &entry, pool, &v, err) != 0 ||
+		    ex_contiguous(&v, pool, &data, err) != 0)
+			return td_err_prefix(err, "output '%s'", t->out.name);
+		if (pwrite_all(w->fds[t->shard], data, (size_t)t->out.nbytes,
+			       t->offset, w->pl->shards[t->shard].file, err) != 0)
 			return -1;
-		w->st->bytes += t->out.nbytes;
+		*bytes += t->out.nbytes;
 	}
-	if (w->pool.peak > w->st->peak_buffers)
-		w->st->peak_buffers = w->pool.peak;
-	ex_pool_reset(&w->pool);
 	return 0;
+}
+
+/* Takes entries until none are left, an error occurs or a signal came. */
+static void *worker(void *arg)
+{
+	shared *sh = arg;
+	wctx *w = sh->w;
+	ex_pool pool = {0};
+	td_err err;
+
+	for (;;) {
+		uint64_t bytes = 0;
+		uint32_t e;
+		int rc;
+
+		pthread_mutex_lock(&sh->mu);
+		e = sh->next++;
+		if (sh->rc || interrupted || e >= w->pl->nentries) {
+			pthread_mutex_unlock(&sh->mu);
+			break;
+		}
+		pthread_mutex_unlock(&sh->mu);
+		rc = write_entry(w, e, &pool, &sh->mu, &bytes, &err);
+		pthread_mutex_lock(&sh->mu);
+		if (rc && !sh->rc) {
+			sh->rc = rc;
+			sh->err = err;
+		}
+		w->st->bytes += bytes;
+		if (pool.peak > w->st->peak_buffers)
+			w->st->peak_buffers = pool.peak;
+		progress(w, &sh->start, 0);
+		pthread_mutex_unlock(&sh->mu);
+		ex_pool_reset(&pool);
+	}
+	free(pool.bufs);
+	return NULL;
 }
 
 static int write_data(wctx *w)
 {
-	struct timespec start;
-	uint32_t e;
+	shared sh;
+	pthread_t tid[WR_MAX_JOBS];
+	int j, n = w->o->jobs < 1 ? 1 : w->o->jobs > WR_MAX_JOBS ? WR_MAX_JOBS
+								     : w->o->jobs;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	w->last = start;
-	for (e = 0; e < w->pl->nentries; e++) {
-		if (interrupted)
-			return 130;
-		if (write_entry(w, e) != 0)
-			return -1;
-		progress(w, &start, 0);
+	memset(&sh, 0, sizeof sh);
+	sh.w = w;
+	pthread_mutex_init(&sh.mu, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &sh.start);
+	w->last = sh.start;
+	w->ck->cat.max_open = w->ck->cat.nfiles + 1; /* never close a shared fd */
+	for (j = 1; j < n; j++)
+		if (pthread_create(&tid[j], NULL, worker, &sh) != 0)
+			break;
+	n = j;
+	worker(&sh);
+	for (j = 1; j < n; j++)
+		pthread_join(tid[j], NULL);
+	pthread_mutex_destroy(&sh.mu);
+	if (sh.rc) {
+		*w->err = sh.err;
+		return -1;
 	}
-	progress(w, &start, 1);
+	if (interrupted)
+		return 130;
+	progress(w, &sh.start, 1);
 	return 0;
 }
 
@@ -370,8 +429,6 @@ int wr_convert(td_checkpoint *ck, const plan *pl, const wr_options *o,
 		rm_tree(w.tmp);
 	if (rc == 130)
 		td_errf(err, "interrupted; nothing was written to %s", o->out_dir);
-	ex_pool_reset(&w.pool);
-	free(w.pool.bufs);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	return rc;

@@ -11,11 +11,12 @@ typedef struct wr_options {
 	const char *hf_dir;      /* NULL: no assets */
 	int force;               /* replace an existing out_dir */
 	int progress;            /* print progress on stderr */
+	int jobs;                /* writer threads */
 } wr_options;
 
 typedef struct wr_stats {
 	uint64_t bytes;          /* tensor bytes written */
-	uint64_t peak_buffers;   /* largest working memory for one entry */
+	uint64_t peak_buffers;   /* largest working memory of one thread */
 } wr_stats;
 
 /* Returns 0, -1 on error (err set; nothing left behind), or 130 when

@@ -2,7 +2,7 @@
 # td2hf inspect on the real fixtures: text, JSON, save dir vs iter dir.
 . "$(dirname "$0")/lib.sh"
 
-expect_ok "help" "Usage: td2hf inspect" -- "$TD2HF" --help
+expect_ok "help" "td2hf inspect [--json]" -- "$TD2HF" --help
 expect_ok "version" "td2hf " -- "$TD2HF" --version
 expect_ok "text listing" "decoder.layers.self_attention.linear_qkv.weight" -- \
 	"$TD2HF" inspect "$FIX/stacked"

@@ -1,0 +1,60 @@
+#!/bin/sh
+# End to end: td2hf on real torch_dist fixtures; every output file must be
+# byte-identical to what the real safetensors library and json.dump wrote
+# for slime's converter (tests/fixtures/gen/gen_e2e_fixtures.py).
+. "$(dirname "$0")/lib.sh"
+E2E="$SRCDIR/tests/fixtures/e2e"
+RULES=$(dirname "$TD2HF")/rules
+
+convert() { # family out chunk-size-args...
+	fam=$1 out=$2
+	shift 2
+	"$TD2HF" -q --rules "$RULES/$fam.mapbc" --input "$E2E/$fam/ckpt" \
+		--output "$out" --hf-checkpoint "$E2E/$fam/hf" "$@"
+}
+
+for fam in llama qwen3; do
+	for size in default small; do
+		[ -d "$E2E/$fam/expected/$size" ] || continue
+		out="$TMP/$fam-$size"
+		if [ "$size" = small ]; then
+			convert "$fam" "$out" --chunk-size 4096 --vocab-size 250 2>"$TMP/err"
+		else
+			convert "$fam" "$out" 2>"$TMP/err"
+		fi
+		if [ $? -ne 0 ]; then
+			bad "$fam $size: conversion" "$(cat "$TMP/err")"
+		elif diff -r "$E2E/$fam/expected/$size" "$out" >"$TMP/diff" 2>&1; then
+			ok "$fam $size: $(ls "$out" | grep -c safetensors$) shards byte-identical"
+		else
+			bad "$fam $size: output differs" "$(head -5 "$TMP/diff")"
+		fi
+	done
+done
+
+out="$TMP/qwen3-default"
+expect_fail "existing output needs --force" 1 "exists (use --force" -- \
+	convert qwen3 "$out"
+if convert qwen3 "$out" --force 2>"$TMP/err" &&
+	diff -r "$E2E/qwen3/expected/default" "$out" >/dev/null; then
+	ok "--force replaces the output"
+else
+	bad "--force replaces the output" "$(cat "$TMP/err")"
+fi
+expect_fail "output cannot be the input" 1 "cannot be the input" -- \
+	convert qwen3 "$E2E/qwen3/ckpt" --force
+expect_fail "unknown parameter" 2 "--set wants NAME=VALUE" -- \
+	convert qwen3 "$TMP/x" --set oops
+expect_fail "no such parameter" 1 "--set nope: the rules have no parameter" -- \
+	convert qwen3 "$TMP/x" --set nope=1
+expect_fail "wrong family" 1 "no rule matches tensor" -- \
+	"$TD2HF" -q --rules "$RULES/llama.mapbc" --input "$FIX/perlayer" --output "$TMP/x"
+[ ! -e "$TMP/x" ] && ok "a failed run leaves no output" || bad "a failed run leaves no output"
+leftover=$(ls -a "$TMP" | grep -c td2hf-tmp)
+[ "$leftover" -eq 0 ] && ok "no temporary directory left behind" || bad "temporary directories left: $leftover"
+expect_ok "dry run lists the plan" "model.layers.1.mlp.down_proj.weight" -- \
+	"$TD2HF" --rules "$RULES/qwen3.mapbc" --input "$E2E/qwen3/ckpt" --dry-run
+expect_ok "explain an output" "decoder.layers.0.self_attention.linear_qkv.weight" -- \
+	"$TD2HF" --rules "$RULES/qwen3.mapbc" --input "$E2E/qwen3/ckpt" \
+	--explain model.layers.0.self_attn.k_proj.weight
+finish
