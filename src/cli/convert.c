@@ -27,7 +27,7 @@ typedef struct copts {
 	int nsets;
 	char vocab[32];
 	uint64_t chunk_size;
-	int force, dry_run, quiet, jobs;
+	int force, dry_run, quiet, jobs, no_direct;
 } copts;
 
 /* "5G", "512M", "4096" -> bytes (powers of 1024). */
@@ -67,7 +67,7 @@ static int add_set(copts *o, char *arg)
 }
 
 enum { O_RULES = 256, O_INPUT, O_OUTPUT, O_HF, O_CHUNK, O_SET, O_VOCAB,
-       O_DRY, O_EXPLAIN, O_QUIET, O_ADD, O_MODEL };
+       O_DRY, O_EXPLAIN, O_QUIET, O_ADD, O_MODEL, O_NODIRECT };
 
 static int parse(int argc, char **argv, copts *o)
 {
@@ -87,6 +87,7 @@ static int parse(int argc, char **argv, copts *o)
 		{"quiet", no_argument, NULL, O_QUIET},
 		{"force", no_argument, NULL, 'f'},
 		{"jobs", required_argument, NULL, 'j'},
+		{"no-direct-copy", no_argument, NULL, O_NODIRECT},
 		{"add-missing-from-origin", no_argument, NULL, O_ADD},
 		{"add-missing-from-origin-hf", no_argument, NULL, O_ADD},
 		{"model-name", required_argument, NULL, O_MODEL},
@@ -106,6 +107,7 @@ static int parse(int argc, char **argv, copts *o)
 		case O_EXPLAIN: o->explain = optarg; break;
 		case 'q': case O_QUIET: o->quiet = 1; break;
 		case 'f':       o->force = 1; break;
+		case O_NODIRECT: o->no_direct = 1; break;
 		case 'j':
 			o->jobs = atoi(optarg);
 			if (o->jobs < 1 || o->jobs > 256) {
@@ -214,7 +216,7 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog)
 {
 	plan_options po = {o->chunk_size, o->sets, o->nsets};
 	wr_options wo = {o->output, o->hf, o->force,
-			 !o->quiet && isatty(STDERR_FILENO), o->jobs};
+			 !o->quiet && isatty(STDERR_FILENO), o->jobs, !o->no_direct};
 	wr_stats st;
 	td_err err;
 	plan pl;
@@ -238,9 +240,10 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog)
 			fprintf(stderr, "td2hf: %s\n", err.msg);
 		else if (!o->quiet)
 			fprintf(stderr, "td2hf: wrote %u tensors (%" PRIu64
-				" bytes) in %u shard%s to %s\n", pl.ntensors,
-				st.bytes, pl.nshards, pl.nshards == 1 ? "" : "s",
-				o->output);
+				" bytes, %" PRIu64 " copied file to file) in %u "
+				"shard%s to %s\n", pl.ntensors, st.bytes,
+				st.direct_bytes, pl.nshards,
+				pl.nshards == 1 ? "" : "s", o->output);
 		rc = rc == 130 ? 130 : rc ? 1 : 0;
 	}
 	plan_free(&pl);

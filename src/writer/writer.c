@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../common/file.h"
+#include "direct.h"
 #include "exec.h"
 
 #define WR_MAX_JOBS 256
@@ -173,28 +174,74 @@ typedef struct shared {
 	struct timespec start;
 } shared;
 
+/* Tries to write output t straight from the chunk files: 1 done, 0 not
+ * possible, -1 error.  *segs is computed once per entry (*state: 0 not
+ * yet, 1 available, -1 unavailable). */
+static int write_direct(wctx *w, const plan_entry *pe, const plan_tensor *t,
+			pthread_mutex_t *mu, dr_seg **segs, size_t *nsegs,
+			int *state, td_err *err)
+{
+	uint64_t off;
+
+	if (!w->o->direct || !dr_node_range(t->out.node, &off))
+		return 0;
+	if (*state == 0) {
+		int rc = dr_segments(&w->ck->cat, &pe->e, mu, segs, nsegs, err);
+
+		if (rc < 0)
+			return -1;
+		*state = rc ? 1 : -1;
+	}
+	if (*state < 0)
+		return 0;
+	return dr_copy(*segs, *nsegs, off, t->out.nbytes, w->fds[t->shard],
+		       t->offset, err) ? -1 : 1;
+}
+
+/* Output t computed in memory from the gathered entry. */
+static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
+			  ex_pool *pool, pthread_mutex_t *mu, ex_view *entry,
+			  int *loaded, td_err *err)
+{
+	const unsigned char *data;
+	ex_view v;
+
+	if (!*loaded) {
+		if (ex_load_entry(&w->ck->cat, &pe->e, pool, mu, entry, err) != 0)
+			return -1;
+		*loaded = 1;
+	}
+	if (ex_eval(t->out.node, entry, pool, &v, err) != 0 ||
+	    ex_contiguous(&v, pool, &data, err) != 0)
+		return td_err_prefix(err, "output '%s'", t->out.name);
+	return pwrite_all(w->fds[t->shard], data, (size_t)t->out.nbytes,
+			  t->offset, w->pl->shards[t->shard].file, err);
+}
+
 static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
-		       pthread_mutex_t *mu, uint64_t *bytes, td_err *err)
+		       pthread_mutex_t *mu, uint64_t *bytes, uint64_t *direct,
+		       td_err *err)
 {
 	const plan_entry *pe = &w->pl->entries[ei];
-	ex_view entry, v;
+	dr_seg *segs = NULL;
+	size_t nsegs = 0;
+	ex_view entry;
+	int state = 0, loaded = 0, rc = 0;
 	uint32_t i;
 
-	if (ex_load_entry(&w->ck->cat, &pe->e, pool, mu, &entry, err) != 0)
-		return -1;
-	for (i = pe->first; i < pe->first + pe->n; i++) {
+	for (i = pe->first; rc >= 0 && i < pe->first + pe->n; i++) {
 		const plan_tensor *t = &w->pl->tensors[i];
-		const unsigned char *data;
 
-		if (ex_eval(t->out.node, &entry, pool, &v, err) != 0 ||
-		    ex_contiguous(&v, pool, &data, err) != 0)
-			return td_err_prefix(err, "output '%s'", t->out.name);
-		if (pwrite_all(w->fds[t->shard], data, (size_t)t->out.nbytes,
-			       t->offset, w->pl->shards[t->shard].file, err) != 0)
-			return -1;
+		rc = write_direct(w, pe, t, mu, &segs, &nsegs, &state, err);
+		if (rc > 0)
+			*direct += t->out.nbytes;
+		if (rc == 0)
+			rc = write_computed(w, pe, t, pool, mu, &entry, &loaded,
+					    err);
 		*bytes += t->out.nbytes;
 	}
-	return 0;
+	free(segs);
+	return rc < 0 ? -1 : 0;
 }
 
 /* Takes entries until none are left, an error occurs or a signal came. */
@@ -206,7 +253,7 @@ static void *worker(void *arg)
 	td_err err;
 
 	for (;;) {
-		uint64_t bytes = 0;
+		uint64_t bytes = 0, direct = 0;
 		uint32_t e;
 		int rc;
 
@@ -217,13 +264,14 @@ static void *worker(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&sh->mu);
-		rc = write_entry(w, e, &pool, &sh->mu, &bytes, &err);
+		rc = write_entry(w, e, &pool, &sh->mu, &bytes, &direct, &err);
 		pthread_mutex_lock(&sh->mu);
 		if (rc && !sh->rc) {
 			sh->rc = rc;
 			sh->err = err;
 		}
 		w->st->bytes += bytes;
+		w->st->direct_bytes += direct;
 		if (pool.peak > w->st->peak_buffers)
 			w->st->peak_buffers = pool.peak;
 		progress(w, &sh->start, 0);

@@ -12,10 +12,12 @@ typedef struct wr_options {
 	int force;               /* replace an existing out_dir */
 	int progress;            /* print progress on stderr */
 	int jobs;                /* writer threads */
+	int direct;              /* copy unchanged bytes with copy_file_range */
 } wr_options;
 
 typedef struct wr_stats {
 	uint64_t bytes;          /* tensor bytes written */
+	uint64_t direct_bytes;   /* of which copied file to file */
 	uint64_t peak_buffers;   /* largest working memory of one thread */
 } wr_stats;
 

@@ -32,6 +32,17 @@ for fam in llama qwen3; do
 	done
 done
 
+# The in-memory path alone gives the same bytes as the file-to-file one.
+for fam in llama qwen3; do
+	out="$TMP/$fam-nodirect"
+	if convert "$fam" "$out" --no-direct-copy -j 1 2>"$TMP/err" &&
+		diff -r "$E2E/$fam/expected/default" "$out" >/dev/null; then
+		ok "$fam without direct copies, one thread"
+	else
+		bad "$fam without direct copies" "$(cat "$TMP/err")"
+	fi
+done
+
 out="$TMP/qwen3-default"
 expect_fail "existing output needs --force" 1 "exists (use --force" -- \
 	convert qwen3 "$out"

@@ -1,0 +1,251 @@
+/* direct.c — outputs whose bytes pass unchanged: when an output is one
+ * contiguous byte range of its entry (a rename, a row slice, a chunk of
+ * rows) and the chunks holding that range store it contiguously too, the
+ * bytes go from the .distcp files to the shard with copy_file_range,
+ * without passing through user memory. */
+#define _GNU_SOURCE
+#include "direct.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- views */
+
+typedef struct sview {
+	int ndim;
+	int64_t dims[TD_MAX_DIMS], strides[TD_MAX_DIMS], off;
+} sview;
+
+static int contiguous(const sview *v)
+{
+	int64_t s = 1;
+	int d;
+
+	for (d = v->ndim - 1; d >= 0; d--) {
+		if (v->dims[d] != 1 && v->strides[d] != s)
+			return 0;
+		s *= v->dims[d];
+	}
+	return 1;
+}
+
+static void set_contiguous(sview *v, const vm_shape *sh)
+{
+	int64_t s = 1;
+	int d;
+
+	v->ndim = sh->ndim;
+	memcpy(v->dims, sh->dims, sizeof v->dims);
+	for (d = v->ndim - 1; d >= 0; d--) {
+		v->strides[d] = s;
+		s *= v->dims[d];
+	}
+}
+
+/* The element view a node makes of its entry, without data; 0 when it
+ * needs a copy (cat, cast, reshape of a strided view). */
+static int node_view(const vm_node *n, sview *v)
+{
+	int d, k;
+	sview in;
+
+	if (n->kind == VN_ENTRY) {
+		set_contiguous(v, &n->shape);
+		v->off = 0;
+		return 1;
+	}
+	if (n->kind == VN_CAT || n->kind == VN_CAST || !node_view(n->in[0], &in))
+		return 0;
+	*v = in;
+	d = (int)n->a[0];
+	switch (n->kind) {
+	case VN_RESHAPE:
+		if (!contiguous(&in))
+			return 0;
+		set_contiguous(v, &n->shape);
+		return 1;
+	case VN_PERMUTE:
+		for (k = 0; k < in.ndim; k++) {
+			v->dims[k] = in.dims[n->a[k]];
+			v->strides[k] = in.strides[n->a[k]];
+		}
+		return 1;
+	case VN_NARROW:
+		v->off += n->a[1] * in.strides[d];
+		v->dims[d] = n->a[2];
+		return 1;
+	default: /* VN_SELECT */
+		v->off += n->a[1] * in.strides[d];
+		v->ndim--;
+		for (k = d; k < v->ndim; k++) {
+			v->dims[k] = in.dims[k + 1];
+			v->strides[k] = in.strides[k + 1];
+		}
+		return 1;
+	}
+}
+
+int dr_node_range(const vm_node *n, uint64_t *byte_off)
+{
+	sview v;
+
+	if (!node_view(n, &v) || !contiguous(&v))
+		return 0;
+	*byte_off = (uint64_t)v.off * td_dtype_size(n->shape.dtype);
+	return 1;
+}
+
+/* ---------------------------------------------------------------- chunks */
+
+/* Whether the sub-box (lo, size) of an array of shape full is one
+ * contiguous run in row-major order; its first element's linear index. */
+static int box_run(const int64_t *lo, const int64_t *size, const int64_t *full,
+		   int n, int64_t *first)
+{
+	int d, k = 0;
+	int64_t idx = 0;
+
+	while (k < n - 1 && size[k] == 1)
+		k++;
+	for (d = k + 1; d < n; d++)
+		if (size[d] != full[d])
+			return 0;
+	for (d = 0; d < n; d++)
+		idx = idx * full[d] + lo[d];
+	*first = idx;
+	return 1;
+}
+
+static int by_entry_off(const void *a, const void *b)
+{
+	const dr_seg *x = a, *y = b;
+
+	return x->entry_off < y->entry_off ? -1 : x->entry_off > y->entry_off;
+}
+
+/* The segment for chunk ci's part of the entry box; 0 if not contiguous. */
+static int chunk_segment(dcp_catalog *cat, const dcp_key *k, size_t ci,
+			 const int64_t *elo, const int64_t *esz,
+			 pthread_mutex_t *lock, dr_seg *s, td_err *err)
+{
+	const dcp_chunk *c = &k->chunks[ci];
+	int64_t lo[TD_MAX_DIMS], sz[TD_MAX_DIMS], rel[TD_MAX_DIMS];
+	int64_t in_entry, in_chunk, numel = 1;
+	size_t isz = td_dtype_size(k->dtype);
+	ts_tensor t;
+	int d, rc;
+
+	for (d = 0; d < k->ndim; d++) {
+		int64_t a = c->offsets[d] > elo[d] ? c->offsets[d] : elo[d];
+		int64_t b1 = c->offsets[d] + c->sizes[d], b2 = elo[d] + esz[d];
+		int64_t b = b1 < b2 ? b1 : b2;
+
+		if (b <= a)
+			return 2; /* no overlap: nothing to add */
+		lo[d] = a - elo[d];
+		rel[d] = a - c->offsets[d];
+		sz[d] = b - a;
+		numel *= sz[d];
+	}
+	if (!box_run(lo, sz, esz, k->ndim, &in_entry) ||
+	    !box_run(rel, sz, c->sizes, k->ndim, &in_chunk))
+		return 0;
+	if (lock)
+		pthread_mutex_lock(lock);
+	rc = dcp_read_chunk(cat, k, ci, &t, err);
+	s->f = rc == 0 ? dcp_file(cat, c->file, err) : NULL;
+	if (lock)
+		pthread_mutex_unlock(lock);
+	if (!s->f)
+		return -1;
+	s->entry_off = (uint64_t)in_entry * isz;
+	s->file_off = t.data_off + (uint64_t)in_chunk * isz;
+	s->len = (uint64_t)numel * isz;
+	return 1;
+}
+
+int dr_segments(dcp_catalog *cat, const vm_entry *e, pthread_mutex_t *lock,
+		dr_seg **out, size_t *nout, td_err *err)
+{
+	const dcp_key *k = &cat->keys[e->key];
+	int64_t elo[TD_MAX_DIMS], esz[TD_MAX_DIMS];
+	dr_seg *segs = calloc(k->nchunks ? k->nchunks : 1, sizeof *segs);
+	size_t i, n = 0;
+	int d, rc = 1;
+
+	if (!segs)
+		return td_errf(err, "out of memory");
+	for (d = 0; d < k->ndim; d++) {
+		elo[d] = d < e->nfixed ? e->fixed[d] : 0;
+		esz[d] = d < e->nfixed ? 1 : k->shape[d];
+	}
+	for (i = 0; rc > 0 && i < k->nchunks; i++) {
+		rc = chunk_segment(cat, k, i, elo, esz, lock, &segs[n], err);
+		n += rc == 1;
+	}
+	if (rc <= 0) {
+		free(segs);
+		return rc;
+	}
+	qsort(segs, n, sizeof *segs, by_entry_off);
+	*out = segs;
+	*nout = n;
+	return 1;
+}
+
+/* ---------------------------------------------------------------- copy */
+
+static int copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
+		      uint64_t len, td_err *err)
+{
+	loff_t ri = (loff_t)in_off, ro = (loff_t)out_off;
+	char buf[1 << 16];
+
+	while (len > 0) {
+		ssize_t n = copy_file_range(in, &ri, out, &ro, (size_t)len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0) {
+			len -= (uint64_t)n;
+			continue;
+		}
+		if (n == 0)
+			return td_errf(err, "copy_file_range made no progress");
+		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
+		    errno != EOPNOTSUPP)
+			return td_errf(err, "copy_file_range: %s", strerror(errno));
+		/* no kernel copy here: fall back to read and write */
+		n = pread(in, buf, len < sizeof buf ? (size_t)len : sizeof buf, ri);
+		if (n <= 0 || pwrite(out, buf, (size_t)n, ro) != n)
+			return td_errf(err, "copying data: %s",
+				       n < 0 ? strerror(errno) : "short read");
+		ri += n;
+		ro += n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
+	    int out_fd, uint64_t out_off, td_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < n && len > 0; i++) {
+		const dr_seg *s = &segs[i];
+		uint64_t a, b;
+
+		if (s->entry_off + s->len <= off || s->entry_off >= off + len)
+			continue;
+		a = off > s->entry_off ? off : s->entry_off;
+		b = off + len < s->entry_off + s->len ? off + len
+						      : s->entry_off + s->len;
+		if (copy_range(s->f->fd, s->file_off + (a - s->entry_off), out_fd,
+			       out_off + (a - off), b - a, err) != 0)
+			return td_err_prefix(err, "%s", s->f->path);
+	}
+	return 0;
+}

@@ -1,0 +1,32 @@
+/* direct.h — copying unchanged bytes straight from chunks to shards. */
+#ifndef TD_DIRECT_H
+#define TD_DIRECT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "../reader/dcp.h"
+#include "../vm/vm.h"
+
+/* A run of an entry's row-major bytes stored contiguously in a file. */
+typedef struct dr_seg {
+	uint64_t entry_off, len;
+	const td_file *f;
+	uint64_t file_off;
+} dr_seg;
+
+/* 1 and the output's byte offset in its entry when node is a contiguous
+ * range of the entry's bytes (no copy or conversion needed); else 0. */
+int dr_node_range(const vm_node *node, uint64_t *byte_off);
+
+/* 1 and the entry's segments (sorted) when every chunk's part of the
+ * entry is contiguous both in the entry and in the chunk; 0 when not;
+ * -1 on error.  Catalog lookups run under lock. */
+int dr_segments(dcp_catalog *cat, const vm_entry *e, pthread_mutex_t *lock,
+		dr_seg **segs, size_t *n, td_err *err);
+
+/* Copies entry bytes [off, off+len) to out_fd at out_off. */
+int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
+	    int out_fd, uint64_t out_off, td_err *err);
+
+#endif
