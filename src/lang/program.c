@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/bytes.h"
 #include "../common/file.h"
 #include "../reader/dtype.h"
 
@@ -210,15 +211,6 @@ typedef struct rbuf {
 	td_err *err;
 } rbuf;
 
-static uint64_t get(const unsigned char *b, size_t n)
-{
-	uint64_t v = 0;
-
-	while (n-- > 0)
-		v = (v << 8) | b[n];
-	return v;
-}
-
 /* Section k of the directory: its [off, off+size), checked. */
 static int section(const rbuf *r, size_t k, const char *tag, size_t *off,
 		   size_t *size)
@@ -227,8 +219,8 @@ static int section(const rbuf *r, size_t k, const char *tag, size_t *off,
 
 	if (memcmp(d, tag, 4) != 0)
 		return td_errf(r->err, "%s: section %zu is not %s", r->name, k, tag);
-	*off = (size_t)get(d + 4, 4);
-	*size = (size_t)get(d + 8, 4);
+	*off = (size_t)td_le(d + 4, 4);
+	*size = (size_t)td_le(d + 8, 4);
 	if (!td_range_ok(*off, *size, r->len) || *size < 4)
 		return td_errf(r->err, "%s: section %s lies outside the file",
 			       r->name, tag);
@@ -242,7 +234,7 @@ static int read_strings(const rbuf *r, mp_program *p)
 
 	if (section(r, 0, "STRS", &off, &size) != 0)
 		return -1;
-	n = (uint32_t)get(r->p + off, 4);
+	n = (uint32_t)td_le(r->p + off, 4);
 	if (n > (size - 4) / 4)
 		return td_errf(r->err, "%s: string count exceeds its section",
 			       r->name);
@@ -252,7 +244,7 @@ static int read_strings(const rbuf *r, mp_program *p)
 		return td_errf(r->err, "%s: out of memory", r->name);
 	pos = off + 4 + 4 * (size_t)n;
 	for (i = 0; i < n; i++, p->nstrs++) {
-		uint32_t len = (uint32_t)get(r->p + off + 4 + 4 * i, 4);
+		uint32_t len = (uint32_t)td_le(r->p + off + 4 + 4 * i, 4);
 
 		if (len > off + size - pos)
 			return td_errf(r->err, "%s: string %zu runs past its "
@@ -278,7 +270,7 @@ static int read_table(const rbuf *r, mp_program *p, size_t k)
 
 	if (section(r, k, t->tag, &off, &size) != 0)
 		return -1;
-	n = (uint32_t)get(r->p + off, 4);
+	n = (uint32_t)td_le(r->p + off, 4);
 	if ((size - 4) / rec != n || (size - 4) % rec)
 		return td_errf(r->err, "%s: section %s has %u records but %zu "
 			       "bytes", r->name, t->tag, n, size);
@@ -292,7 +284,7 @@ static int read_table(const rbuf *r, mp_program *p, size_t k)
 		unsigned char *dst = arr + (i / rec) * t->size;
 
 		for (f = t->fmt; *f; f++) {
-			uint64_t v = get(r->p + off + 4 + i, field_size(*f));
+			uint64_t v = td_le(r->p + off + 4 + i, field_size(*f));
 
 			memcpy(dst, &v, field_size(*f));
 			dst += field_size(*f);
@@ -312,11 +304,11 @@ int mp_read_buffer(const unsigned char *buf, size_t len, const char *name,
 	if (len < 16 || memcmp(buf, MP_MAGIC, 8) != 0)
 		return td_errf(err, "%s: not a td2hf rules bytecode file (bad "
 			       "magic); compile a .map file with mapc", name);
-	if (get(buf + 8, 4) != MP_VERSION)
+	if (td_le(buf + 8, 4) != MP_VERSION)
 		return td_errf(err, "%s: bytecode version %u, but this td2hf "
 			       "reads version %d; recompile it with this mapc",
-			       name, (unsigned)get(buf + 8, 4), MP_VERSION);
-	if (get(buf + 12, 4) != NSECTIONS || len < HEADER_LEN)
+			       name, (unsigned)td_le(buf + 8, 4), MP_VERSION);
+	if (td_le(buf + 12, 4) != NSECTIONS || len < HEADER_LEN)
 		return td_errf(err, "%s: truncated or corrupt header", name);
 	for (k = 0; k < NSECTIONS; k++)
 		if ((k == 0 ? read_strings(&r, p) : read_table(&r, p, k)) != 0)

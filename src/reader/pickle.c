@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/bytes.h"
 #include "../common/arena.h"
 
 struct pk_doc {
@@ -63,22 +64,13 @@ static int take(parser *p, size_t n, const unsigned char **out)
 	return 0;
 }
 
-static uint64_t le(const unsigned char *b, int n)
-{
-	uint64_t v = 0;
-
-	while (n-- > 0)
-		v = (v << 8) | b[n];
-	return v;
-}
-
 static int take_uint(parser *p, int n, uint64_t *v)
 {
 	const unsigned char *b = NULL;
 
 	if (take(p, (size_t)n, &b) != 0)
 		return -1;
-	*v = le(b, n);
+	*v = td_le(b, n);
 	return 0;
 }
 
@@ -279,7 +271,7 @@ static int op_long(parser *p, unsigned char op)
 	if (take(p, (size_t)n, &b) != 0)
 		return -1;
 	if (n <= 8) {
-		uint64_t u = le(b, (int)n);
+		uint64_t u = td_le(b, (int)n);
 
 		if (n > 0 && n < 8 && (b[n - 1] & 0x80))
 			u |= ~(uint64_t)0 << (8 * n);

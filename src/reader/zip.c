@@ -2,6 +2,8 @@
  * relative to the start of the archive's range and checked against it. */
 #include "zip.h"
 
+#include "../common/bytes.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +30,6 @@ typedef struct range {
 typedef struct cdir_info {
 	uint64_t count, size, off;
 } cdir_info;
-
-static uint64_t rd(const unsigned char *b, int n)
-{
-	uint64_t v = 0;
-
-	while (n-- > 0)
-		v = (v << 8) | b[n];
-	return v;
-}
 
 static int bad(const range *r, const char *what)
 {
@@ -69,8 +62,8 @@ static int scan_tail(const range *r, uint64_t tail, unsigned char *eocd,
 		return -1;
 	}
 	for (i = tail - EOCD_LEN + 1; i-- > 0 && !found;) {
-		if (rd(buf + i, 4) == SIG_EOCD &&
-		    i + EOCD_LEN + rd(buf + i + 20, 2) == tail) {
+		if (td_le(buf + i, 4) == SIG_EOCD &&
+		    i + EOCD_LEN + td_le(buf + i + 20, 2) == tail) {
 			memcpy(eocd, buf + i, EOCD_LEN);
 			*at = r->len - tail + i;
 			found = 1;
@@ -110,16 +103,16 @@ static int read_zip64_eocd(const range *r, uint64_t eocd_at, cdir_info *ci)
 	if (eocd_at < LOCATOR_LEN || rread(r, eocd_at - LOCATOR_LEN, loc,
 					   LOCATOR_LEN) != 0)
 		return bad(r, "ZIP64 fields without a ZIP64 locator");
-	if (rd(loc, 4) != SIG_LOCATOR64)
+	if (td_le(loc, 4) != SIG_LOCATOR64)
 		return bad(r, "ZIP64 fields without a ZIP64 locator");
-	rec_at = rd(loc + 8, 8);
+	rec_at = td_le(loc + 8, 8);
 	if (rread(r, rec_at, rec, EOCD64_LEN) != 0)
 		return -1;
-	if (rd(rec, 4) != SIG_EOCD64)
+	if (td_le(rec, 4) != SIG_EOCD64)
 		return bad(r, "bad ZIP64 end-of-central-directory signature");
-	ci->count = rd(rec + 32, 8);
-	ci->size = rd(rec + 40, 8);
-	ci->off = rd(rec + 48, 8);
+	ci->count = td_le(rec + 32, 8);
+	ci->size = td_le(rec + 40, 8);
+	ci->off = td_le(rec + 48, 8);
 	return 0;
 }
 
@@ -130,11 +123,11 @@ static int read_cdir_info(const range *r, cdir_info *ci)
 
 	if (find_eocd(r, eocd, &at) != 0)
 		return -1;
-	if (rd(eocd + 4, 2) != 0 || rd(eocd + 6, 2) != 0)
+	if (td_le(eocd + 4, 2) != 0 || td_le(eocd + 6, 2) != 0)
 		return bad(r, "multi-disk archives are not supported");
-	ci->count = rd(eocd + 10, 2);
-	ci->size = rd(eocd + 12, 4);
-	ci->off = rd(eocd + 16, 4);
+	ci->count = td_le(eocd + 10, 2);
+	ci->size = td_le(eocd + 12, 4);
+	ci->off = td_le(eocd + 16, 4);
 	if (ci->count == 0xffff || ci->size == 0xffffffffu ||
 	    ci->off == 0xffffffffu)
 		if (read_zip64_eocd(r, at, ci) != 0)
@@ -154,7 +147,7 @@ static int apply_zip64_extra(const range *r, const unsigned char *x, size_t n,
 	size_t pos = 0;
 
 	while (pos + 4 <= n) {
-		size_t id = (size_t)rd(x + pos, 2), len = (size_t)rd(x + pos + 2, 2);
+		size_t id = (size_t)td_le(x + pos, 2), len = (size_t)td_le(x + pos + 2, 2);
 		size_t at = pos + 4;
 		int k;
 
@@ -165,7 +158,7 @@ static int apply_zip64_extra(const range *r, const unsigned char *x, size_t n,
 				continue;
 			if (at + 8 > pos + 4 + len)
 				return bad(r, "short ZIP64 extra field");
-			*fields[k] = rd(x + at, 8);
+			*fields[k] = td_le(x + at, 8);
 			at += 8;
 		}
 		pos += 4 + len;
@@ -181,12 +174,12 @@ static int locate_data(const range *r, zip_member *m, uint64_t loff)
 
 	if (rread(r, loff, lh, LOCAL_LEN) != 0)
 		return -1;
-	if (rd(lh, 4) != SIG_LOCAL)
+	if (td_le(lh, 4) != SIG_LOCAL)
 		return bad(r, "bad local file header signature");
-	if (rd(lh + 26, 2) != strlen(m->name))
+	if (td_le(lh + 26, 2) != strlen(m->name))
 		return bad(r, "local header name differs from the central "
 			   "directory");
-	start = loff + LOCAL_LEN + rd(lh + 26, 2) + rd(lh + 28, 2);
+	start = loff + LOCAL_LEN + td_le(lh + 26, 2) + td_le(lh + 28, 2);
 	if (!td_range_ok(start, m->size, r->len))
 		return bad(r, "member data runs past the end of the archive");
 	m->data_off = r->off + start;
@@ -201,22 +194,22 @@ static int parse_entry(const range *r, const unsigned char *cd, size_t cdlen,
 	size_t nlen, xlen, clen;
 	uint64_t csize, usize, loff;
 
-	if (cdlen - *pos < CENTRAL_LEN || rd(e, 4) != SIG_CENTRAL)
+	if (cdlen - *pos < CENTRAL_LEN || td_le(e, 4) != SIG_CENTRAL)
 		return bad(r, "bad central directory entry");
-	nlen = (size_t)rd(e + 28, 2);
-	xlen = (size_t)rd(e + 30, 2);
-	clen = (size_t)rd(e + 32, 2);
+	nlen = (size_t)td_le(e + 28, 2);
+	xlen = (size_t)td_le(e + 30, 2);
+	clen = (size_t)td_le(e + 32, 2);
 	if (nlen + xlen + clen > cdlen - *pos - CENTRAL_LEN)
 		return bad(r, "central directory entry runs past its end");
-	if (rd(e + 8, 2) & 1)
+	if (td_le(e + 8, 2) & 1)
 		return bad(r, "encrypted members are not supported");
-	if (rd(e + 10, 2) != 0)
+	if (td_le(e + 10, 2) != 0)
 		return bad(r, "compressed members are not supported (torch.save "
 			   "stores them uncompressed)");
-	m->crc32 = (uint32_t)rd(e + 16, 4);
-	csize = rd(e + 20, 4);
-	usize = rd(e + 24, 4);
-	loff = rd(e + 42, 4);
+	m->crc32 = (uint32_t)td_le(e + 16, 4);
+	csize = td_le(e + 20, 4);
+	usize = td_le(e + 24, 4);
+	loff = td_le(e + 42, 4);
 	if (apply_zip64_extra(r, e + CENTRAL_LEN + nlen, xlen, &usize, &csize,
 			      &loff) != 0)
 		return -1;

@@ -5,6 +5,7 @@
  * without passing through user memory. */
 #define _GNU_SOURCE
 #include "direct.h"
+#include "exec.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -20,15 +21,7 @@ typedef struct sview {
 
 static int contiguous(const sview *v)
 {
-	int64_t s = 1;
-	int d;
-
-	for (d = v->ndim - 1; d >= 0; d--) {
-		if (v->dims[d] != 1 && v->strides[d] != s)
-			return 0;
-		s *= v->dims[d];
-	}
-	return 1;
+	return ex_strides_contiguous(v->ndim, v->dims, v->strides);
 }
 
 static void set_contiguous(sview *v, const vm_shape *sh)
@@ -48,7 +41,6 @@ static void set_contiguous(sview *v, const vm_shape *sh)
  * needs a copy (cat, cast, reshape of a strided view). */
 static int node_view(const vm_node *n, sview *v)
 {
-	int d, k;
 	sview in;
 
 	if (n->kind == VN_ENTRY) {
@@ -58,33 +50,16 @@ static int node_view(const vm_node *n, sview *v)
 	}
 	if (n->kind == VN_CAT || n->kind == VN_CAST || !node_view(n->in[0], &in))
 		return 0;
-	*v = in;
-	d = (int)n->a[0];
-	switch (n->kind) {
-	case VN_RESHAPE:
+	if (n->kind == VN_RESHAPE) {
 		if (!contiguous(&in))
 			return 0;
+		*v = in;
 		set_contiguous(v, &n->shape);
 		return 1;
-	case VN_PERMUTE:
-		for (k = 0; k < in.ndim; k++) {
-			v->dims[k] = in.dims[n->a[k]];
-			v->strides[k] = in.strides[n->a[k]];
-		}
-		return 1;
-	case VN_NARROW:
-		v->off += n->a[1] * in.strides[d];
-		v->dims[d] = n->a[2];
-		return 1;
-	default: /* VN_SELECT */
-		v->off += n->a[1] * in.strides[d];
-		v->ndim--;
-		for (k = d; k < v->ndim; k++) {
-			v->dims[k] = in.dims[k + 1];
-			v->strides[k] = in.strides[k + 1];
-		}
-		return 1;
 	}
+	*v = in;
+	ex_apply_view(n, &v->ndim, v->dims, v->strides, &v->off);
+	return 1;
 }
 
 int dr_node_range(const vm_node *n, uint64_t *byte_off)

@@ -55,17 +55,22 @@ static void contiguous_strides(ex_view *v)
 	}
 }
 
-static int is_contiguous(const ex_view *v)
+int ex_strides_contiguous(int ndim, const int64_t *dims, const int64_t *strides)
 {
 	int64_t s = 1;
 	int d;
 
-	for (d = v->ndim - 1; d >= 0; d--) {
-		if (v->dims[d] != 1 && v->strides[d] != s)
+	for (d = ndim - 1; d >= 0; d--) {
+		if (dims[d] != 1 && strides[d] != s)
 			return 0;
-		s *= v->dims[d];
+		s *= dims[d];
 	}
 	return 1;
+}
+
+static int is_contiguous(const ex_view *v)
+{
+	return ex_strides_contiguous(v->ndim, v->dims, v->strides);
 }
 
 static uint64_t view_numel(const ex_view *v)
@@ -214,32 +219,43 @@ static int eval_reshape(const vm_node *n, const ex_view *in, ex_pool *pool,
 	return 0;
 }
 
-static void eval_view(const vm_node *n, const ex_view *in, ex_view *out)
+void ex_apply_view(const vm_node *n, int *ndim, int64_t *dims,
+		   int64_t *strides, int64_t *off)
 {
+	int64_t d0[TD_MAX_DIMS], s0[TD_MAX_DIMS];
 	int d = (int)n->a[0], k;
-	size_t isz = td_dtype_size(in->dtype);
 
-	*out = *in;
+	memcpy(d0, dims, sizeof d0);
+	memcpy(s0, strides, sizeof s0);
 	switch (n->kind) {
 	case VN_PERMUTE:
-		for (k = 0; k < in->ndim; k++) {
-			out->dims[k] = in->dims[n->a[k]];
-			out->strides[k] = in->strides[n->a[k]];
+		for (k = 0; k < *ndim; k++) {
+			dims[k] = d0[n->a[k]];
+			strides[k] = s0[n->a[k]];
 		}
 		break;
 	case VN_NARROW:
-		out->base += n->a[1] * in->strides[d] * (int64_t)isz;
-		out->dims[d] = n->a[2];
+		*off += n->a[1] * s0[d];
+		dims[d] = n->a[2];
 		break;
 	default: /* VN_SELECT */
-		out->base += n->a[1] * in->strides[d] * (int64_t)isz;
-		out->ndim--;
-		for (k = d; k < out->ndim; k++) {
-			out->dims[k] = in->dims[k + 1];
-			out->strides[k] = in->strides[k + 1];
+		*off += n->a[1] * s0[d];
+		(*ndim)--;
+		for (k = d; k < *ndim; k++) {
+			dims[k] = d0[k + 1];
+			strides[k] = s0[k + 1];
 		}
 		break;
 	}
+}
+
+static void eval_view(const vm_node *n, const ex_view *in, ex_view *out)
+{
+	int64_t off = 0;
+
+	*out = *in;
+	ex_apply_view(n, &out->ndim, out->dims, out->strides, &off);
+	out->base += off * (int64_t)td_dtype_size(in->dtype);
 }
 
 static int eval_cast(const vm_node *n, const ex_view *in, ex_pool *pool,
