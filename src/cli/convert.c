@@ -27,7 +27,7 @@ typedef struct copts {
 	int nsets;
 	char vocab[32];
 	uint64_t chunk_size;
-	int force, dry_run, quiet, jobs, no_direct;
+	int force, dry_run, quiet, jobs, no_direct, add_missing;
 } copts;
 
 /* "5G", "512M", "4096" -> bytes (powers of 1024). */
@@ -133,10 +133,7 @@ static int parse(int argc, char **argv, copts *o)
 		case O_VOCAB:
 			snprintf(o->vocab, sizeof o->vocab, "%s", optarg);
 			break;
-		case 'a': case O_ADD:
-			fprintf(stderr, "td2hf: --add-missing-from-origin is not "
-				"implemented yet\n");
-			return -1;
+		case 'a': case O_ADD: o->add_missing = 1; break;
 		case O_MODEL:
 			fprintf(stderr, "td2hf: --model-name: choose the family's "
 				"rules with --rules (selection by model name is not "
@@ -150,6 +147,11 @@ static int parse(int argc, char **argv, copts *o)
 	    (!o->output && !o->dry_run && !o->explain)) {
 		fprintf(stderr, "td2hf: needs --rules, --input and --output "
 			"(see td2hf --help)\n");
+		return -1;
+	}
+	if (o->add_missing && !o->hf) {
+		fprintf(stderr, "td2hf: --add-missing-from-origin needs "
+			"--hf-checkpoint\n");
 		return -1;
 	}
 	if (o->vocab[0] && o->nsets < MAX_SETS) {
@@ -214,7 +216,8 @@ static int check_output(const copts *o, const td_checkpoint *ck)
 
 static int run(const copts *o, td_checkpoint *ck, const mp_program *prog)
 {
-	plan_options po = {o->chunk_size, o->sets, o->nsets};
+	plan_options po = {o->chunk_size, o->sets, o->nsets,
+			   o->add_missing ? o->hf : NULL};
 	wr_options wo = {o->output, o->hf, o->force,
 			 !o->quiet && isatty(STDERR_FILENO), o->jobs, !o->no_direct};
 	wr_stats st;

@@ -9,6 +9,7 @@
 #include "../common/map.h"
 #include "../vm/match.h"
 #include "header.h"
+#include "origin.h"
 
 typedef struct held {
 	uint32_t tensors[8];
@@ -167,6 +168,7 @@ static int on_entry(void *ctx, const vm_entry *e, td_err *err)
 		 sizeof *pl->entries) != 0)
 		return td_errf(err, "out of memory");
 	pe = &pl->entries[pl->nentries];
+	memset(pe, 0, sizeof *pe);
 	pe->e = *e;
 	pe->rule = res.rule;
 	pe->first = pl->ntensors;
@@ -226,6 +228,78 @@ static int add_key(builder *b, td_checkpoint *ck, uint32_t i)
 	return vm_expand(&b->m, i, k->name, &sh, on_entry, b, b->err);
 }
 
+/* ---------------------------------------------------------------- origin */
+
+static td_file *origin_file(void *ctx, const char *path, td_err *err)
+{
+	builder *b = ctx;
+	plan *pl = b->pl;
+	td_file *nf;
+
+	if (pl->norigins >= 4096)
+		return td_errf(err, "too many .safetensors files"), NULL;
+	if (!pl->origins) {
+		pl->origins = calloc(4096, sizeof *pl->origins);
+		if (!pl->origins)
+			return td_errf(err, "out of memory"), NULL;
+	}
+	nf = &pl->origins[pl->norigins];
+	if (td_file_open(nf, path, err) != 0)
+		return NULL;
+	pl->norigins++;
+	return nf;
+}
+
+static int origin_produced(void *ctx, const char *name)
+{
+	builder *b = ctx;
+	size_t i;
+
+	return td_map_get(b->names, name, strlen(name), &i);
+}
+
+static int origin_tensor(void *ctx, const char *name, const vm_shape *shape,
+			 const td_file *f, uint64_t offset, td_err *err)
+{
+	builder *b = ctx;
+	plan *pl = b->pl;
+	vm_output o;
+	plan_entry *pe;
+
+	memset(&o, 0, sizeof o);
+	if (strlen(name) >= sizeof o.name)
+		return td_errf(err, "%s: tensor name too long", f->path);
+	strcpy(o.name, name);
+	o.node = vn_entry(pl->arena, shape, err);
+	if (!o.node || td_shape_nbytes(shape->dims, shape->ndim,
+				       td_dtype_size(shape->dtype), &o.nbytes))
+		return -1;
+	if (grow((void **)&pl->entries, pl->nentries, &b->cap_entries,
+		 sizeof *pl->entries) != 0)
+		return td_errf(err, "out of memory");
+	pe = &pl->entries[pl->nentries++];
+	memset(pe, 0, sizeof *pe);
+	strcpy(pe->e.name, name);
+	pe->e.shape = *shape;
+	pe->first = pl->ntensors;
+	pe->n = 1;
+	pe->origin = f;
+	pe->origin_off = offset;
+	return add_output(b, &o, pl->nentries - 1);
+}
+
+static int add_missing(builder *b, const char *hf_dir)
+{
+	origin_ctx o = {b, origin_file, origin_produced, origin_tensor, 0, 0};
+
+	if (b->pl->ntensors)
+		o.last_size = b->pl->tensors[b->pl->emitted[b->nemitted - 1]].out.nbytes;
+	if (origin_add_missing(&o, hf_dir, b->err) != 0)
+		return -1;
+	b->pl->extra_total = o.extra_total;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- shards */
 
 static int assign_shards(plan *pl, uint64_t chunk, td_err *err)
@@ -245,6 +319,7 @@ static int assign_shards(plan *pl, uint64_t chunk, td_err *err)
 		cur += t->out.nbytes;
 		pl->total_size += t->out.nbytes;
 	}
+	pl->total_size += pl->extra_total;
 	pl->nshards = shard + 1;
 	pl->shards = calloc(pl->nshards, sizeof *pl->shards);
 	if (!pl->shards)
@@ -312,6 +387,8 @@ int plan_build(td_checkpoint *ck, const mp_program *prog,
 		rc = add_key(&b, ck, i);
 	if (rc == 0)
 		rc = groups_complete(&b);
+	if (rc == 0 && opt->add_missing_from)
+		rc = add_missing(&b, opt->add_missing_from);
 	if (rc == 0)
 		rc = assign_shards(out, opt->chunk_size, err);
 	if (rc == 0)
@@ -332,6 +409,9 @@ void plan_free(plan *pl)
 	free(pl->entries);
 	free(pl->tensors);
 	free(pl->emitted);
+	for (i = 0; i < pl->norigins; i++)
+		td_file_close(&pl->origins[i]);
+	free(pl->origins);
 	vm_params_free(&pl->params);
 	td_arena_free(pl->arena);
 	memset(pl, 0, sizeof *pl);

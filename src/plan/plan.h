@@ -16,6 +16,8 @@ typedef struct plan_entry {
 	vm_entry e;
 	uint32_t rule;
 	uint32_t first, n;  /* its outputs: tensors[first .. first+n) */
+	const td_file *origin;   /* --add-missing: copied from this file */
+	uint64_t origin_off;     /* at this offset (e.key is unused) */
 } plan_entry;
 
 typedef struct plan_tensor {
@@ -46,12 +48,16 @@ typedef struct plan {
 	uint32_t nshards;
 	uint64_t total_size;
 	uint32_t nskipped;      /* stored keys skipped */
+	td_file *origins;       /* --add-missing: the HF files read */
+	uint32_t norigins;
+	uint64_t extra_total;   /* slime's total_size quirk with -a */
 } plan;
 
 typedef struct plan_options {
 	uint64_t chunk_size;          /* shard size limit (slime: 5 GiB) */
 	const vm_override *overrides;
 	int noverrides;
+	const char *add_missing_from;  /* HF dir, or NULL */
 } plan_options;
 
 int plan_build(td_checkpoint *ck, const mp_program *prog,

@@ -7,7 +7,7 @@
 static void entry_source(const plan_entry *pe, const td_checkpoint *ck,
 			char *buf, size_t size)
 {
-	const char *key = ck->cat.keys[pe->e.key].name;
+	const char *key = pe->origin ? pe->e.name : ck->cat.keys[pe->e.key].name;
 	size_t len = (size_t)snprintf(buf, size, "%s", key);
 	int i;
 
@@ -25,11 +25,18 @@ static void print_entry(const plan *pl, uint32_t e, const td_checkpoint *ck,
 
 	entry_source(pe, ck, src, sizeof src);
 	vm_shape_str(&pe->e.shape, sh, sizeof sh);
-	fprintf(out, "%s %s %s", src, td_dtype_st_name(pe->e.shape.dtype), sh);
-	if (strcmp(src, pe->e.name) != 0)
-		fprintf(out, "  as %s", pe->e.name);
-	fprintf(out, "  (rule %s:%u)\n", prog->strs[prog->rules[pe->rule].file],
-		prog->rules[pe->rule].line);
+	if (pe->origin) {
+		fprintf(out, "%s  (missing, added from %s)\n", pe->e.name,
+			pe->origin->path);
+	} else {
+		fprintf(out, "%s %s %s", src, td_dtype_st_name(pe->e.shape.dtype),
+			sh);
+		if (strcmp(src, pe->e.name) != 0)
+			fprintf(out, "  as %s", pe->e.name);
+		fprintf(out, "  (rule %s:%u)\n",
+			prog->strs[prog->rules[pe->rule].file],
+			prog->rules[pe->rule].line);
+	}
 	for (i = pe->first; i < pe->first + pe->n; i++) {
 		const plan_tensor *t = &pl->tensors[i];
 

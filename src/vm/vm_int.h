@@ -9,7 +9,6 @@
 /* ---- view nodes (ops.c): each checks its arguments against the input
  * shape and returns a new node, or NULL with err set.  Dimensions may be
  * negative (counted from the end), as in Python. */
-vm_node *vn_entry(td_arena *a, const vm_shape *shape, td_err *err);
 vm_node *vn_reshape(td_arena *a, vm_node *in, const int64_t *dims, int n,
 		    td_err *err);
 vm_node *vn_permute(td_arena *a, vm_node *in, const int64_t *order, int n,

@@ -229,6 +229,14 @@ static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 	int state = 0, loaded = 0, rc = 0;
 	uint32_t i;
 
+	if (pe->origin) { /* --add-missing: bytes of the original file */
+		const plan_tensor *t = &w->pl->tensors[pe->first];
+		dr_seg seg = {0, t->out.nbytes, pe->origin, pe->origin_off};
+
+		*bytes += t->out.nbytes;
+		return dr_copy(&seg, 1, 0, t->out.nbytes, w->fds[t->shard],
+			       t->offset, err);
+	}
 	for (i = pe->first; rc >= 0 && i < pe->first + pe->n; i++) {
 		const plan_tensor *t = &w->pl->tensors[i];
 

@@ -32,6 +32,17 @@ for fam in llama qwen3; do
 	done
 done
 
+# -a: the original checkpoint's tensors the conversion does not make.
+for fam in llama qwen3; do
+	out="$TMP/$fam-add"
+	if convert "$fam" "$out" --chunk-size 4096 --vocab-size 256 -a 2>"$TMP/err" &&
+		diff -r "$E2E/$fam/expected/add_missing" "$out" >"$TMP/diff" 2>&1; then
+		ok "$fam -a (add missing from origin): byte-identical"
+	else
+		bad "$fam -a" "$(cat "$TMP/err")" "$(head -5 "$TMP/diff")"
+	fi
+done
+
 # The in-memory path alone gives the same bytes as the file-to-file one.
 for fam in llama qwen3; do
 	out="$TMP/$fam-nodirect"
