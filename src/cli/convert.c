@@ -14,13 +14,15 @@
 #include "../lang/compile.h"
 #include "../plan/plan.h"
 #include "../writer/writer.h"
+#include "family.h"
 
 #define EXIT_USAGE 2
 #define MAX_SETS 256
 #define MAX_INCLUDES 64
 
 typedef struct copts {
-	const char *rules, *input, *output, *hf, *explain;
+	const char *rules, *input, *output, *hf, *explain, *arch, *model;
+	char rules_path[4096];
 	const char *includes[MAX_INCLUDES];
 	int nincludes;
 	vm_override sets[MAX_SETS];
@@ -67,7 +69,7 @@ static int add_set(copts *o, char *arg)
 }
 
 enum { O_RULES = 256, O_INPUT, O_OUTPUT, O_HF, O_CHUNK, O_SET, O_VOCAB,
-       O_DRY, O_EXPLAIN, O_QUIET, O_ADD, O_MODEL, O_NODIRECT };
+       O_DRY, O_EXPLAIN, O_QUIET, O_ADD, O_MODEL, O_NODIRECT, O_ARCH };
 
 static int parse(int argc, char **argv, copts *o)
 {
@@ -91,6 +93,7 @@ static int parse(int argc, char **argv, copts *o)
 		{"add-missing-from-origin", no_argument, NULL, O_ADD},
 		{"add-missing-from-origin-hf", no_argument, NULL, O_ADD},
 		{"model-name", required_argument, NULL, O_MODEL},
+		{"arch", required_argument, NULL, O_ARCH},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -134,19 +137,21 @@ static int parse(int argc, char **argv, copts *o)
 			snprintf(o->vocab, sizeof o->vocab, "%s", optarg);
 			break;
 		case 'a': case O_ADD: o->add_missing = 1; break;
-		case O_MODEL:
-			fprintf(stderr, "td2hf: --model-name: choose the family's "
-				"rules with --rules (selection by model name is not "
-				"implemented yet)\n");
-			return -1;
+		case O_MODEL:   o->model = optarg; break;
+		case O_ARCH:    o->arch = optarg; break;
 		default:
 			return -1;
 		}
 	}
-	if (optind != argc || !o->rules || !o->input ||
+	if (optind != argc || !o->input ||
 	    (!o->output && !o->dry_run && !o->explain)) {
-		fprintf(stderr, "td2hf: needs --rules, --input and --output "
-			"(see td2hf --help)\n");
+		fprintf(stderr, "td2hf: needs --input and --output (see td2hf "
+			"--help)\n");
+		return -1;
+	}
+	if (!o->rules && !o->arch && !o->model && !o->hf) {
+		fprintf(stderr, "td2hf: which rules? give --rules, --arch, "
+			"--model-name or --hf-checkpoint (see td2hf --help)\n");
 		return -1;
 	}
 	if (o->add_missing && !o->hf) {
@@ -166,6 +171,38 @@ static int ends_with(const char *s, const char *suffix)
 	size_t a = strlen(s), b = strlen(suffix);
 
 	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* --rules as given; else the installed rules named by --arch, or chosen
+ * from the model name (--model-name, or the HF config) as slime does. */
+static int choose_rules(copts *o)
+{
+	const char *dir = family_rules_dir();
+	char model[256];
+	td_err err;
+
+	if (o->rules)
+		return 0;
+	if (o->arch) {
+		snprintf(o->rules_path, sizeof o->rules_path, "%s/%s.mapbc", dir,
+			 o->arch);
+	} else {
+		if (o->model)
+			snprintf(model, sizeof model, "%s", o->model);
+		else if (family_model_name(o->hf, model, sizeof model, &err) != 0)
+			goto fail;
+		if (family_rules_path(dir, model, o->rules_path,
+				      sizeof o->rules_path, &err) != 0)
+			goto fail;
+		if (!o->quiet)
+			fprintf(stderr, "td2hf: model '%s': rules %s\n", model,
+				o->rules_path);
+	}
+	o->rules = o->rules_path;
+	return 0;
+fail:
+	fprintf(stderr, "td2hf: %s\n", err.msg);
+	return -1;
 }
 
 /* A .mapbc is loaded; a .map is compiled (its own dir and -I searched). */
@@ -264,7 +301,7 @@ int cmd_convert(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	if (parse(argc, argv, &o) != 0)
 		return EXIT_USAGE;
-	if (load_rules(&o, &prog) != 0)
+	if (choose_rules(&o) != 0 || load_rules(&o, &prog) != 0)
 		return 1;
 	if (ckpt_open(o.input, &ck, &err) != 0) {
 		fprintf(stderr, "td2hf: %s\n", err.msg);

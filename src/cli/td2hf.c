@@ -11,6 +11,7 @@
 #include "../common/err.h"
 #include "../reader/checkpoint.h"
 #include "convert.h"
+#include "family.h"
 #include "inspect.h"
 
 #define EXIT_USAGE 2
@@ -19,7 +20,9 @@ static void usage(FILE *out)
 {
 	fputs(
 "Usage: td2hf --rules RULES --input CHECKPOINT --output DIR [options]\n"
+"       td2hf --input CHECKPOINT --output DIR --hf-checkpoint HF_DIR [options]\n"
 "       td2hf inspect [--json] [--metadata-only] CHECKPOINT\n"
+"       td2hf rules\n"
 "       td2hf --help | --version\n"
 "\n"
 "Reads Megatron-Core torch_dist checkpoints (PyTorch Distributed Checkpoint\n"
@@ -28,6 +31,8 @@ static void usage(FILE *out)
 "latest_checkpointed_iteration.txt).\n"
 "\n"
 "Commands:\n"
+"  rules          list the installed rules and which models they convert\n"
+"                 ($TD2HF_RULES_DIR overrides where they are looked for)\n"
 "  inspect        list every stored key with dtype, global shape, chunk\n"
 "                 count and bytes, whether the converter would skip it\n"
 "                 (optimizer state, _extra_state), and the training args\n"
@@ -42,6 +47,10 @@ static void usage(FILE *out)
 "Conversion (the first form) writes a HuggingFace checkpoint: safetensors\n"
 "shards and model.safetensors.index.json, as slime's converter writes them.\n"
 "  --rules FILE          compiled rules (.mapbc) or a rule file (.map)\n"
+"  --arch NAME           installed rules NAME (see td2hf rules)\n"
+"  --model-name NAME     choose the rules as slime chooses its handler from\n"
+"                        NAME; without --rules, --arch or --model-name, the\n"
+"                        name comes from the --hf-checkpoint's config.json\n"
 "  --input DIR           the checkpoint (alias --input-dir)\n"
 "  --output DIR          where to write (alias --output-dir); written under a\n"
 "                        temporary name and renamed when complete\n"
@@ -139,6 +148,8 @@ int main(int argc, char **argv)
 		return cmd_inspect(argc - 1, argv + 1);
 	if (argv[1][0] == '-')
 		return cmd_convert(argc, argv);
+	if (strcmp(argv[1], "rules") == 0 && argc == 2)
+		return family_list(family_rules_dir());
 	fprintf(stderr, "td2hf: unknown command '%s'; only 'inspect' exists in "
 		"this version (see td2hf --help)\n", argv[1]);
 	return EXIT_USAGE;

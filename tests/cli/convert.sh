@@ -43,6 +43,24 @@ for fam in llama qwen3; do
 	fi
 done
 
+# Rules chosen without --rules: from the HF config.json, --arch, --model-name.
+export TD2HF_RULES_DIR="$RULES"
+for how in "" "--arch qwen3" "--model-name Qwen3ForCausalLM"; do
+	out="$TMP/auto"
+	rm -rf "$out"
+	# shellcheck disable=SC2086
+	if "$TD2HF" -q --input "$E2E/qwen3/ckpt" --output "$out" \
+		--hf-checkpoint "$E2E/qwen3/hf" $how 2>"$TMP/err" &&
+		diff -r "$E2E/qwen3/expected/default" "$out" >/dev/null; then
+		ok "rules chosen by ${how:-config.json}"
+	else
+		bad "rules chosen by ${how:-config.json}" "$(cat "$TMP/err")"
+	fi
+done
+expect_fail "unknown model name" 1 "model 'gpt2' matches no family" -- \
+	"$TD2HF" --input "$E2E/qwen3/ckpt" --output "$TMP/x" --model-name gpt2
+expect_ok "td2hf rules lists families" "qwen3moe" -- "$TD2HF" rules
+
 # The in-memory path alone gives the same bytes as the file-to-file one.
 for fam in llama qwen3; do
 	out="$TMP/$fam-nodirect"
