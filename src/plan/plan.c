@@ -362,7 +362,7 @@ static int prepare(builder *b, td_checkpoint *ck, const plan_options *opt)
 		}
 		if (vm_eval(b->prog, &b->pl->params, w, &v, b->err) != 0)
 			return -1;
-		b->group_on[g] = !v.none && v.v != 0;
+		b->group_on[g] = !v.none; /* as slime: "is not None" */
 	}
 	b->m.prog = b->prog;
 	b->m.params = &b->pl->params;
