@@ -7,5 +7,6 @@ int register_zip_tests(void);
 int register_dcp_tests(void);
 int register_fixture_tests(void);
 int register_lang_tests(void);
+int register_plan_tests(void);
 
 #endif
