@@ -56,6 +56,10 @@ static int resolve_one(const mp_program *p, uint32_t i, const arg_table *args,
 			       "value that is not an integer", name);
 	if (rc > 0)
 		return 0;
+	if (pa->code == MP_NO && !args)
+		return td_errf(err, "parameter %s is required and the checkpoint "
+			       "has no common.pt to read it from; give it with "
+			       "--set %s=N", name, name);
 	if (pa->code == MP_NO)
 		return td_errf(err, "parameter %s is required: common.pt's args "
 			       "do not set it; give it with --set %s=N", name,

@@ -92,6 +92,11 @@ expect_fail "wrong family" 1 "no rule matches tensor" -- \
 [ ! -e "$TMP/x" ] && ok "a failed run leaves no output" || bad "a failed run leaves no output"
 leftover=$(ls -a "$TMP" | grep -c td2hf-tmp)
 [ "$leftover" -eq 0 ] && ok "no temporary directory left behind" || bad "temporary directories left: $leftover"
+mkdir -p "$TMP/nocommon"
+cp "$E2E/qwen3/ckpt/iter_0000100/"* "$E2E/qwen3/ckpt/iter_0000100/.metadata" "$TMP/nocommon/"
+rm "$TMP/nocommon/common.pt"
+expect_fail "no common.pt" 1 "has no common.pt to read it from; give it with --set num_layers=N" -- \
+	"$TD2HF" -q --rules "$RULES/qwen3.mapbc" --input "$TMP/nocommon" --output "$TMP/x"
 expect_ok "dry run lists the plan" "model.layers.1.mlp.down_proj.weight" -- \
 	"$TD2HF" --rules "$RULES/qwen3.mapbc" --input "$E2E/qwen3/ckpt" --dry-run
 expect_ok "explain an output" "decoder.layers.0.self_attention.linear_qkv.weight" -- \
