@@ -313,6 +313,10 @@ static int rule_code(compiler *c, const ast_stmt *s, const prefixes *px,
 		memcpy(names, px->dst, (size_t)px->n * sizeof names[0]);
 		names[px->n] = t->name;
 		parts = mc_concat(c, names, px->n + 1);
+		if (parts.n == 0) {
+			mc_error(c, t->name->loc, "empty output name");
+			rc = -1;
+		}
 		mb_emit(&c->b, MP_TAKE, 0, j, s->loc.line);
 		rc |= mc_ops(c, &t->ops, sc, &one, 0);
 		rc |= mc_name(c, &parts, sc);

@@ -121,6 +121,8 @@ static void test_mistakes(void)
 	       "tensors present)");
 	expect("\"a.<i\" -> \"b\"\n",
 	       "t.map:1:6: error: missing '>' before the end of the string");
+	expect("\"a\" -> \"\"\n",
+	       "t.map:1:8: error: empty output name");
 	expect("\"a\" | split(0, 4) -> \"b\"\n",
 	       "t.map:1:16: error: split needs a list of 1 to 64 sizes, like "
 	       "split(0, [q, k, v])");
