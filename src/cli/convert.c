@@ -266,6 +266,12 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog)
 		fprintf(stderr, "td2hf: %s\n", err.msg);
 		return 1;
 	}
+	for (uint32_t i = 0; i < pl.ntensors && !o->quiet; i++)
+		if (pl.tensors[i].dropped)
+			fprintf(stderr, "td2hf: warning: '%s' waited for the other "
+				"members of its group, which never came; it is not "
+				"written (as slime drops it)\n",
+				pl.tensors[i].out.name);
 	if (o->explain) {
 		rc = plan_explain(&pl, ck, prog, o->explain, stdout) ? 0 : 1;
 		if (rc)
@@ -281,7 +287,7 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog)
 		else if (!o->quiet)
 			fprintf(stderr, "td2hf: wrote %u tensors (%" PRIu64
 				" bytes, %" PRIu64 " copied file to file) in %u "
-				"shard%s to %s\n", pl.ntensors, st.bytes,
+				"shard%s to %s\n", pl.nemitted, st.bytes,
 				st.direct_bytes, pl.nshards,
 				pl.nshards == 1 ? "" : "s", o->output);
 		rc = rc == 130 ? 130 : rc ? 1 : 0;

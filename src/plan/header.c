@@ -189,7 +189,7 @@ int plan_headers(plan *pl, td_err *err)
 	if (!ts)
 		return td_errf(err, "out of memory");
 	for (s = 0; rc == 0 && s < pl->nshards; s++) {
-		for (n = 0, i = start; i < pl->ntensors &&
+		for (n = 0, i = start; i < pl->nemitted &&
 		     pl->tensors[pl->emitted[i]].shard == s; i++)
 			ts[n++] = &pl->tensors[pl->emitted[i]];
 		start = i;
@@ -209,7 +209,7 @@ char *plan_index_json(const plan *pl)
 
 	sb_printf(&b, "{\n  \"metadata\": {\n    \"total_size\": %" PRIu64
 		  "\n  },\n  \"weight_map\": {", pl->total_size);
-	for (i = 0; i < pl->ntensors; i++) {
+	for (i = 0; i < pl->nemitted; i++) {
 		const plan_tensor *t = &pl->tensors[pl->emitted[i]];
 
 		sb_put(&b, i ? ",\n    " : "\n    ", i ? 6 : 5);
@@ -217,7 +217,7 @@ char *plan_index_json(const plan *pl)
 		sb_put(&b, ": ", 2);
 		json_string(&b, pl->shards[t->shard].file, 1);
 	}
-	sb_put(&b, pl->ntensors ? "\n  }\n}" : "}\n}", pl->ntensors ? 6 : 3);
+	sb_put(&b, pl->nemitted ? "\n  }\n}" : "}\n}", pl->nemitted ? 6 : 3);
 	if (b.oom) {
 		free(b.p);
 		return NULL;

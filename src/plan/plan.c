@@ -113,16 +113,18 @@ static int route(builder *b, uint32_t t)
 	return emit(b, t);
 }
 
-static int groups_complete(builder *b)
+/* Tensors still held when the input ends are dropped, as slime drops
+ * them (its cache is never flushed); the CLI warns about each. */
+static void drop_held(builder *b)
 {
-	uint32_t i;
+	uint32_t i, k;
 
 	for (i = 0; i < b->nheld; i++)
-		if (b->held[i].n)
-			return td_errf(b->err, "output '%s' belongs to a group "
-				       "whose other members never appeared",
-				       b->pl->tensors[b->held[i].tensors[0]].out.name);
-	return 0;
+		for (k = 0; k < b->held[i].n; k++) {
+			b->pl->tensors[b->held[i].tensors[k]].dropped = 1;
+			b->pl->ndropped++;
+		}
+	b->pl->nemitted = b->nemitted;
 }
 
 /* ---------------------------------------------------------------- entries */
@@ -292,11 +294,12 @@ static int add_missing(builder *b, const char *hf_dir)
 {
 	origin_ctx o = {b, origin_file, origin_produced, origin_tensor, 0, 0};
 
-	if (b->pl->ntensors)
+	if (b->nemitted)
 		o.last_size = b->pl->tensors[b->pl->emitted[b->nemitted - 1]].out.nbytes;
 	if (origin_add_missing(&o, hf_dir, b->err) != 0)
 		return -1;
 	b->pl->extra_total = o.extra_total;
+	b->pl->nemitted = b->nemitted;
 	return 0;
 }
 
@@ -307,7 +310,7 @@ static int assign_shards(plan *pl, uint64_t chunk, td_err *err)
 	uint64_t cur = 0;
 	uint32_t i, shard = 0;
 
-	for (i = 0; i < pl->ntensors; i++) {
+	for (i = 0; i < pl->nemitted; i++) {
 		plan_tensor *t = &pl->tensors[pl->emitted[i]];
 
 		if (t->out.nbytes + cur > chunk) { /* slime: even if empty */
@@ -386,7 +389,7 @@ int plan_build(td_checkpoint *ck, const mp_program *prog,
 	for (i = 0; rc == 0 && i < ck->cat.nkeys; i++)
 		rc = add_key(&b, ck, i);
 	if (rc == 0)
-		rc = groups_complete(&b);
+		drop_held(&b);
 	if (rc == 0 && opt->add_missing_from)
 		rc = add_missing(&b, opt->add_missing_from);
 	if (rc == 0)

@@ -26,6 +26,8 @@ typedef struct plan_tensor {
 	uint32_t shard;
 	uint64_t offset;    /* absolute file offset of its data in the shard */
 	uint32_t order;     /* position in emission order (index, sharding) */
+	int dropped;        /* held for a group that never completed: slime
+			     * never writes it, neither do we */
 } plan_tensor;
 
 typedef struct plan_shard {
@@ -44,6 +46,8 @@ typedef struct plan {
 	plan_tensor *tensors;   /* grouped by entry */
 	uint32_t ntensors;
 	uint32_t *emitted;      /* tensor indexes in emission order */
+	uint32_t nemitted;      /* ntensors less the dropped ones */
+	uint32_t ndropped;
 	plan_shard *shards;
 	uint32_t nshards;
 	uint64_t total_size;

@@ -43,7 +43,8 @@ static void print_entry(const plan *pl, uint32_t e, const td_checkpoint *ck,
 		vm_shape_str(&t->out.node->shape, sh, sizeof sh);
 		fprintf(out, "  -> %s %s %s  %s\n", t->out.name,
 			td_dtype_st_name(t->out.node->shape.dtype), sh,
-			pl->shards[t->shard].file);
+			t->dropped ? "(dropped: its group never completed)"
+				   : pl->shards[t->shard].file);
 	}
 }
 
@@ -56,7 +57,7 @@ void plan_print(const plan *pl, const td_checkpoint *ck,
 		print_entry(pl, e, ck, prog, out);
 	fprintf(out, "\n%u stored keys skipped; %u entries; %u outputs, %" PRIu64
 		" bytes, in %u shard%s:\n", pl->nskipped, pl->nentries,
-		pl->ntensors, pl->total_size, pl->nshards,
+		pl->nemitted, pl->total_size, pl->nshards,
 		pl->nshards == 1 ? "" : "s");
 	for (s = 0; s < pl->nshards; s++)
 		fprintf(out, "  %s  %u tensors, %" PRIu64 " bytes\n",

@@ -240,6 +240,8 @@ static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 	for (i = pe->first; rc >= 0 && i < pe->first + pe->n; i++) {
 		const plan_tensor *t = &w->pl->tensors[i];
 
+		if (t->dropped)
+			continue;
 		rc = write_direct(w, pe, t, mu, &segs, &nsegs, &state, err);
 		if (rc > 0)
 			*direct += t->out.nbytes;

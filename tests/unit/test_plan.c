@@ -25,6 +25,7 @@ static void build(plan *pl, vm_node *nodes, const char *name)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	memset(pl, 0, sizeof *pl);
 	pl->ntensors = (uint32_t)cJSON_GetArraySize(c);
+	pl->nemitted = pl->ntensors;
 	pl->tensors = calloc(pl->ntensors + 1, sizeof *pl->tensors);
 	pl->emitted = calloc(pl->ntensors + 1, sizeof *pl->emitted);
 	pl->shards = calloc(1, sizeof *pl->shards);
