@@ -29,7 +29,7 @@ typedef struct copts {
 	int nsets;
 	char vocab[32];
 	uint64_t chunk_size;
-	int force, dry_run, quiet, jobs, no_direct, add_missing;
+	int force, dry_run, quiet, jobs, no_direct, add_missing, no_verify;
 } copts;
 
 /* "5G", "512M", "4096" -> bytes (powers of 1024). */
@@ -69,7 +69,8 @@ static int add_set(copts *o, char *arg)
 }
 
 enum { O_RULES = 256, O_INPUT, O_OUTPUT, O_HF, O_CHUNK, O_SET, O_VOCAB,
-       O_DRY, O_EXPLAIN, O_QUIET, O_ADD, O_MODEL, O_NODIRECT, O_ARCH };
+       O_DRY, O_EXPLAIN, O_QUIET, O_ADD, O_MODEL, O_NODIRECT, O_ARCH,
+       O_NOVERIFY };
 
 static int parse(int argc, char **argv, copts *o)
 {
@@ -90,6 +91,7 @@ static int parse(int argc, char **argv, copts *o)
 		{"force", no_argument, NULL, 'f'},
 		{"jobs", required_argument, NULL, 'j'},
 		{"no-direct-copy", no_argument, NULL, O_NODIRECT},
+		{"no-verify", no_argument, NULL, O_NOVERIFY},
 		{"add-missing-from-origin", no_argument, NULL, O_ADD},
 		{"add-missing-from-origin-hf", no_argument, NULL, O_ADD},
 		{"model-name", required_argument, NULL, O_MODEL},
@@ -111,6 +113,7 @@ static int parse(int argc, char **argv, copts *o)
 		case 'q': case O_QUIET: o->quiet = 1; break;
 		case 'f':       o->force = 1; break;
 		case O_NODIRECT: o->no_direct = 1; break;
+		case O_NOVERIFY: o->no_verify = 1; break;
 		case 'j':
 			o->jobs = atoi(optarg);
 			if (o->jobs < 1 || o->jobs > 256) {
@@ -256,7 +259,8 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog)
 	plan_options po = {o->chunk_size, o->sets, o->nsets,
 			   o->add_missing ? o->hf : NULL};
 	wr_options wo = {o->output, o->hf, o->force,
-			 !o->quiet && isatty(STDERR_FILENO), o->jobs, !o->no_direct};
+			 !o->quiet && isatty(STDERR_FILENO), o->jobs, !o->no_direct,
+			 !o->no_verify};
 	wr_stats st;
 	td_err err;
 	plan pl;

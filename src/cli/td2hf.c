@@ -70,6 +70,8 @@ static void usage(FILE *out)
 "  --explain NAME        show the rule for a stored key or output name\n"
 "  -I DIR                include directory when --rules is a .map\n"
 "  -j, --jobs N          writer threads (default: the number of cores)\n"
+"  --no-verify           skip the CRC-32 check of each chunk's stored bytes\n"
+"                        (on by default: a corrupt .distcp is an error)\n"
 "  --no-direct-copy      copy unchanged tensors through memory instead of\n"
 "                        with copy_file_range (for comparison)\n"
 "  -q, --quiet           no progress or summary\n"

@@ -24,6 +24,7 @@ typedef struct dcp_chunk {
 	uint64_t item_off;  /* the torch.save archive in that file */
 	uint64_t item_len;
 	uint64_t nbytes;    /* numel(sizes) * element size */
+	_Atomic int verified; /* CRC-32 checked (writer threads set it) */
 } dcp_chunk;
 
 typedef enum dcp_kind { DCP_TENSOR, DCP_BYTES } dcp_kind;

@@ -23,7 +23,7 @@ int dr_node_range(const vm_node *node, uint64_t *byte_off);
  * entry is contiguous both in the entry and in the chunk; 0 when not;
  * -1 on error.  Catalog lookups run under lock. */
 int dr_segments(dcp_catalog *cat, const vm_entry *e, pthread_mutex_t *lock,
-		dr_seg **segs, size_t *n, td_err *err);
+		int verify, dr_seg **segs, size_t *n, td_err *err);
 
 /* Copies entry bytes [off, off+len) to out_fd at out_off. */
 int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,

@@ -32,7 +32,13 @@ typedef struct ex_pool {
  * catalog's archive lookups run under `lock` when it is not NULL (threads
  * share the catalog); the data reads do not need it. */
 int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
-		  pthread_mutex_t *lock, ex_view *out, td_err *err);
+		  pthread_mutex_t *lock, int verify, ex_view *out, td_err *err);
+
+/* Chunk ci's tensor data and file (lookup under lock), its CRC checked
+ * first when verify is set. */
+const td_file *ex_locate(dcp_catalog *cat, const dcp_key *k, size_t ci,
+			 pthread_mutex_t *lock, int verify, ts_tensor *t,
+			 td_err *err);
 
 /* Evaluates node n over the loaded entry view. */
 int ex_eval(const vm_node *n, const ex_view *entry, ex_pool *pool,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "exec.h"
+#include "verify.h"
 
 typedef struct box {
 	int n;
@@ -82,8 +83,9 @@ static void walk_box(const box *b, const int64_t *ds, const int64_t *ss,
 }
 
 /* The chunk's tensor data and file, looked up under lock. */
-static const td_file *locate(dcp_catalog *cat, const dcp_key *k, size_t ci,
-			     pthread_mutex_t *lock, ts_tensor *t, td_err *err)
+const td_file *ex_locate(dcp_catalog *cat, const dcp_key *k, size_t ci,
+			 pthread_mutex_t *lock, int verify, ts_tensor *t,
+			 td_err *err)
 {
 	const td_file *f = NULL;
 
@@ -93,12 +95,14 @@ static const td_file *locate(dcp_catalog *cat, const dcp_key *k, size_t ci,
 		f = dcp_file(cat, k->chunks[ci].file, err);
 	if (lock)
 		pthread_mutex_unlock(lock);
+	if (f && verify && vf_chunk(k, ci, t, f, err) != 0)
+		return NULL;
 	return f;
 }
 
 static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 		      const box *e, const box *x, unsigned char *dst,
-		      pthread_mutex_t *lock, td_err *err)
+		      pthread_mutex_t *lock, int verify, td_err *err)
 {
 	const dcp_chunk *c = &k->chunks[ci];
 	int64_t cst[TD_MAX_DIMS], est[TD_MAX_DIMS], first = 0, last = 0;
@@ -110,7 +114,7 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 	scatter sc;
 	int d, rc;
 
-	f = locate(cat, k, ci, lock, &t, err);
+	f = ex_locate(cat, k, ci, lock, verify, &t, err);
 	if (!f)
 		return -1;
 	strides_of(c->sizes, k->ndim, cst);
@@ -136,7 +140,7 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 }
 
 int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
-		  pthread_mutex_t *lock, ex_view *out, td_err *err)
+		  pthread_mutex_t *lock, int verify, ex_view *out, td_err *err)
 {
 	const dcp_key *k = &cat->keys[e->key];
 	uint64_t n = td_dtype_size(k->dtype);
@@ -159,7 +163,8 @@ int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
 		return -1;
 	for (i = 0; i < k->nchunks; i++)
 		if (intersect(&k->chunks[i], &eb, &x) &&
-		    copy_chunk(cat, k, i, &eb, &x, out->base, lock, err) != 0)
+		    copy_chunk(cat, k, i, &eb, &x, out->base, lock, verify,
+			       err) != 0)
 			return -1;
 	return 0;
 }

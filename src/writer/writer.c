@@ -186,7 +186,8 @@ static int write_direct(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	if (!w->o->direct || !dr_node_range(t->out.node, &off))
 		return 0;
 	if (*state == 0) {
-		int rc = dr_segments(&w->ck->cat, &pe->e, mu, segs, nsegs, err);
+		int rc = dr_segments(&w->ck->cat, &pe->e, mu, w->o->verify,
+				     segs, nsegs, err);
 
 		if (rc < 0)
 			return -1;
@@ -207,7 +208,8 @@ static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	ex_view v;
 
 	if (!*loaded) {
-		if (ex_load_entry(&w->ck->cat, &pe->e, pool, mu, entry, err) != 0)
+		if (ex_load_entry(&w->ck->cat, &pe->e, pool, mu, w->o->verify,
+				  entry, err) != 0)
 			return -1;
 		*loaded = 1;
 	}

@@ -13,6 +13,7 @@ typedef struct wr_options {
 	int progress;            /* print progress on stderr */
 	int jobs;                /* writer threads */
 	int direct;              /* copy unchanged bytes with copy_file_range */
+	int verify;              /* check each chunk's CRC-32 before use */
 } wr_options;
 
 typedef struct wr_stats {

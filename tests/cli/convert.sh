@@ -83,6 +83,22 @@ expect_fail "wrong family" 1 "no rule matches tensor" -- \
 [ ! -e "$TMP/x" ] && ok "a failed run leaves no output" || bad "a failed run leaves no output"
 leftover=$(ls -a "$TMP" | grep -c td2hf-tmp)
 [ "$leftover" -eq 0 ] && ok "no temporary directory left behind" || bad "temporary directories left: $leftover"
+# A flipped bit in tensor data: refused with the file, key and chunk named.
+mkdir -p "$TMP/flip"
+cp -r "$E2E/qwen3/ckpt/iter_0000100/." "$TMP/flip/"
+set -- $("$TD2HF" inspect --json "$TMP/flip" | awk -F'[":,\t ]+' '
+	/"file"/ { f = $3 } /"data_offset"/ { print f, $3; exit }')
+printf '\377' | dd of="$TMP/flip/$1" bs=1 seek="$2" count=1 conv=notrunc 2>/dev/null
+expect_fail "corrupt tensor data" 1 "data does not match its CRC-32" -- \
+	"$TD2HF" -q --rules "$RULES/qwen3.mapbc" --input "$TMP/flip" --output "$TMP/x"
+if "$TD2HF" -q --no-verify --rules "$RULES/qwen3.mapbc" --input "$TMP/flip" \
+	--output "$TMP/x" 2>/dev/null; then
+	ok "--no-verify converts it anyway"
+else
+	bad "--no-verify converts it anyway"
+fi
+rm -rf "$TMP/x"
+
 mkdir -p "$TMP/nocommon"
 cp "$E2E/qwen3/ckpt/iter_0000100/"* "$E2E/qwen3/ckpt/iter_0000100/.metadata" "$TMP/nocommon/"
 rm "$TMP/nocommon/common.pt"
