@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""Write a large qwen3-like Megatron torch_dist checkpoint for bench/run.sh.
+
+    bench/in-chroot.sh DATA_DIR bench/gen_bench_ckpt.py [DATA_DIR] [options]
+
+(DATA_DIR defaults to /work/bench-data; bench/in-chroot.sh makes it visible
+at the same path inside the Debian chroot that has real torch.)
+
+Writes
+
+    DATA_DIR/ckpt/iter_0000100/   real torch.distributed.checkpoint output of
+                                  4 gloo ranks (FileSystemWriter, 2 threads
+                                  each -> 8 __R_I.distcp files), Megatron key
+                                  names, per-layer keys, TP=2 chunking as in
+                                  tests/fixtures/gen/gen_e2e_fixtures.py, plus
+                                  common.pt, metadata.json
+    DATA_DIR/ckpt/latest_checkpointed_iteration.txt
+    DATA_DIR/hf/                  the "original HF dir": config.json,
+                                  generation_config.json, tokenizer_config.json
+                                  and a tiny dummy safetensors + index
+                                  (never copied by the converters)
+    DATA_DIR/bench.json           the dimensions used and the byte counts
+
+Defaults (about 2.3 GB of bf16): hidden 2048, 20 layers, 16 heads, 8 query
+groups, head_dim 128, ffn 6144, vocab 31900 (padded to 32000), untied
+embeddings, qk-norm, TP=2.  The largest tensor is the embedding (and the
+output layer), 32000 x 2048 bf16 = 131 MB.
+
+Unlike megatron_ckpt.save_torch_dist (which pickles every full tensor to
+every rank), each rank here generates only the chunks it holds, so peak
+memory is about one rank's share per process (~0.6 GB) rather than several
+copies of the model.  The data are pseudo-random (fixed seed per key and
+chunk; uniform fills, which are the cheapest torch draws), so reruns give the
+same .distcp bytes.  The layout (chunk specs, planner, common.pt args, HF
+dir) is taken from the fixture generators by importing them.
+"""
+
+import argparse
+import collections
+import io
+import json
+import os
+import shutil
+import sys
+import time
+
+import torch
+
+REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(REPO, "tests", "fixtures", "gen"))
+import megatron_ckpt as mc  # noqa: E402
+import gen_e2e_fixtures as ge  # noqa: E402
+
+ITERATION = 100
+SEED = 20250118
+WORLD = 4
+THREADS = 2
+WORKER_TIMEOUT = 3600  # seconds
+
+
+def family(a):
+    """A gen_e2e_fixtures-style family dict (qwen3, per-layer keys)."""
+    f = dict(ge.FAMILIES["qwen3"])
+    f.update(layers=a.layers, hidden=a.hidden, heads=a.heads, groups=a.groups,
+             head_dim=a.head_dim, ffn=a.ffn, vocab=a.vocab,
+             divisible_by=a.divisible_by, tp=a.tp, tied=not a.untied,
+             max_pos=4096)
+    return f
+
+
+def key_plan(f, args):
+    """Ordered (key, shape, kind) list in Megatron module order, as
+    gen_e2e_fixtures.make_megatron_tensors lays out a per-layer qwen3
+    checkpoint; kind is "w" (weight), "n" (norm) or "b" (bytes entry).
+    Chunk spec per key: see spec()."""
+    L, H, n, G, D, F = (f["layers"], f["hidden"], f["heads"], f["groups"],
+                        f["head_dim"], f["ffn"])
+    Vp = args.padded_vocab_size
+    K = [("embedding.word_embeddings.weight", (Vp, H), "w")]
+    for i in range(L):
+        p = "decoder.layers.%d." % i
+        K.append((p + "self_attention.core_attention._extra_state/shard_0_1", None, "b"))
+        K.append((p + "self_attention.linear_proj.weight", (H, n * D), "w"))
+        K.append((p + "self_attention.linear_qkv.layer_norm_weight", (H,), "n"))
+        K.append((p + "self_attention.linear_qkv.weight", ((n + 2 * G) * D, H), "w"))
+        if f["qk_norm"]:
+            K.append((p + "self_attention.q_layernorm.weight", (D,), "n"))
+            K.append((p + "self_attention.k_layernorm.weight", (D,), "n"))
+        K.append((p + "mlp.linear_fc1.layer_norm_weight", (H,), "n"))
+        K.append((p + "mlp.linear_fc1.weight", (2 * F, H), "w"))
+        K.append((p + "mlp.linear_fc2.weight", (H, F), "w"))
+    K.append(("decoder.final_layernorm.weight", (H,), "n"))
+    if not f["tied"]:
+        K.append(("output_layer.weight", (Vp, H), "w"))
+    return K
+
+
+def spec(key, ndim, tp):
+    """Chunk spec as in gen_e2e_fixtures: row-parallel layers cut the input
+    dim, column-parallel ones the output dim, swiglu fc1 in 2*TP row blocks,
+    embedding/output layer by vocab rows, 1-D norms whole."""
+    if key.endswith(("self_attention.linear_proj.weight", "mlp.linear_fc2.weight")):
+        return [1, tp]
+    if key.endswith(("self_attention.linear_qkv.weight",
+                     "embedding.word_embeddings.weight", "output_layer.weight")):
+        return [tp, 1]
+    if key.endswith("mlp.linear_fc1.weight"):
+        return [2 * tp, 1]
+    return [1] * ndim
+
+
+def assign(K, tp):
+    """Chunks and their ranks: a counter over all chunks of all keys
+    (megatron_ckpt's assign="global"), so the ranks' shares are even, as
+    in a fully parallel save.  Bytes entries go round-robin too."""
+    out, counter = [], 0
+    for ki, (key, shape, kind) in enumerate(K):
+        if kind == "b":
+            out.append((ki, key, shape, kind, counter % WORLD))
+            counter += 1
+            continue
+        chunks, _ = mc.expand_chunk_spec(shape, spec(key, len(shape), tp))
+        cs = []
+        for o, s in chunks:
+            cs.append((o, s, counter % WORLD))
+            counter += 1
+        out.append((ki, key, shape, kind, cs))
+    return out
+
+
+def fill(kind, sizes, ki, ci):
+    g = torch.Generator().manual_seed(SEED * 1000003 + ki * 1009 + ci)
+    t = torch.empty(sizes, dtype=torch.bfloat16)
+    if kind == "n":
+        return t.uniform_(0.9, 1.1, generator=g)
+    return t.uniform_(-0.05, 0.05, generator=g)
+
+
+def _worker(rank, world_size, init_file, plan, out_dir, save_id):
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    torch.set_num_threads(1)
+    import faulthandler
+    import warnings
+    warnings.filterwarnings("ignore", message="TypedStorage is deprecated")
+    faulthandler.dump_traceback_later(WORKER_TIMEOUT, exit=True)
+    import torch.distributed as dist
+    import torch.distributed.checkpoint as dcp
+    import torch.distributed.checkpoint.filesystem as dcp_fs
+    from torch.distributed._shard.metadata import ShardMetadata
+    from torch.distributed._shard.sharded_tensor import (
+        Shard, ShardedTensor, ShardedTensorMetadata)
+    from torch.distributed._shard.sharded_tensor.metadata import TensorProperties
+
+    dcp_fs._generate_uuid = lambda: save_id
+    dist.init_process_group("gloo", init_method="file://" + init_file,
+                            rank=rank, world_size=world_size)
+    t0 = time.time()
+    state_dict = {}
+    for ki, key, shape, kind, cs in plan:
+        if kind == "b":
+            if cs == rank:
+                state_dict[key] = ge.te_extra_state()
+            continue
+        shards_md, local = [], []
+        for ci, (offs, sizes, r) in enumerate(cs):
+            shards_md.append(ShardMetadata(shard_offsets=list(offs),
+                                           shard_sizes=list(sizes),
+                                           placement="rank:%d/cpu" % r))
+            if r == rank:
+                local.append(Shard.from_tensor_and_offsets(
+                    fill(kind, sizes, ki, ci), list(offs), rank))
+        gmd = ShardedTensorMetadata(
+            shards_metadata=shards_md, size=torch.Size(shape),
+            tensor_properties=TensorProperties(dtype=torch.bfloat16))
+        state_dict[key] = ShardedTensor._init_from_local_shards_and_global_metadata(
+            local, gmd)
+    t1 = time.time()
+    writer = dcp.FileSystemWriter(out_dir, thread_count=THREADS)
+    dcp.save(state_dict, storage_writer=writer, planner=mc._make_planner_class()())
+    dist.barrier()
+    print("rank %d: generated in %.1fs, saved in %.1fs" % (rank, t1 - t0, time.time() - t1),
+          flush=True)
+    faulthandler.cancel_dump_traceback_later()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)   # see megatron_ckpt._worker: gloo teardown may hang
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("data_dir", nargs="?", default="/work/bench-data")
+    ap.add_argument("--layers", type=int, default=20)
+    ap.add_argument("--hidden", type=int, default=2048)
+    ap.add_argument("--heads", type=int, default=16)
+    ap.add_argument("--groups", type=int, default=8)
+    ap.add_argument("--head-dim", type=int, default=128)
+    ap.add_argument("--ffn", type=int, default=6144)
+    ap.add_argument("--vocab", type=int, default=31900)
+    ap.add_argument("--divisible-by", type=int, default=128)
+    ap.add_argument("--tp", type=int, default=2)
+    ap.add_argument("--tied", dest="untied", action="store_false",
+                    help="tied embeddings (no output_layer); default untied")
+    a = ap.parse_args()
+
+    import torch.multiprocessing as mp
+    import uuid
+
+    data = os.path.abspath(a.data_dir)
+    save_dir = os.path.join(data, "ckpt")
+    iter_dir = os.path.join(save_dir, "iter_%07d" % ITERATION)
+    hf_dir = os.path.join(data, "hf")
+    os.makedirs(data, exist_ok=True)
+    for d in (save_dir, hf_dir):
+        if os.path.exists(d):
+            shutil.rmtree(d)
+    os.makedirs(iter_dir)
+
+    f = family(a)
+    args = ge.make_megatron_args(f)
+    args.tokenizer_model = "/models/bench-qwen3"
+    K = key_plan(f, args)
+    plan = assign(K, f["tp"])
+    weight_bytes = sum(2 * int(torch.Size(s).numel()) for _, s, k in K if k != "b")
+    largest = max(((2 * int(torch.Size(s).numel()), key) for key, s, k in K if k != "b"),
+                  key=lambda t: t[0])   # the first of equals: the embedding
+    print("writing %s: %d keys, %.2f GB of bf16 weights, largest %s (%.1f MB)"
+          % (iter_dir, len(K), weight_bytes / 1e9, largest[1], largest[0] / 1e6), flush=True)
+
+    t0 = time.time()
+    save_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "td2hf-bench:" + iter_dir))
+    init_dir = os.path.join(data, ".pg-init")
+    shutil.rmtree(init_dir, ignore_errors=True)
+    os.makedirs(init_dir)
+    try:
+        mp.start_processes(_worker,
+                           args=(WORLD, os.path.join(init_dir, "pg_init"), plan,
+                                 iter_dir, save_id),
+                           nprocs=WORLD, join=True, start_method="spawn")
+    finally:
+        shutil.rmtree(init_dir, ignore_errors=True)
+
+    # The Megatron layer on top, as megatron_ckpt.save_torch_dist writes it.
+    with open(os.path.join(iter_dir, "metadata.json"), "w") as fh:
+        json.dump({"sharded_backend": "torch_dist", "sharded_backend_version": 1,
+                   "common_backend": "torch", "common_backend_version": 1}, fh)
+    torch.save({"args": args, "checkpoint_version": 3.0, "iteration": ITERATION,
+                "num_floating_point_operations_so_far": 0,
+                "content_metadata": dict(mc.DEFAULT_CONTENT_METADATA)},
+               os.path.join(iter_dir, "common.pt"))
+    with open(os.path.join(save_dir, "latest_checkpointed_iteration.txt"), "w") as fh:
+        fh.write(str(ITERATION))
+
+    dummy = collections.OrderedDict(
+        [("model.norm.weight", torch.full((f["hidden"],), 0.5, dtype=torch.bfloat16))])
+    ge.write_hf_dir(f, dummy, hf_dir)
+
+    distcp = sum(os.path.getsize(os.path.join(iter_dir, n))
+                 for n in os.listdir(iter_dir) if n.endswith(".distcp"))
+    info = collections.OrderedDict([
+        ("model", "qwen3 (per-layer keys)"),
+        ("iter_dir", iter_dir), ("hf_dir", hf_dir),
+        ("layers", f["layers"]), ("hidden", f["hidden"]), ("heads", f["heads"]),
+        ("query_groups", f["groups"]), ("head_dim", f["head_dim"]),
+        ("ffn", f["ffn"]), ("vocab", f["vocab"]),
+        ("padded_vocab", args.padded_vocab_size), ("tied", f["tied"]),
+        ("tp", f["tp"]), ("ranks", WORLD), ("writer_threads", THREADS),
+        ("keys", len(K)), ("weight_bytes", weight_bytes),
+        ("largest_tensor", largest[1]), ("largest_tensor_bytes", largest[0]),
+        ("distcp_bytes", distcp),
+        ("seconds", round(time.time() - t0, 1)),
+    ])
+    with open(os.path.join(data, "bench.json"), "w") as fh:
+        json.dump(info, fh, indent=1)
+        fh.write("\n")
+    print("done in %.1fs: %.2f GB in .distcp files" % (time.time() - t0, distcp / 1e9))
+
+
+if __name__ == "__main__":
+    main()
