@@ -1,4 +1,4 @@
-/* crc32.h — CRC-32 (ISO-HDLC, as zip and zlib use), slice-by-8. */
+/* crc32.h — CRC-32 (ISO-HDLC, as zip and zlib use), slice-by-16. */
 #ifndef TD_CRC32_H
 #define TD_CRC32_H
 

@@ -112,9 +112,9 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 	const td_file *f;
 	ts_tensor t;
 	scatter sc;
-	int d, rc;
+	int d, rc, whole;
 
-	f = ex_locate(cat, k, ci, lock, verify, &t, err);
+	f = ex_locate(cat, k, ci, lock, 0, &t, err);
 	if (!f)
 		return -1;
 	strides_of(c->sizes, k->ndim, cst);
@@ -124,11 +124,19 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 		last += (x->lo[d] + x->size[d] - 1 - c->offsets[d]) * cst[d];
 		dst0 += (x->lo[d] - e->lo[d]) * est[d];
 	}
+	/* The span is usually the whole stored member: check its CRC on the
+	 * bytes just read rather than reading them twice. */
+	whole = t.data_off + (uint64_t)first * isz == t.storage_off &&
+		(uint64_t)(last - first + 1) * isz == t.storage_nbytes;
+	if (verify && !whole && vf_chunk(k, ci, &t, f, err) != 0)
+		return -1;
 	span = malloc((size_t)(last - first + 1) * isz);
 	if (!span)
 		return td_errf(err, "out of memory");
 	rc = td_file_pread(f, t.data_off + (uint64_t)first * isz, span,
 			   (size_t)(last - first + 1) * isz, err);
+	if (rc == 0 && verify && whole)
+		rc = vf_bytes(k, ci, &t, f, span, err);
 	if (rc == 0) {
 		sc.dst = dst + dst0 * (int64_t)isz;
 		sc.span = span;

@@ -7,6 +7,26 @@
 
 #define BLOCK (4u << 20)
 
+static int compare(const dcp_key *k, size_t ci, const ts_tensor *t,
+		   const td_file *f, uint32_t crc, td_err *err)
+{
+	if (crc != t->storage_crc32)
+		return td_errf(err, "%s: key '%s' chunk %zu: data does not match "
+			       "its CRC-32 (stored %08" PRIx32 ", computed %08"
+			       PRIx32 "): the file is corrupt", f->path, k->name,
+			       ci, t->storage_crc32, crc);
+	k->chunks[ci].verified = 1;
+	return 0;
+}
+
+int vf_bytes(const dcp_key *k, size_t ci, const ts_tensor *t,
+	     const td_file *f, const unsigned char *bytes, td_err *err)
+{
+	if (k->chunks[ci].verified)
+		return 0;
+	return compare(k, ci, t, f, td_crc32(0, bytes, t->storage_nbytes), err);
+}
+
 int vf_chunk(const dcp_key *k, size_t ci, const ts_tensor *t,
 	     const td_file *f, td_err *err)
 {
@@ -31,11 +51,5 @@ int vf_chunk(const dcp_key *k, size_t ci, const ts_tensor *t,
 		crc = td_crc32(crc, buf, n);
 	}
 	free(buf);
-	if (crc != t->storage_crc32)
-		return td_errf(err, "%s: key '%s' chunk %zu: data does not match "
-			       "its CRC-32 (stored %08" PRIx32 ", computed %08"
-			       PRIx32 "): the file is corrupt", f->path, k->name,
-			       ci, t->storage_crc32, crc);
-	c->verified = 1;
-	return 0;
+	return compare(k, ci, t, f, crc, err);
 }

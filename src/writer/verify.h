@@ -11,4 +11,9 @@
 int vf_chunk(const dcp_key *k, size_t ci, const ts_tensor *t,
 	     const td_file *f, td_err *err);
 
+/* The same check on the member's bytes already in memory (bytes holds
+ * t->storage_nbytes bytes). */
+int vf_bytes(const dcp_key *k, size_t ci, const ts_tensor *t,
+	     const td_file *f, const unsigned char *bytes, td_err *err);
+
 #endif
