@@ -243,7 +243,7 @@ static int read_strings(const rbuf *r, mp_program *p)
 	if (!p->strs || !p->str_len)
 		return td_errf(r->err, "%s: out of memory", r->name);
 	pos = off + 4 + 4 * (size_t)n;
-	for (i = 0; i < n; i++, p->nstrs++) {
+	for (i = 0; i < n; i++) {
 		uint32_t len = (uint32_t)td_le(r->p + off + 4 + 4 * i, 4);
 
 		if (len > off + size - pos)
@@ -252,6 +252,7 @@ static int read_strings(const rbuf *r, mp_program *p)
 		p->strs[i] = strndup((const char *)r->p + pos, len);
 		if (!p->strs[i])
 			return td_errf(r->err, "%s: out of memory", r->name);
+		p->nstrs++; /* owned from here, freed by mp_free */
 		if (strlen(p->strs[i]) != len)
 			return td_errf(r->err, "%s: string %zu holds a NUL byte",
 				       r->name, i);

@@ -317,21 +317,8 @@ static int parse_metadata(loader *ld, const pk_value *root)
 	return parse_keys(ld, pk_attr(root, "state_dict_metadata"));
 }
 
-static int load_tree(loader *ld, pk_doc **doc)
-{
-	unsigned char *buf;
-	size_t len;
-
-	if (td_slurp(ld->path, MAX_METADATA, &buf, &len, ld->err) != 0)
-		return -1;
-	*doc = pk_parse(buf, len, NULL, ld->err);
-	free(buf);
-	if (!*doc)
-		return td_err_prefix(ld->err, "%s", ld->path);
-	return 0;
-}
-
-int dcp_load(const char *dir, dcp_catalog *cat, td_err *err)
+int dcp_load_buffer(const char *dir, const unsigned char *buf, size_t len,
+		    dcp_catalog *cat, td_err *err)
 {
 	loader ld = {.cat = cat, .err = err};
 	char *path = td_path_join(dir, ".metadata");
@@ -344,7 +331,9 @@ int dcp_load(const char *dir, dcp_catalog *cat, td_err *err)
 	ld.files = td_map_new();
 	if (!path || !cat->dir || !ld.files)
 		td_errf(err, "%s: out of memory", dir);
-	else if (load_tree(&ld, &doc) == 0)
+	else if (!(doc = pk_parse(buf, len, NULL, err)))
+		td_err_prefix(err, "%s", path);
+	else
 		rc = parse_metadata(&ld, pk_root(doc));
 	if (rc == 0) {
 		cat->open = calloc(cat->nfiles ? cat->nfiles : 1,
@@ -359,6 +348,24 @@ int dcp_load(const char *dir, dcp_catalog *cat, td_err *err)
 	free(path);
 	if (rc != 0)
 		dcp_free(cat);
+	return rc;
+}
+
+int dcp_load(const char *dir, dcp_catalog *cat, td_err *err)
+{
+	char *path = td_path_join(dir, ".metadata");
+	unsigned char *buf = NULL;
+	size_t len;
+	int rc;
+
+	memset(cat, 0, sizeof *cat);
+	if (!path)
+		return td_errf(err, "%s: out of memory", dir);
+	rc = td_slurp(path, MAX_METADATA, &buf, &len, err);
+	free(path);
+	if (rc == 0)
+		rc = dcp_load_buffer(dir, buf, len, cat, err);
+	free(buf);
 	return rc;
 }
 

@@ -55,6 +55,10 @@ typedef struct dcp_catalog {
 
 /* Reads dir/.metadata.  Errors name the file and the key concerned. */
 int dcp_load(const char *dir, dcp_catalog *cat, td_err *err);
+
+/* The same from .metadata's bytes already in memory (fuzzing, tests). */
+int dcp_load_buffer(const char *dir, const unsigned char *buf, size_t len,
+		    dcp_catalog *cat, td_err *err);
 void dcp_free(dcp_catalog *cat);
 
 /* Opens (once) and returns file i of the catalog.  Not thread-safe;

@@ -8,5 +8,6 @@ int register_dcp_tests(void);
 int register_fixture_tests(void);
 int register_lang_tests(void);
 int register_plan_tests(void);
+int register_regress_tests(void);
 
 #endif

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Builds the libFuzzer targets with clang (Debian: clang-14 and
+# libclang-rt-14-dev), ASan and UBSan: `make fuzz` runs this.
+#   fuzz/build.sh SRCDIR BUILDDIR     -> BUILDDIR/fuzz/<target>
+set -eu
+SRC=$1 BLD=$2
+CC=${FUZZ_CC:-clang}
+command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
+[ -f "$BLD/grammar/parser.c" ] || { echo "fuzz: build td2hf first (make)" >&2; exit 1; }
+mkdir -p "$BLD/fuzz"
+FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+ -std=c11 -D_XOPEN_SOURCE=700 -I$SRC -I$BLD -I$SRC/src"
+COMMON="$SRC/src/common/err.c $SRC/src/common/arena.c $SRC/src/common/file.c \
+ $SRC/src/common/crc32.c $SRC/src/common/shape.c $SRC/src/common/map.c"
+READER="$SRC/src/reader/pickle.c $SRC/src/reader/pickle_value.c $SRC/src/reader/zip.c \
+ $SRC/src/reader/dtype.c $SRC/src/reader/torchsave.c $SRC/src/reader/dcp.c"
+LANG="$SRC/src/lang/source.c $SRC/src/lang/ast.c $SRC/src/lang/program.c \
+ $SRC/src/lang/validate.c $SRC/src/lang/disasm.c $SRC/src/lang/builder.c \
+ $SRC/src/lang/compile.c $SRC/src/lang/emit.c $BLD/grammar/parser.c $BLD/grammar/lexer.c"
+build() { # target sources...
+	t=$1; shift
+	echo "  FUZZ     fuzz/$t"
+	# shellcheck disable=SC2086
+	$CC $FLAGS -o "$BLD/fuzz/$t" "$SRC/fuzz/$t.c" "$@" -Wno-unused-function
+}
+build pickle $COMMON $READER
+build torchsave $COMMON $READER
+build metadata $COMMON $READER
+build mapbc $COMMON $SRC/src/reader/dtype.c $SRC/src/lang/program.c \
+	$SRC/src/lang/validate.c $SRC/src/lang/disasm.c
+build mapc $COMMON $SRC/src/reader/dtype.c $LANG

@@ -1,0 +1,21 @@
+/* libFuzzer target: a torch.save archive holding a tensor (zip reader,
+ * data.pkl, _rebuild_tensor_v2), and the same archive's pickle. */
+#include "memfile.h"
+#include "src/reader/torchsave.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	td_file f;
+	ts_tensor t;
+	pk_doc *doc = NULL;
+	td_err err;
+
+	if (memfile(&f, data, size) != 0)
+		return 0;
+	ts_read_tensor(&f, 0, size, &t, &err);
+	if (ts_read_pickle(&f, 0, size, &doc, &err) == 0)
+		pk_doc_free(doc);
+	return 0;
+}
