@@ -136,6 +136,13 @@ static int push(parser *p, pk_value *v)
 	return 0;
 }
 
+/* Stack slot i (NULL while nothing was ever pushed: no pointer
+ * arithmetic on a null stack). */
+static pk_value **slot(const parser *p, size_t i)
+{
+	return p->stack ? p->stack + i : NULL;
+}
+
 /* The base of the current mark frame: values above it may be popped. */
 static size_t frame_base(const parser *p)
 {
@@ -364,7 +371,7 @@ static int op_tuple_n(parser *p, unsigned char op)
 	if (p->sp < frame_base(p) + n)
 		return fail(p, "stack underflow");
 	p->sp -= n;
-	return push(p, new_seq(p, PK_TUPLE, p->stack + p->sp, n));
+	return push(p, new_seq(p, PK_TUPLE, slot(p, p->sp), n));
 }
 
 /* TUPLE, FROZENSET (and protocol 0/1 LIST, DICT): values since MARK. */
@@ -378,7 +385,7 @@ static int op_from_mark(parser *p, unsigned char op)
 		return -1;
 	if (k == PK_DICT && n % 2)
 		return fail(p, "odd number of items for a dict");
-	return push(p, new_seq(p, k, p->stack + from, n));
+	return push(p, new_seq(p, k, slot(p, from), n));
 }
 
 /* Appends n values to a list, a set, or an object (list subclass). */
@@ -421,7 +428,7 @@ static int op_appends(parser *p, unsigned char op)
 
 	if (pop_mark(p, &from, &n) != 0 || top(p, &target) != 0)
 		return -1;
-	return add_items(p, target, p->stack + from, n, op == 0x90);
+	return add_items(p, target, slot(p, from), n, op == 0x90);
 }
 
 static int set_items(parser *p, pk_value *target, pk_value **kv, size_t n)
@@ -461,7 +468,7 @@ static int op_setitems(parser *p, unsigned char op)
 	(void)op;
 	if (pop_mark(p, &from, &n) != 0 || top(p, &dict) != 0)
 		return -1;
-	return set_items(p, dict, p->stack + from, n);
+	return set_items(p, dict, slot(p, from), n);
 }
 
 /* ---------------------------------------------------------------- handlers:
