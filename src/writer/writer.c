@@ -195,8 +195,11 @@ static int write_direct(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	}
 	if (*state < 0)
 		return 0;
-	return dr_copy(*segs, *nsegs, off, t->out.nbytes, w->fds[t->shard],
-		       t->offset, err) ? -1 : 1;
+	if (dr_copy(*segs, *nsegs, off, t->out.nbytes, w->fds[t->shard],
+		    t->offset, err) != 0)
+		return td_err_prefix(err, "%s/%s", w->o->out_dir,
+				     w->pl->shards[t->shard].file), -1;
+	return 1;
 }
 
 /* Output t computed in memory from the gathered entry. */
@@ -216,8 +219,11 @@ static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	if (ex_eval(t->out.node, entry, pool, &v, err) != 0 ||
 	    ex_contiguous(&v, pool, &data, err) != 0)
 		return td_err_prefix(err, "output '%s'", t->out.name);
-	return pwrite_all(w->fds[t->shard], data, (size_t)t->out.nbytes,
-			  t->offset, w->pl->shards[t->shard].file, err);
+	if (pwrite_all(w->fds[t->shard], data, (size_t)t->out.nbytes,
+		       t->offset, "", err) != 0)
+		return td_errf(err, "%s/%s: write failed: %s", w->o->out_dir,
+			       w->pl->shards[t->shard].file, strerror(errno));
+	return 0;
 }
 
 static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
@@ -465,13 +471,19 @@ int wr_convert(td_checkpoint *ck, const plan *pl, const wr_options *o,
 	w.o = o;
 	w.st = st;
 	w.err = err;
-	if (make_tmp(&w) != 0)
-		return -1;
+	/* The handlers go first: from the moment the temporary directory
+	 * exists, a signal must lead to its removal. */
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	interrupted = 0;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	rc = make_tmp(&w);
+	if (rc != 0) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		return -1;
+	}
 	rc = open_shards(&w);
 	if (rc == 0)
 		rc = write_data(&w);
