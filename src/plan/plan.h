@@ -75,6 +75,10 @@ char *plan_index_json(const plan *pl);
 void plan_print(const plan *pl, const td_checkpoint *ck,
 		const mp_program *prog, FILE *out);
 
+/* The rules no entry matched (part of the --dry-run listing): a rules
+ * author sees what a fixture does not exercise. */
+void plan_print_unused(const plan *pl, const mp_program *prog, FILE *out);
+
 /* --explain: every entry whose stored key, rewritten name or outputs
  * include name.  Returns 0 when nothing matched. */
 int plan_explain(const plan *pl, const td_checkpoint *ck,

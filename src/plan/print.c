@@ -48,6 +48,45 @@ static void print_entry(const plan *pl, uint32_t e, const td_checkpoint *ck,
 	}
 }
 
+/* Writes pattern pat of prog as it reads in a rules file. */
+static void print_pattern(const mp_program *prog, uint32_t pat, FILE *out)
+{
+	const mp_pattern *pt = &prog->pats[pat];
+	uint32_t k;
+
+	for (k = pt->first; k < pt->first + pt->n; k++) {
+		const mp_item *it = &prog->items[k];
+
+		if (it->kind == PI_LIT)
+			fputs(prog->strs[it->arg], out);
+		else if (it->kind == PI_STAR)
+			fputc('*', out);
+		else
+			fprintf(out, it->kind == PI_INT ? "<%s>" : "{%s}",
+				prog->strs[it->name]);
+	}
+}
+
+void plan_print_unused(const plan *pl, const mp_program *prog, FILE *out)
+{
+	uint32_t r, e, unused = 0;
+
+	for (r = 0; r < prog->nrules; r++) {
+		for (e = 0; e < pl->nentries; e++)
+			if (!pl->entries[e].origin && pl->entries[e].rule == r)
+				break;
+		if (e < pl->nentries)
+			continue;
+		if (!unused++)
+			fprintf(out, "\nrules that matched nothing in this "
+				"checkpoint:\n");
+		fprintf(out, "  %s:%u  \"", prog->strs[prog->rules[r].file],
+			prog->rules[r].line);
+		print_pattern(prog, prog->rules[r].pat, out);
+		fputs("\"\n", out);
+	}
+}
+
 void plan_print(const plan *pl, const td_checkpoint *ck,
 		const mp_program *prog, FILE *out)
 {
@@ -63,6 +102,7 @@ void plan_print(const plan *pl, const td_checkpoint *ck,
 		fprintf(out, "  %s  %u tensors, %" PRIu64 " bytes\n",
 			pl->shards[s].file, pl->shards[s].ntensors,
 			pl->shards[s].size);
+	plan_print_unused(pl, prog, out);
 }
 
 int plan_explain(const plan *pl, const td_checkpoint *ck,

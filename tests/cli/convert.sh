@@ -34,6 +34,22 @@ for args in "$E2E"/*/expected/*.args; do
 	rm -rf "$out"
 done
 
+# Report, for each family, the rules its fixture does not exercise (the
+# --dry-run listing ends with them); the test only checks the report runs.
+for dir in "$E2E"/*/; do
+	fam=$(basename "$dir")
+	[ -f "$dir/expected/default.args" ] || continue
+	# shellcheck disable=SC2046
+	if (cd "$dir" && "$TD2HF" --dry-run $(cat expected/default.args)) \
+		>"$TMP/plan" 2>"$TMP/err"; then
+		n=$(sed -n '/^rules that matched nothing/,$p' "$TMP/plan" | grep -c '^  ')
+		ok "$fam: dry run; $n rules matched nothing"
+		sed -n '/^rules that matched nothing/,$p' "$TMP/plan" | sed 's/^/      /'
+	else
+		bad "$fam: dry run" "$(cat "$TMP/err")"
+	fi
+done
+
 # Rules chosen without --rules: from the HF config.json, --arch, --model-name.
 for how in "" "--arch qwen3" "--model-name Qwen3ForCausalLM"; do
 	out="$TMP/auto"
