@@ -72,37 +72,64 @@ enum { O_RULES = 256, O_INPUT, O_OUTPUT, O_HF, O_CHUNK, O_SET, O_VOCAB,
        O_DRY, O_EXPLAIN, O_QUIET, O_ADD, O_MODEL, O_NODIRECT, O_ARCH,
        O_NOVERIFY };
 
+/* What the options must say together. */
+static int check_args(int argc, copts *o)
+{
+	if (optind != argc || !o->input ||
+	    (!o->output && !o->dry_run && !o->explain)) {
+		fprintf(stderr, "td2hf: needs --input and --output (see td2hf "
+			"--help)\n");
+		return -1;
+	}
+	if (!o->rules && !o->arch && !o->model && !o->hf) {
+		fprintf(stderr, "td2hf: which rules? give --rules, --arch, "
+			"--model-name or --hf-checkpoint (see td2hf --help)\n");
+		return -1;
+	}
+	if (o->add_missing && !o->hf) {
+		fprintf(stderr, "td2hf: --add-missing-from-origin needs "
+			"--hf-checkpoint\n");
+		return -1;
+	}
+	if (o->vocab[0] && o->nsets < MAX_SETS) {
+		o->sets[o->nsets].name = "cli_vocab_size";
+		o->sets[o->nsets++].value = o->vocab;
+	}
+	return 0;
+}
+
+static const struct option long_opts[] = {
+	{"rules", required_argument, NULL, O_RULES},
+	{"input", required_argument, NULL, O_INPUT},
+	{"input-dir", required_argument, NULL, O_INPUT},
+	{"output", required_argument, NULL, O_OUTPUT},
+	{"output-dir", required_argument, NULL, O_OUTPUT},
+	{"hf-checkpoint", required_argument, NULL, O_HF},
+	{"origin-hf-dir", required_argument, NULL, O_HF},
+	{"chunk-size", required_argument, NULL, O_CHUNK},
+	{"set", required_argument, NULL, O_SET},
+	{"vocab-size", required_argument, NULL, O_VOCAB},
+	{"dry-run", no_argument, NULL, O_DRY},
+	{"explain", required_argument, NULL, O_EXPLAIN},
+	{"quiet", no_argument, NULL, O_QUIET},
+	{"force", no_argument, NULL, 'f'},
+	{"jobs", required_argument, NULL, 'j'},
+	{"no-direct-copy", no_argument, NULL, O_NODIRECT},
+	{"no-verify", no_argument, NULL, O_NOVERIFY},
+	{"add-missing-from-origin", no_argument, NULL, O_ADD},
+	{"add-missing-from-origin-hf", no_argument, NULL, O_ADD},
+	{"model-name", required_argument, NULL, O_MODEL},
+	{"arch", required_argument, NULL, O_ARCH},
+	{NULL, 0, NULL, 0},
+};
+
 static int parse(int argc, char **argv, copts *o)
 {
-	static const struct option opts[] = {
-		{"rules", required_argument, NULL, O_RULES},
-		{"input", required_argument, NULL, O_INPUT},
-		{"input-dir", required_argument, NULL, O_INPUT},
-		{"output", required_argument, NULL, O_OUTPUT},
-		{"output-dir", required_argument, NULL, O_OUTPUT},
-		{"hf-checkpoint", required_argument, NULL, O_HF},
-		{"origin-hf-dir", required_argument, NULL, O_HF},
-		{"chunk-size", required_argument, NULL, O_CHUNK},
-		{"set", required_argument, NULL, O_SET},
-		{"vocab-size", required_argument, NULL, O_VOCAB},
-		{"dry-run", no_argument, NULL, O_DRY},
-		{"explain", required_argument, NULL, O_EXPLAIN},
-		{"quiet", no_argument, NULL, O_QUIET},
-		{"force", no_argument, NULL, 'f'},
-		{"jobs", required_argument, NULL, 'j'},
-		{"no-direct-copy", no_argument, NULL, O_NODIRECT},
-		{"no-verify", no_argument, NULL, O_NOVERIFY},
-		{"add-missing-from-origin", no_argument, NULL, O_ADD},
-		{"add-missing-from-origin-hf", no_argument, NULL, O_ADD},
-		{"model-name", required_argument, NULL, O_MODEL},
-		{"arch", required_argument, NULL, O_ARCH},
-		{NULL, 0, NULL, 0},
-	};
 	int c;
 
 	o->chunk_size = (uint64_t)5 << 30;
 	o->jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	while ((c = getopt_long(argc, argv, "fI:qaj:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fI:qaj:", long_opts, NULL)) != -1) {
 		switch (c) {
 		case O_RULES:   o->rules = optarg; break;
 		case O_INPUT:   o->input = optarg; break;
@@ -146,27 +173,7 @@ static int parse(int argc, char **argv, copts *o)
 			return -1;
 		}
 	}
-	if (optind != argc || !o->input ||
-	    (!o->output && !o->dry_run && !o->explain)) {
-		fprintf(stderr, "td2hf: needs --input and --output (see td2hf "
-			"--help)\n");
-		return -1;
-	}
-	if (!o->rules && !o->arch && !o->model && !o->hf) {
-		fprintf(stderr, "td2hf: which rules? give --rules, --arch, "
-			"--model-name or --hf-checkpoint (see td2hf --help)\n");
-		return -1;
-	}
-	if (o->add_missing && !o->hf) {
-		fprintf(stderr, "td2hf: --add-missing-from-origin needs "
-			"--hf-checkpoint\n");
-		return -1;
-	}
-	if (o->vocab[0] && o->nsets < MAX_SETS) {
-		o->sets[o->nsets].name = "cli_vocab_size";
-		o->sets[o->nsets++].value = o->vocab;
-	}
-	return 0;
+	return check_args(argc, o);
 }
 
 static int ends_with(const char *s, const char *suffix)
