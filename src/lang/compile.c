@@ -71,11 +71,12 @@ static int readable(const char *path)
 /* name relative to the including file's directory, then to each -I dir. */
 static char *resolve_include(compiler *c, const char *from, const char *name)
 {
-	char *dir = dir_of(from), *path;
+	char *dir, *path;
 	int i;
 
 	if (name[0] == '/')
 		return readable(name) ? strdup(name) : NULL;
+	dir = dir_of(from);
 	path = dir ? td_path_join(dir, name) : NULL;
 	free(dir);
 	if (path && readable(path))
