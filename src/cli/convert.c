@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/file.h"
 #include "../lang/compile.h"
 #include "../plan/plan.h"
 #include "../writer/writer.h"
@@ -176,13 +177,6 @@ static int parse(int argc, char **argv, copts *o)
 	return check_args(argc, o);
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-
-	return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* --rules as given; else the installed rules named by --arch, or chosen
  * from the model name (--model-name, or the HF config) as slime does. */
 static int choose_rules(copts *o)
@@ -222,7 +216,7 @@ static int load_rules(const copts *o, mp_program *p)
 	td_err err;
 	int n;
 
-	if (!ends_with(o->rules, ".map")) {
+	if (!td_ends_with(o->rules, ".map")) {
 		if (mp_read(o->rules, p, &err) == 0)
 			return 0;
 		fprintf(stderr, "td2hf: %s\n", err.msg);

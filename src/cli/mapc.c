@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/file.h"
 #include "../lang/compile.h"
 #include "../lang/program.h"
 
@@ -113,13 +114,6 @@ static int parse_args(int argc, char **argv, opts *o)
 	return 0;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-
-	return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* "rules/glm5.map" -> "glm5.mapbc" (in the current directory). */
 static char *default_output(const char *in)
 {
@@ -127,7 +121,7 @@ static char *default_output(const char *in)
 	size_t n = strlen(base);
 	char *out;
 
-	if (ends_with(base, ".map"))
+	if (td_ends_with(base, ".map"))
 		n -= 4;
 	out = malloc(n + 7);
 	if (out) {
@@ -152,7 +146,7 @@ static int disassemble(const opts *o, const char *in)
 	mp_program p;
 	td_err err;
 
-	if (ends_with(in, ".map")) {
+	if (td_ends_with(in, ".map")) {
 		if (compile(o, in, &p) != 0)
 			return 1;
 	} else if (mp_read(in, &p, &err) != 0) {

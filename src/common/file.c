@@ -112,6 +112,13 @@ int td_slurp(const char *path, uint64_t max, unsigned char **out,
 	return rc;
 }
 
+int td_ends_with(const char *name, const char *suffix)
+{
+	size_t a = strlen(name), b = strlen(suffix);
+
+	return a >= b && strcmp(name + a - b, suffix) == 0;
+}
+
 char *td_path_join(const char *dir, const char *name)
 {
 	size_t a = strlen(dir), b = strlen(name);

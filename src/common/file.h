@@ -35,6 +35,9 @@ int td_file_read_alloc(const td_file *f, uint64_t off, uint64_t len,
 int td_slurp(const char *path, uint64_t max, unsigned char **out,
 	     size_t *len, td_err *err);
 
+/* Whether name ends with suffix (".map", ".safetensors"). */
+int td_ends_with(const char *name, const char *suffix);
+
 /* "dir/name" in a new malloc'd string. */
 char *td_path_join(const char *dir, const char *name);
 

@@ -22,6 +22,67 @@ int td_shape_nbytes(const int64_t *dims, int ndim, size_t itemsize,
 	return 0;
 }
 
+uint64_t td_shape_numel(const int64_t *dims, int ndim)
+{
+	uint64_t n = 1;
+	int d;
+
+	for (d = 0; d < ndim; d++)
+		n *= (uint64_t)dims[d];
+	return n;
+}
+
+void td_shape_strides(const int64_t *dims, int ndim, int64_t *strides)
+{
+	int64_t s = 1;
+	int d;
+
+	for (d = ndim - 1; d >= 0; d--) {
+		strides[d] = s;
+		s *= dims[d];
+	}
+}
+
+int td_shape_contiguous(const int64_t *dims, const int64_t *strides, int ndim)
+{
+	int64_t s = 1;
+	int d;
+
+	for (d = ndim - 1; d >= 0; d--) {
+		if (dims[d] != 1 && strides[d] != s)
+			return 0;
+		s *= dims[d];
+	}
+	return 1;
+}
+
+void td_shape_walk(const int64_t *dims, int ndim, const int64_t *ds,
+		   const int64_t *ss, td_run_fn fn, void *ctx)
+{
+	int64_t idx[TD_MAX_DIMS] = {0}, inner = ndim ? dims[ndim - 1] : 1;
+	int d, outer = ndim - 1;
+
+	for (d = 0; d < ndim; d++)
+		if (dims[d] == 0)
+			return;
+	for (;;) {
+		int64_t doff = 0, soff = 0;
+
+		for (d = 0; d < outer; d++) {
+			doff += idx[d] * ds[d];
+			soff += idx[d] * ss[d];
+		}
+		fn(ctx, doff, soff, inner);
+		for (d = outer - 1; d >= 0; d--) {
+			if (++idx[d] < dims[d])
+				break;
+			idx[d] = 0;
+		}
+		if (d < 0)
+			return;
+	}
+}
+
 void td_shape_str(const int64_t *dims, int ndim, char *buf, size_t size)
 {
 	size_t len = 0;

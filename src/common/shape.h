@@ -16,6 +16,22 @@
 int td_shape_nbytes(const int64_t *dims, int ndim, size_t itemsize,
 		    uint64_t *nbytes);
 
+/* Elements in dims (no overflow check: callers checked the bytes). */
+uint64_t td_shape_numel(const int64_t *dims, int ndim);
+
+/* Row-major strides (in elements) of dims. */
+void td_shape_strides(const int64_t *dims, int ndim, int64_t *strides);
+
+/* Whether strides are row-major for dims (size-1 dimensions excepted). */
+int td_shape_contiguous(const int64_t *dims, const int64_t *strides, int ndim);
+
+/* Calls fn(ctx, dst, src, n) for each innermost run of a walk over dims:
+ * dst and src are element offsets in two strided layouts of the same
+ * shape (strides ds and ss), n the length of the last dimension. */
+typedef void (*td_run_fn)(void *ctx, int64_t dst, int64_t src, int64_t n);
+void td_shape_walk(const int64_t *dims, int ndim, const int64_t *ds,
+		   const int64_t *ss, td_run_fn fn, void *ctx);
+
 /* "[2, 96, 32]" into buf. */
 void td_shape_str(const int64_t *dims, int ndim, char *buf, size_t size);
 

@@ -6,12 +6,11 @@
 #include "../reader/dtype.h"
 #include "program.h"
 
-static void print_pattern(const mp_program *p, uint32_t id, FILE *out)
+void mp_print_pattern(const mp_program *p, uint32_t id, FILE *out)
 {
 	const mp_pattern *pt = &p->pats[id];
 	uint32_t k;
 
-	fputc('"', out);
 	for (k = pt->first; k < pt->first + pt->n; k++) {
 		const mp_item *it = &p->items[k];
 
@@ -22,6 +21,12 @@ static void print_pattern(const mp_program *p, uint32_t id, FILE *out)
 		default:      fputc('*', out); break;
 		}
 	}
+}
+
+static void print_pattern(const mp_program *p, uint32_t id, FILE *out)
+{
+	fputc('"', out);
+	mp_print_pattern(p, id, out);
 	fputc('"', out);
 }
 

@@ -104,6 +104,9 @@ int mp_read(const char *path, mp_program *p, td_err *err);
 int mp_read_buffer(const unsigned char *buf, size_t len, const char *name,
 		   mp_program *p, td_err *err);
 
+/* Pattern id as it reads in a rules file ("decoder.layers.<i>.x"). */
+void mp_print_pattern(const mp_program *p, uint32_t id, FILE *out);
+
 /* Human-readable listing of every table and instruction. */
 void mp_disasm(const mp_program *p, FILE *out);
 

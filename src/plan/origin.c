@@ -100,13 +100,6 @@ static int read_header(const td_file *f, cJSON **json, st_entry **out,
 	return 0;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-
-	return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 static int add_file(origin_ctx *o, const char *path, td_err *err)
 {
 	td_file *f = o->add_file(o->ctx, path, err);
@@ -145,7 +138,7 @@ int origin_add_missing(origin_ctx *o, const char *hf_dir, td_err *err)
 	while (rc == 0 && (e = readdir(d))) {
 		char *path;
 
-		if (!ends_with(e->d_name, ".safetensors"))
+		if (!td_ends_with(e->d_name, ".safetensors"))
 			continue;
 		path = td_path_join(hf_dir, e->d_name);
 		rc = path ? add_file(o, path, err) : td_errf(err, "out of memory");

@@ -25,7 +25,7 @@ typedef struct builder {
 	held *held;
 	uint32_t nheld;
 	td_map *names;         /* output name -> tensor index */
-	uint32_t cap_entries, cap_tensors, cap_emitted, nemitted;
+	uint32_t cap_entries, cap_tensors, cap_emitted;
 	td_err *err;
 } builder;
 
@@ -47,7 +47,7 @@ static int grow(void **arr, uint32_t n, uint32_t *cap, size_t size)
 
 static int emit(builder *b, uint32_t t)
 {
-	b->pl->emitted[b->nemitted++] = t;
+	b->pl->emitted[b->pl->nemitted++] = t;
 	return 0;
 }
 
@@ -124,7 +124,6 @@ static void drop_held(builder *b)
 			b->pl->tensors[b->held[i].tensors[k]].dropped = 1;
 			b->pl->ndropped++;
 		}
-	b->pl->nemitted = b->nemitted;
 }
 
 /* ---------------------------------------------------------------- entries */
@@ -294,12 +293,12 @@ static int add_missing(builder *b, const char *hf_dir)
 {
 	origin_ctx o = {b, origin_file, origin_produced, origin_tensor, 0, 0};
 
-	if (b->nemitted)
-		o.last_size = b->pl->tensors[b->pl->emitted[b->nemitted - 1]].out.nbytes;
+	if (b->pl->nemitted)
+		o.last_size = b->pl->tensors[b->pl->emitted[b->pl->nemitted - 1]]
+				      .out.nbytes;
 	if (origin_add_missing(&o, hf_dir, b->err) != 0)
 		return -1;
 	b->pl->extra_total = o.extra_total;
-	b->pl->nemitted = b->nemitted;
 	return 0;
 }
 

@@ -48,25 +48,6 @@ static void print_entry(const plan *pl, uint32_t e, const td_checkpoint *ck,
 	}
 }
 
-/* Writes pattern pat of prog as it reads in a rules file. */
-static void print_pattern(const mp_program *prog, uint32_t pat, FILE *out)
-{
-	const mp_pattern *pt = &prog->pats[pat];
-	uint32_t k;
-
-	for (k = pt->first; k < pt->first + pt->n; k++) {
-		const mp_item *it = &prog->items[k];
-
-		if (it->kind == PI_LIT)
-			fputs(prog->strs[it->arg], out);
-		else if (it->kind == PI_STAR)
-			fputc('*', out);
-		else
-			fprintf(out, it->kind == PI_INT ? "<%s>" : "{%s}",
-				prog->strs[it->name]);
-	}
-}
-
 void plan_print_unused(const plan *pl, const mp_program *prog, FILE *out)
 {
 	uint32_t r, e, unused = 0;
@@ -82,7 +63,7 @@ void plan_print_unused(const plan *pl, const mp_program *prog, FILE *out)
 				"checkpoint:\n");
 		fprintf(out, "  %s:%u  \"", prog->strs[prog->rules[r].file],
 			prog->rules[r].line);
-		print_pattern(prog, prog->rules[r].pat, out);
+		mp_print_pattern(prog, prog->rules[r].pat, out);
 		fputs("\"\n", out);
 	}
 }

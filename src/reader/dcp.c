@@ -459,6 +459,25 @@ static int check_match(const dcp_key *k, const dcp_chunk *ch,
 	return 0;
 }
 
+/* A chunk resolved before: its tensor as the archive described it. */
+static int chunk_from_cache(const dcp_key *k, const dcp_chunk *ch,
+			    ts_tensor *out)
+{
+	memset(out, 0, sizeof *out);
+	out->dtype = k->dtype;
+	out->ndim = k->ndim;
+	memcpy(out->shape, ch->sizes, sizeof out->shape);
+	td_shape_strides(out->shape, out->ndim, out->stride);
+	out->nbytes = ch->nbytes;
+	out->data_off = ch->data_off;
+	out->storage_off = ch->storage_off;
+	out->storage_nbytes = ch->storage_nbytes;
+	out->storage_crc32 = ch->storage_crc32;
+	out->storage_offset = (int64_t)((ch->data_off - ch->storage_off) /
+					td_dtype_size(k->dtype));
+	return 0;
+}
+
 /* DCP's SAFETENSORS serialization (torch >= 2.7) writes raw tensor bytes
  * and a safetensors header instead of torch.save archives. */
 static int looks_like_safetensors(const td_file *f)
@@ -472,7 +491,7 @@ static int looks_like_safetensors(const td_file *f)
 int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
 		   ts_tensor *out, td_err *err)
 {
-	const dcp_chunk *ch;
+	dcp_chunk *ch;
 	const td_file *f;
 	int rc;
 
@@ -480,6 +499,8 @@ int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
 		return td_errf(err, "%s: key '%s' has no tensor chunk %zu",
 			       cat->dir, key->name, i);
 	ch = &key->chunks[i];
+	if (ch->resolved)
+		return chunk_from_cache(key, ch, out);
 	f = dcp_file(cat, ch->file, err);
 	if (!f)
 		return -1;
@@ -493,5 +514,10 @@ int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
 	if (rc != 0)
 		return td_err_context(err, f->path, "key '%s' chunk %zu",
 				      key->name, i);
+	ch->data_off = out->data_off;
+	ch->storage_off = out->storage_off;
+	ch->storage_nbytes = out->storage_nbytes;
+	ch->storage_crc32 = out->storage_crc32;
+	ch->resolved = 1;
 	return 0;
 }

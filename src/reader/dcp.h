@@ -25,6 +25,10 @@ typedef struct dcp_chunk {
 	uint64_t item_len;
 	uint64_t nbytes;    /* numel(sizes) * element size */
 	_Atomic int verified; /* CRC-32 checked (writer threads set it) */
+	/* Where its bytes are, once dcp_read_chunk has read its archive: */
+	int resolved;
+	uint64_t data_off, storage_off, storage_nbytes;
+	uint32_t storage_crc32;
 } dcp_chunk;
 
 typedef enum dcp_kind { DCP_TENSOR, DCP_BYTES } dcp_kind;
@@ -67,7 +71,9 @@ const td_file *dcp_file(dcp_catalog *cat, size_t i, td_err *err);
 
 /* Locates the raw bytes of one chunk: reads its archive's directory and
  * data.pkl and checks that the stored tensor matches the chunk (dtype,
- * element count, shape up to size-1 dimensions). */
+ * element count, shape up to size-1 dimensions).  The result is kept in
+ * the chunk, so later calls read nothing; then out's shape is the
+ * chunk's sizes.  Not thread-safe (callers serialize it). */
 int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t chunk,
 		   ts_tensor *out, td_err *err);
 

@@ -137,15 +137,9 @@ static int parse_storage(const archive *a, const pk_value *pid,
 /* Row-major strides are required, except along dimensions of size 1. */
 static int check_contiguous(const archive *a, const ts_tensor *t)
 {
-	int64_t expect = 1;
-	int i;
-
-	for (i = t->ndim - 1; i >= 0; i--) {
-		if (t->shape[i] != 1 && t->stride[i] != expect)
-			return bad(a, "%s", "non-contiguous tensor (its strides "
-				   "are not row-major); not supported");
-		expect *= t->shape[i];
-	}
+	if (!td_shape_contiguous(t->shape, t->stride, t->ndim))
+		return bad(a, "%s", "non-contiguous tensor (its strides are not "
+			   "row-major); not supported");
 	return 0;
 }
 

@@ -47,20 +47,10 @@ vm_node *vn_entry(td_arena *a, const vm_shape *shape, td_err *err)
 	return n;
 }
 
-static uint64_t numel(const int64_t *d, int n)
-{
-	uint64_t v = 1;
-	int i;
-
-	for (i = 0; i < n; i++)
-		v *= (uint64_t)d[i];
-	return v;
-}
-
 vm_node *vn_reshape(td_arena *a, vm_node *in, const int64_t *dims, int n,
 		    td_err *err)
 {
-	uint64_t have = numel(in->shape.dims, in->shape.ndim), known = 1;
+	uint64_t have = td_shape_numel(in->shape.dims, in->shape.ndim), known = 1;
 	char from[128];
 	vm_node *out;
 	int i, infer = -1;
@@ -85,7 +75,7 @@ vm_node *vn_reshape(td_arena *a, vm_node *in, const int64_t *dims, int n,
 	out->shape.ndim = n;
 	if (infer >= 0 && known && have % known == 0)
 		out->shape.dims[infer] = (int64_t)(have / known);
-	if (numel(out->shape.dims, n) != have || (infer >= 0 && !known)) {
+	if (td_shape_numel(out->shape.dims, n) != have || (infer >= 0 && !known)) {
 		char to[128];
 
 		td_shape_str(dims, n, to, sizeof to);

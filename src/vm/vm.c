@@ -402,8 +402,8 @@ void vm_shape_str(const vm_shape *s, char *buf, size_t size)
 static int rewrite_from(expand_ctx *x, uint32_t r, vm_entry *e);
 
 /* Splits e along its first axis into count entries named by the rewrite. */
-static int split_entry(expand_ctx *x, uint32_t r, vm_entry *e, state *s,
-		       vm_caps *caps)
+static int split_entry(expand_ctx *x, uint32_t r, const vm_entry *e,
+		       state *s, vm_caps *caps)
 {
 	const mp_rewrite *rw = &x->m->prog->rewrites[r];
 	vm_value count;
@@ -456,14 +456,8 @@ static int rewrite_from(expand_ctx *x, uint32_t r, vm_entry *e)
 		s.caps = &caps;
 		s.err = x->err;
 		if (rw->split_slot != MP_NO) {
-			char copy[VM_NAME_MAX];
-			vm_entry tmp = *e;
-
-			/* captures point into the name: keep it steady */
-			memcpy(copy, e->name, sizeof copy);
-			if (!vm_match(p, rw->pat, copy, &caps))
-				return -1;
-			if (split_entry(x, r, &tmp, &s, &caps) != 0)
+			/* caps point into e->name, which split_entry only reads */
+			if (split_entry(x, r, e, &s, &caps) != 0)
 				return td_err_context(x->err, e->name,
 						      "rewrite at %s:%u",
 						      p->strs[rw->file], rw->line);

@@ -21,20 +21,14 @@ typedef struct sview {
 
 static int contiguous(const sview *v)
 {
-	return ex_strides_contiguous(v->ndim, v->dims, v->strides);
+	return td_shape_contiguous(v->dims, v->strides, v->ndim);
 }
 
 static void set_contiguous(sview *v, const vm_shape *sh)
 {
-	int64_t s = 1;
-	int d;
-
 	v->ndim = sh->ndim;
 	memcpy(v->dims, sh->dims, sizeof v->dims);
-	for (d = v->ndim - 1; d >= 0; d--) {
-		v->strides[d] = s;
-		s *= v->dims[d];
-	}
+	td_shape_strides(v->dims, v->ndim, v->strides);
 }
 
 /* The element view a node makes of its entry, without data; 0 when it
@@ -169,8 +163,8 @@ int dr_segments(dcp_catalog *cat, const vm_entry *e, pthread_mutex_t *lock,
 
 /* ---------------------------------------------------------------- copy */
 
-static int copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
-		      uint64_t len, td_err *err)
+int dr_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
+		  uint64_t len, td_err *err)
 {
 	loff_t ri = (loff_t)in_off, ro = (loff_t)out_off;
 	char buf[1 << 16];
@@ -215,7 +209,7 @@ int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
 		a = off > s->entry_off ? off : s->entry_off;
 		b = off + len < s->entry_off + s->len ? off + len
 						      : s->entry_off + s->len;
-		if (copy_range(s->f->fd, s->file_off + (a - s->entry_off), out_fd,
+		if (dr_copy_range(s->f->fd, s->file_off + (a - s->entry_off), out_fd,
 			       out_off + (a - off), b - a, err) != 0)
 			return td_err_prefix(err, "%s", s->f->path);
 	}

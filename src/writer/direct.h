@@ -25,6 +25,11 @@ int dr_node_range(const vm_node *node, uint64_t *byte_off);
 int dr_segments(dcp_catalog *cat, const vm_entry *e, pthread_mutex_t *lock,
 		int verify, dr_seg **segs, size_t *n, td_err *err);
 
+/* Copies len bytes between file descriptors at the given offsets:
+ * copy_file_range, or pread/pwrite where the kernel cannot. */
+int dr_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
+		  uint64_t len, td_err *err);
+
 /* Copies entry bytes [off, off+len) to out_fd at out_off. */
 int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
 	    int out_fd, uint64_t out_off, td_err *err);

@@ -46,72 +46,17 @@ void ex_pool_reset(ex_pool *p)
 
 static void contiguous_strides(ex_view *v)
 {
-	int64_t s = 1;
-	int d;
-
-	for (d = v->ndim - 1; d >= 0; d--) {
-		v->strides[d] = s;
-		s *= v->dims[d];
-	}
-}
-
-int ex_strides_contiguous(int ndim, const int64_t *dims, const int64_t *strides)
-{
-	int64_t s = 1;
-	int d;
-
-	for (d = ndim - 1; d >= 0; d--) {
-		if (dims[d] != 1 && strides[d] != s)
-			return 0;
-		s *= dims[d];
-	}
-	return 1;
+	td_shape_strides(v->dims, v->ndim, v->strides);
 }
 
 static int is_contiguous(const ex_view *v)
 {
-	return ex_strides_contiguous(v->ndim, v->dims, v->strides);
+	return td_shape_contiguous(v->dims, v->strides, v->ndim);
 }
 
 static uint64_t view_numel(const ex_view *v)
 {
-	uint64_t n = 1;
-	int d;
-
-	for (d = 0; d < v->ndim; d++)
-		n *= (uint64_t)v->dims[d];
-	return n;
-}
-
-/* Calls fn(dst_off, src_off, run) for every innermost run of a walk over
- * dims, offsets in elements of two strided layouts of the same shape. */
-typedef void (*run_fn)(void *ctx, int64_t dst, int64_t src, int64_t n);
-
-static void walk(int ndim, const int64_t *dims, const int64_t *ds,
-		 const int64_t *ss, run_fn fn, void *ctx)
-{
-	int64_t idx[TD_MAX_DIMS] = {0}, inner = ndim ? dims[ndim - 1] : 1;
-	int d, outer = ndim - 1;
-
-	for (d = 0; d < ndim; d++)
-		if (dims[d] == 0)
-			return;
-	for (;;) {
-		int64_t doff = 0, soff = 0;
-
-		for (d = 0; d < outer; d++) {
-			doff += idx[d] * ds[d];
-			soff += idx[d] * ss[d];
-		}
-		fn(ctx, doff, soff, inner);
-		for (d = outer - 1; d >= 0; d--) {
-			if (++idx[d] < dims[d])
-				break;
-			idx[d] = 0;
-		}
-		if (d < 0)
-			return;
-	}
+	return td_shape_numel(v->dims, v->ndim);
 }
 
 typedef struct copy_ctx {
@@ -145,7 +90,8 @@ static void copy_view(const ex_view *dst, const ex_view *src)
 		c.dstep = dst->strides[dst->ndim - 1];
 		c.sstep = src->strides[src->ndim - 1];
 	}
-	walk(src->ndim, src->dims, dst->strides, src->strides, copy_run, &c);
+	td_shape_walk(src->dims, src->ndim, dst->strides, src->strides,
+		      copy_run, &c);
 }
 
 static int materialize(const ex_view *v, ex_pool *pool, ex_view *out,

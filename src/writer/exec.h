@@ -50,9 +50,8 @@ int ex_contiguous(const ex_view *v, ex_pool *pool, const unsigned char **out,
 
 void ex_pool_reset(ex_pool *pool);
 
-/* Row-major layout test, and the strided-view arithmetic of VN_PERMUTE,
- * VN_NARROW and VN_SELECT (off: elements); shared with direct.c. */
-int ex_strides_contiguous(int ndim, const int64_t *dims, const int64_t *strides);
+/* The strided-view arithmetic of VN_PERMUTE, VN_NARROW and VN_SELECT
+ * (off: elements); shared with direct.c. */
 void ex_apply_view(const vm_node *n, int *ndim, int64_t *dims,
 		   int64_t *strides, int64_t *off);
 unsigned char *ex_pool_alloc(ex_pool *pool, uint64_t n, td_err *err);

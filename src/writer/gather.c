@@ -13,17 +13,6 @@ typedef struct box {
 	int64_t lo[TD_MAX_DIMS], size[TD_MAX_DIMS];
 } box;
 
-static void strides_of(const int64_t *size, int n, int64_t *st)
-{
-	int64_t s = 1;
-	int d;
-
-	for (d = n - 1; d >= 0; d--) {
-		st[d] = s;
-		s *= size[d];
-	}
-}
-
 /* chunk ∩ entry box; 0 if empty. */
 static int intersect(const dcp_chunk *c, const box *e, box *out)
 {
@@ -55,31 +44,6 @@ static void scatter_run(void *ctx, int64_t d, int64_t s, int64_t n)
 
 	memcpy(sc->dst + d * (int64_t)sc->isz, sc->span + s * (int64_t)sc->isz,
 	       (size_t)n * sc->isz);
-}
-
-/* Same walk as exec.c's, over the intersection box. */
-static void walk_box(const box *b, const int64_t *ds, const int64_t *ss,
-		     scatter *sc)
-{
-	int64_t idx[TD_MAX_DIMS] = {0};
-	int d, outer = b->n - 1;
-
-	for (;;) {
-		int64_t doff = 0, soff = 0;
-
-		for (d = 0; d < outer; d++) {
-			doff += idx[d] * ds[d];
-			soff += idx[d] * ss[d];
-		}
-		scatter_run(sc, doff, soff, b->n ? b->size[b->n - 1] : 1);
-		for (d = outer - 1; d >= 0; d--) {
-			if (++idx[d] < b->size[d])
-				break;
-			idx[d] = 0;
-		}
-		if (d < 0)
-			return;
-	}
 }
 
 /* The chunk's tensor data and file, looked up under lock. */
@@ -117,8 +81,8 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 	f = ex_locate(cat, k, ci, lock, 0, &t, err);
 	if (!f)
 		return -1;
-	strides_of(c->sizes, k->ndim, cst);
-	strides_of(e->size, k->ndim, est);
+	td_shape_strides(c->sizes, k->ndim, cst);
+	td_shape_strides(e->size, k->ndim, est);
 	for (d = 0; d < k->ndim; d++) {
 		first += (x->lo[d] - c->offsets[d]) * cst[d];
 		last += (x->lo[d] + x->size[d] - 1 - c->offsets[d]) * cst[d];
@@ -141,7 +105,7 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 		sc.dst = dst + dst0 * (int64_t)isz;
 		sc.span = span;
 		sc.isz = isz;
-		walk_box(x, est, cst, &sc);
+		td_shape_walk(x->size, x->n, est, cst, scatter_run, &sc);
 	}
 	free(span);
 	return rc;
@@ -165,7 +129,7 @@ int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
 	out->dtype = e->shape.dtype;
 	out->ndim = e->shape.ndim;
 	memcpy(out->dims, e->shape.dims, sizeof out->dims);
-	strides_of(out->dims, out->ndim, out->strides);
+	td_shape_strides(out->dims, out->ndim, out->strides);
 	out->base = ex_pool_alloc(pool, n, err);
 	if (!out->base)
 		return -1;

@@ -350,33 +350,20 @@ static int write_index(wctx *w)
 	return rc;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-
-	return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 static int copy_file(const char *from, const char *to, td_err *err)
 {
 	td_file f;
-	unsigned char buf[1 << 16];
-	uint64_t off;
-	int fd, rc = 0;
+	int fd, rc;
 
 	if (td_file_open(&f, from, err) != 0)
 		return -1;
 	fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		rc = td_errf(err, "%s: %s", to, strerror(errno));
-	for (off = 0; rc == 0 && off < f.size; off += sizeof buf) {
-		size_t n = f.size - off < sizeof buf ? (size_t)(f.size - off)
-						     : sizeof buf;
-
-		rc = td_file_pread(&f, off, buf, n, err);
-		if (rc == 0)
-			rc = pwrite_all(fd, buf, n, off, to, err);
-	}
+	else if (dr_copy_range(f.fd, 0, fd, 0, f.size, err) != 0)
+		rc = td_err_prefix(err, "copying %s to %s", from, to);
+	else
+		rc = 0;
 	if (fd >= 0 && close(fd) != 0 && rc == 0)
 		rc = td_errf(err, "%s: %s", to, strerror(errno));
 	td_file_close(&f);
@@ -403,7 +390,7 @@ static int copy_assets(wctx *w)
 		if (!from || !to)
 			rc = td_errf(w->err, "out of memory");
 		else if (stat(from, &st) == 0 && S_ISREG(st.st_mode) &&
-			 !ends_with(e->d_name, ".safetensors") &&
+			 !td_ends_with(e->d_name, ".safetensors") &&
 			 strcmp(e->d_name, "model.safetensors.index.json") != 0)
 			rc = copy_file(from, to, w->err);
 		free(from);

@@ -175,29 +175,19 @@ static void compile_rules(const char *file, mp_program *p)
 /* Index of the rule whose pattern reads exactly text (<n>, {t}, *). */
 static int rule_by_pattern(const mp_program *p, const char *text)
 {
-	uint32_t i, k;
+	uint32_t i;
 
 	for (i = 0; i < p->nrules; i++) {
-		const mp_pattern *pt = &p->pats[p->rules[i].pat];
-		char buf[512] = "";
+		char *buf = NULL;
+		size_t len;
+		FILE *mem = open_memstream(&buf, &len);
+		int same;
 
-		for (k = pt->first; k < pt->first + pt->n; k++) {
-			const mp_item *it = &p->items[k];
-			size_t len = strlen(buf);
-
-			if (it->kind == PI_LIT)
-				snprintf(buf + len, sizeof buf - len, "%s",
-					 p->strs[it->arg]);
-			else if (it->kind == PI_INT)
-				snprintf(buf + len, sizeof buf - len, "<%s>",
-					 p->strs[it->name]);
-			else if (it->kind == PI_TEXT)
-				snprintf(buf + len, sizeof buf - len, "{%s}",
-					 p->strs[it->name]);
-			else
-				snprintf(buf + len, sizeof buf - len, "*");
-		}
-		if (strcmp(buf, text) == 0)
+		mp_print_pattern(p, p->rules[i].pat, mem);
+		fclose(mem);
+		same = strcmp(buf, text) == 0;
+		free(buf);
+		if (same)
 			return (int)i;
 	}
 	return -1;
