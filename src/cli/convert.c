@@ -14,6 +14,7 @@
 #include "../common/file.h"
 #include "../lang/compile.h"
 #include "../plan/plan.h"
+#include "../writer/outdir.h"
 #include "../writer/writer.h"
 #include "family.h"
 
@@ -229,30 +230,27 @@ static int load_rules(const copts *o, mp_program *p)
 	return n ? -1 : 0;
 }
 
-static int same_dir(const char *a, const char *b)
-{
-	char ra[PATH_MAX], rb[PATH_MAX];
-
-	return a && b && realpath(a, ra) && realpath(b, rb) &&
-	       strcmp(ra, rb) == 0;
-}
-
+/* Where the output may go (see writer/outdir.h): apart from every
+ * directory the conversion reads, not over anything td2hf did not
+ * write, and clear of what killed runs left. */
 static int check_output(const copts *o, const td_checkpoint *ck)
 {
-	struct stat st;
+	char *save = od_save_dir(ck->iter_dir);
+	const char *prot[] = {o->input, ck->iter_dir, save, o->hf};
+	const char *what[] = {"the input checkpoint", "the checkpoint",
+			      "the Megatron save directory",
+			      "the HF checkpoint"};
+	td_err err;
+	int rc = od_check_apart(o->output, prot, what, 4, &err);
 
-	if (same_dir(o->output, o->input) || same_dir(o->output, ck->iter_dir) ||
-	    same_dir(o->output, o->hf)) {
-		fprintf(stderr, "td2hf: %s: the output cannot be the input or "
-			"the HF checkpoint\n", o->output);
-		return -1;
-	}
-	if (stat(o->output, &st) == 0 && !o->force) {
-		fprintf(stderr, "td2hf: %s: exists (use --force to replace "
-			"it)\n", o->output);
-		return -1;
-	}
-	return 0;
+	free(save);
+	if (rc == 0)
+		rc = od_check_replace(o->output, o->hf, o->force, &err);
+	if (rc == 0)
+		rc = od_clean_stale(o->output, o->quiet ? NULL : stderr, &err);
+	if (rc != 0)
+		fprintf(stderr, "td2hf: %s\n", err.msg);
+	return rc;
 }
 
 static int run(const copts *o, td_checkpoint *ck, const mp_program *prog)
@@ -261,7 +259,7 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog)
 			   o->add_missing ? o->hf : NULL};
 	wr_options wo = {o->output, o->hf, o->force,
 			 !o->quiet && isatty(STDERR_FILENO), o->jobs, !o->no_direct,
-			 !o->no_verify};
+			 !o->no_verify, o->quiet ? NULL : stderr};
 	wr_stats st;
 	td_err err;
 	plan pl;

@@ -19,6 +19,7 @@
 #include "../common/file.h"
 #include "direct.h"
 #include "exec.h"
+#include "outdir.h"
 
 #define WR_MAX_JOBS 256
 
@@ -32,6 +33,18 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
+/* Test seam: with TD2HF_TEST_PAUSE=<point> in the environment, the
+ * process stops itself (SIGSTOP) on reaching that point, so that tests
+ * can signal or kill it exactly there.  Points: staged, written,
+ * moved-aside. */
+static void pause_at(const char *point)
+{
+	const char *p = getenv("TD2HF_TEST_PAUSE");
+
+	if (p && strcmp(p, point) == 0)
+		raise(SIGSTOP);
+}
+
 typedef struct wctx {
 	td_checkpoint *ck;
 	const plan *pl;
@@ -40,30 +53,19 @@ typedef struct wctx {
 	int *fds;
 	wr_stats *st;
 	struct timespec last;
+	td_err cleanup;           /* a failed cleanup; the first error wins */
 	td_err *err;
 } wctx;
 
 /* ---------------------------------------------------------------- files */
 
-static void rm_tree(const char *dir)
+/* "out/file": how messages name a file being written, whatever the
+ * temporary directory it is in. */
+static const char *shown(const wctx *w, const char *file, char *buf,
+			 size_t size)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		char *p;
-
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		p = td_path_join(dir, e->d_name);
-		if (p && unlink(p) != 0 && errno == EISDIR)
-			rm_tree(p);
-		free(p);
-	}
-	closedir(d);
-	rmdir(dir);
+	snprintf(buf, size, "%s/%s", w->o->out_dir, file);
+	return buf;
 }
 
 static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off,
@@ -97,17 +99,18 @@ static int open_shards(wctx *w)
 		w->fds[s] = -1;
 	for (s = 0; s < w->pl->nshards; s++) {
 		const plan_shard *sh = &w->pl->shards[s];
-		char *path = td_path_join(w->tmp, sh->file);
+		char *path = td_path_join(w->tmp, sh->file), name[PATH_MAX];
 
+		shown(w, sh->file, name, sizeof name);
 		w->fds[s] = path ? open(path, O_WRONLY | O_CREAT | O_EXCL |
 					O_CLOEXEC, 0644) : -1;
+		errno = path ? errno : ENOMEM;
 		if (w->fds[s] < 0 ||
-		    pwrite_all(w->fds[s], sh->header, sh->header_len, 0, path,
+		    pwrite_all(w->fds[s], sh->header, sh->header_len, 0, name,
 			       w->err) != 0 ||
 		    ftruncate(w->fds[s], (off_t)sh->size) != 0) {
 			if (w->fds[s] < 0 || errno)
-				td_errf(w->err, "%s: %s", path ? path : w->tmp,
-					strerror(errno));
+				td_errf(w->err, "%s: %s", name, strerror(errno));
 			free(path);
 			return -1;
 		}
@@ -125,10 +128,10 @@ static int close_shards(wctx *w, int sync)
 		if (w->fds[s] < 0)
 			continue;
 		if (sync && rc == 0 && fdatasync(w->fds[s]) != 0)
-			rc = td_errf(w->err, "%s/%s: %s", w->tmp,
+			rc = td_errf(w->err, "%s/%s: %s", w->o->out_dir,
 				     w->pl->shards[s].file, strerror(errno));
 		if (close(w->fds[s]) != 0 && rc == 0 && sync)
-			rc = td_errf(w->err, "%s/%s: %s", w->tmp,
+			rc = td_errf(w->err, "%s/%s: %s", w->o->out_dir,
 				     w->pl->shards[s].file, strerror(errno));
 	}
 	free(w->fds);
@@ -335,22 +338,25 @@ static int write_data(wctx *w)
 
 static int write_index(wctx *w)
 {
-	char *json = plan_index_json(w->pl);
+	char *json = plan_index_json(w->pl), name[PATH_MAX];
 	char *path = td_path_join(w->tmp, "model.safetensors.index.json");
 	int fd = path && json ? open(path, O_WRONLY | O_CREAT | O_EXCL |
 				     O_CLOEXEC, 0644) : -1;
-	int rc = fd < 0 ? td_errf(w->err, "%s: %s", path ? path : w->tmp,
-				  json ? strerror(errno) : "out of memory")
-			: pwrite_all(fd, json, strlen(json), 0, path, w->err);
+	int rc;
 
+	shown(w, "model.safetensors.index.json", name, sizeof name);
+	rc = fd < 0 ? td_errf(w->err, "%s: %s", name, path && json ?
+			      strerror(errno) : "out of memory")
+		    : pwrite_all(fd, json, strlen(json), 0, name, w->err);
 	if (fd >= 0 && close(fd) != 0 && rc == 0)
-		rc = td_errf(w->err, "%s: %s", path, strerror(errno));
+		rc = td_errf(w->err, "%s: %s", name, strerror(errno));
 	free(json);
 	free(path);
 	return rc;
 }
 
-static int copy_file(const char *from, const char *to, td_err *err)
+static int copy_file(const char *from, const char *to, const char *name,
+		     td_err *err)
 {
 	td_file f;
 	int fd, rc;
@@ -359,13 +365,13 @@ static int copy_file(const char *from, const char *to, td_err *err)
 		return -1;
 	fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
-		rc = td_errf(err, "%s: %s", to, strerror(errno));
+		rc = td_errf(err, "%s: %s", name, strerror(errno));
 	else if (dr_copy_range(f.fd, 0, fd, 0, f.size, err) != 0)
-		rc = td_err_prefix(err, "copying %s to %s", from, to);
+		rc = td_err_prefix(err, "copying %s to %s", from, name);
 	else
 		rc = 0;
 	if (fd >= 0 && close(fd) != 0 && rc == 0)
-		rc = td_errf(err, "%s: %s", to, strerror(errno));
+		rc = td_errf(err, "%s: %s", name, strerror(errno));
 	td_file_close(&f);
 	return rc;
 }
@@ -384,15 +390,13 @@ static int copy_assets(wctx *w)
 		return td_errf(w->err, "%s: %s", w->o->hf_dir, strerror(errno));
 	while (rc == 0 && (e = readdir(d))) {
 		char *from = td_path_join(w->o->hf_dir, e->d_name);
-		char *to = td_path_join(w->tmp, e->d_name);
-		struct stat st;
+		char *to = td_path_join(w->tmp, e->d_name), name[PATH_MAX];
 
 		if (!from || !to)
 			rc = td_errf(w->err, "out of memory");
-		else if (stat(from, &st) == 0 && S_ISREG(st.st_mode) &&
-			 !td_ends_with(e->d_name, ".safetensors") &&
-			 strcmp(e->d_name, "model.safetensors.index.json") != 0)
-			rc = copy_file(from, to, w->err);
+		else if (od_is_asset(e->d_name, w->o->hf_dir))
+			rc = copy_file(from, to, shown(w, e->d_name, name,
+						       sizeof name), w->err);
 		free(from);
 		free(to);
 	}
@@ -405,33 +409,38 @@ static int copy_assets(wctx *w)
 static int make_tmp(wctx *w)
 {
 	const char *out = w->o->out_dir;
-	size_t n = strlen(out);
 
-	while (n > 1 && out[n - 1] == '/')
-		n--;
-	if (snprintf(w->tmp, sizeof w->tmp, "%.*s.td2hf-tmp-%ld", (int)n, out,
-		     (long)getpid()) >= (int)sizeof w->tmp)
-		return td_errf(w->err, "%s: path too long", out);
+	if (od_make_parents(out, w->err) != 0 ||
+	    od_stage_name(out, "tmp", w->tmp, sizeof w->tmp, w->err) != 0)
+		return -1;
 	if (mkdir(w->tmp, 0755) != 0)
-		return td_errf(w->err, "%s: cannot create: %s", w->tmp,
-			       strerror(errno));
+		return td_errf(w->err, "%s: cannot create a directory beside "
+			       "it: %s", out, strerror(errno));
 	return 0;
 }
 
+/* Renames the finished directory into place.  An existing output is
+ * checked again (it may have changed since the run began), moved aside,
+ * and emptied of what td2hf wrote; anything else keeps it, with a
+ * warning. */
 static int commit(wctx *w)
 {
 	const char *out = w->o->out_dir;
-	char old[PATH_MAX + 32];
+	char old[PATH_MAX];
 	struct stat st;
-	int replace = stat(out, &st) == 0;
+	td_err warn;
+	int replace;
 
-	snprintf(old, sizeof old, "%s.td2hf-old-%ld", w->tmp, (long)getpid());
-	if (replace && !w->o->force)
-		return td_errf(w->err, "%s: exists (use --force to replace it)",
-			       out);
+	if (od_check_replace(out, w->o->hf_dir, w->o->force, w->err) != 0)
+		return -1;
+	replace = lstat(out, &st) == 0;
+	if (replace && od_stage_name(out, "old", old, sizeof old, w->err) != 0)
+		return -1;
 	if (replace && rename(out, old) != 0)
 		return td_errf(w->err, "%s: cannot move aside: %s", out,
 			       strerror(errno));
+	if (replace)
+		pause_at("moved-aside");
 	if (rename(w->tmp, out) != 0) {
 		td_errf(w->err, "%s: cannot rename into place: %s", out,
 			strerror(errno));
@@ -439,8 +448,10 @@ static int commit(wctx *w)
 			rename(old, out);
 		return -1;
 	}
-	if (replace)
-		rm_tree(old);
+	if (replace && od_remove_ours(old, w->o->hf_dir, &warn) != 0 &&
+	    w->o->log)
+		fprintf(w->o->log, "td2hf: warning: the previous output was "
+			"replaced, but %s\n", warn.msg);
 	return 0;
 }
 
@@ -471,9 +482,12 @@ int wr_convert(td_checkpoint *ck, const plan *pl, const wr_options *o,
 		sigaction(SIGTERM, &old_term, NULL);
 		return -1;
 	}
+	pause_at("staged");
 	rc = open_shards(&w);
 	if (rc == 0)
 		rc = write_data(&w);
+	if (rc == 0)
+		pause_at("written");
 	if (close_shards(&w, rc == 0) != 0 && rc == 0)
 		rc = -1;
 	if (rc == 0)
@@ -484,8 +498,8 @@ int wr_convert(td_checkpoint *ck, const plan *pl, const wr_options *o,
 		rc = 130;
 	if (rc == 0)
 		rc = commit(&w);
-	if (rc != 0)
-		rm_tree(w.tmp);
+	if (rc != 0 && w.tmp[0])
+		od_remove_ours(w.tmp, "*", &w.cleanup);
 	if (rc == 130)
 		td_errf(err, "interrupted; nothing was written to %s", o->out_dir);
 	sigaction(SIGINT, &old_int, NULL);

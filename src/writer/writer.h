@@ -4,6 +4,8 @@
 #ifndef TD_WRITER_H
 #define TD_WRITER_H
 
+#include <stdio.h>
+
 #include "../plan/plan.h"
 
 typedef struct wr_options {
@@ -14,6 +16,7 @@ typedef struct wr_options {
 	int jobs;                /* writer threads */
 	int direct;              /* copy unchanged bytes with copy_file_range */
 	int verify;              /* check each chunk's CRC-32 before use */
+	FILE *log;               /* warnings; NULL: none */
 } wr_options;
 
 typedef struct wr_stats {

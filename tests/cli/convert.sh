@@ -88,7 +88,7 @@ if convert qwen3 "$out" --force 2>"$TMP/err" &&
 else
 	bad "--force replaces the output" "$(cat "$TMP/err")"
 fi
-expect_fail "output cannot be the input" 1 "cannot be the input" -- \
+expect_fail "output cannot be the input" 1 "is the input checkpoint" -- \
 	convert qwen3 "$E2E/qwen3/ckpt" --force
 expect_fail "unknown parameter" 2 "--set wants NAME=VALUE" -- \
 	convert qwen3 "$TMP/x" --set oops

@@ -13,34 +13,42 @@ run() {
 		--output "$out" --hf-checkpoint "$E2E/glm5/hf" -j 1 "$@"
 }
 
-# SIGINT or SIGTERM at 30 moments from start to finish: whatever the
-# moment, the result is either no output at all or a complete one.
-bad_runs=0
-for i in $(seq 1 30); do
-	out="$TMP/sig$i"
-	# a simple command, so that $! is td2hf itself and not a subshell
-	"$TD2HF" -q --rules "$RULES/deepseek_v3.mapbc" --input "$E2E/glm5/ckpt" \
-		--output "$out" --hf-checkpoint "$E2E/glm5/hf" -j 1 2>"$TMP/err" &
-	pid=$!
-	sleep "0.0$((i % 10))"
-	kill -"$( [ $((i % 2)) -eq 0 ] && echo INT || echo TERM)" "$pid" 2>/dev/null
-	wait "$pid"
-	rc=$?
-	left=$(ls -a "$TMP" | grep -c "td2hf-tmp")
-	if [ "$left" -ne 0 ]; then
-		bad_runs=$((bad_runs + 1))
-		echo "run $i: temporary directory left (status $rc)"
-	elif [ -d "$out" ] && ! diff -r "$E2E/glm5/expected/default" "$out" >/dev/null; then
-		bad_runs=$((bad_runs + 1))
-		echo "run $i: an incomplete output directory (status $rc)"
-	elif [ ! -d "$out" ] && [ "$rc" -eq 0 ]; then
-		bad_runs=$((bad_runs + 1))
-		echo "run $i: status 0 but no output"
-	fi
-	rm -rf "$out"
+# SIGINT and SIGTERM at each named point of a run (the writer stops
+# itself there: TD2HF_TEST_PAUSE).  Before the output is moved into place
+# the run ends with status 130 and leaves nothing; once the previous
+# output has been moved aside, it completes.
+for point in staged written moved-aside; do
+	for sig in INT TERM; do
+		out="$TMP/sig-$point-$sig"
+		name="SIG$sig at '$point'"
+		if [ $point = moved-aside ]; then
+			run "$out" 2>/dev/null # a previous output to replace
+			set -- -f
+		else
+			set --
+		fi
+		if ! paused $point -- run "$out" "$@" 2>"$TMP/err"; then
+			bad "$name: td2hf never reached the point" "$(cat "$TMP/err")"
+			continue
+		fi
+		kill -$sig $pid; kill -CONT $pid; wait $job
+		rc=$?
+		want=130
+		[ $point = moved-aside ] && want=0
+		if ls -a "$TMP" | grep -q '[.]td2hf-'; then
+			bad "$name: a staging directory was left" "$(ls -a "$TMP")"
+		elif [ $rc -ne $want ]; then
+			bad "$name: status $rc, wanted $want" "$(cat "$TMP/err")"
+		elif [ $want = 130 ] && [ -e "$out" ]; then
+			bad "$name: an output was left"
+		elif [ $want = 0 ] && ! diff -r "$E2E/glm5/expected/default" "$out" >/dev/null; then
+			bad "$name: the output is not complete"
+		else
+			ok "$name: status $rc, $( [ $want = 0 ] && echo "complete output" || echo "nothing left")"
+		fi
+		rm -rf "$out"
+	done
 done
-[ "$bad_runs" -eq 0 ] && ok "signals at 30 moments: no partial output" ||
-	bad "signals: $bad_runs runs left something behind"
 
 # A full disk: a 48 KiB tmpfs (needs root; skipped otherwise).
 mkdir -p "$TMP/small"

@@ -48,6 +48,41 @@ expect_ok() {
 	fi
 }
 
+# The stopped process that is $1 or a child of $1 (the command may be a
+# shell function running td2hf in a subshell), if any.
+stopped_in() {
+	for st in /proc/[0-9]*/stat; do
+		read -r line 2>/dev/null <"$st" || continue
+		# shellcheck disable=SC2086
+		set -- "$1" ${line##*) }
+		if [ "$2" = T ] && { [ "$st" = "/proc/$1/stat" ] || [ "$3" = "$1" ]; }; then
+			st=${st%/stat}
+			echo "${st#/proc/}"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# paused NAME -- command...: runs the command in the background with
+# TD2HF_TEST_PAUSE=NAME, so td2hf stops itself at that point; sets $pid
+# (td2hf, to signal) and $job (to wait for), and returns 0 once td2hf is
+# stopped there (1 if it never stops).
+paused() {
+	point=$1
+	shift 2
+	TD2HF_TEST_PAUSE=$point "$@" &
+	job=$!
+	i=0
+	while [ $i -lt 1000 ]; do
+		pid=$(stopped_in $job) && return 0
+		kill -0 "$job" 2>/dev/null || return 1
+		sleep 0.01
+		i=$((i + 1))
+	done
+	return 1
+}
+
 finish() {
 	echo "$PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]

@@ -1,0 +1,70 @@
+/* outdir.h — where td2hf may write, and what it may ever remove.
+ *
+ * A converter runs next to the only copy of a checkpoint, so the output
+ * directory obeys three rules, checked here and nowhere else:
+ *  - it is never, never contains and never lies inside a protected
+ *    directory (the checkpoint, the Megatron save directory, the HF
+ *    directory), compared by device and inode so symlinks and bind
+ *    mounts cannot hide the overlap;
+ *  - an existing output is replaced (with --force) only when it is a
+ *    directory whose every entry is something a conversion writes;
+ *  - the only files td2hf removes are files it wrote: the entries a
+ *    conversion writes, in directories it created or was allowed to
+ *    replace; never recursively.
+ * Every message names the path the user gave. */
+#ifndef TD_OUTDIR_H
+#define TD_OUTDIR_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "../common/err.h"
+
+/* Refuses an output that is, contains or lies inside any of the n
+ * protected paths (NULL entries are skipped; what[i] names each in the
+ * message, e.g. "the input checkpoint"). */
+int od_check_apart(const char *out, const char *const *prot,
+		   const char *const *what, size_t n, td_err *err);
+
+/* The Megatron save directory holding iteration directory iter_dir (its
+ * parent, when it holds latest_checkpointed_iteration.txt or iter_dir is
+ * named iter_NNNNNNN or release), in a new string; NULL when none. */
+char *od_save_dir(const char *iter_dir);
+
+/* Whether `name` is something a conversion writes into its output:
+ * model-*.safetensors, model.safetensors.index.json, or a regular file of
+ * hf_dir (the copied assets; hf_dir may be NULL). */
+int od_is_ours(const char *name, const char *hf_dir);
+
+/* Whether `name` in hf_dir is an asset a conversion copies: a regular
+ * file, neither weights (*.safetensors) nor their index. */
+int od_is_asset(const char *name, const char *hf_dir);
+
+/* May the conversion write `out`?  Missing: yes.  A directory: only with
+ * force, and only when od_is_ours holds for every entry (else the first
+ * foreign entry, in name order, is named).  Anything else (a file, a
+ * symlink): never. */
+int od_check_replace(const char *out, const char *hf_dir, int force,
+		     td_err *err);
+
+/* Creates out's missing parent directories (as os.makedirs does). */
+int od_make_parents(const char *out, td_err *err);
+
+/* Staging names beside out: "<out>.td2hf-<kind>-<pid>@<host>", kind
+ * "tmp" (being written) or "old" (being replaced).  0, or -1 when too
+ * long for size. */
+int od_stage_name(const char *out, const char *kind, char *buf, size_t size,
+		  td_err *err);
+
+/* Leftovers of runs that were killed (SIGKILL, power loss) beside out:
+ * those whose process is gone (same host) are removed and each is named
+ * on log (NULL: silent); one whose process still runs, or that comes
+ * from another host, is an error that names it and says what to do. */
+int od_clean_stale(const char *out, FILE *log, td_err *err);
+
+/* Removes the regular files of dir for which od_is_ours holds (every
+ * regular file when hf_dir is "*"), then dir itself.  Returns 0 when dir
+ * is gone, 1 when something td2hf did not write kept it, -1 on error. */
+int od_remove_ours(const char *dir, const char *hf_dir, td_err *err);
+
+#endif
