@@ -13,7 +13,7 @@ WRAP
 	chmod +x "$BLD/$tool-vg"
 done
 status=0
-for t in inspect errors mapc convert; do
+for t in inspect errors mapc convert ops; do
 	echo "== $t.sh under valgrind"
 	TD2HF="$BLD/td2hf-vg" MAPC="$BLD/mapc-vg" SRCDIR="$SRC" sh "$SRC/tests/cli/$t.sh" >"$BLD/valgrind-$t.log" 2>&1 || status=1
 	tail -1 "$BLD/valgrind-$t.log"
