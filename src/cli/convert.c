@@ -2,72 +2,77 @@
  * command's options, glued to the plan and the writer. */
 #include "convert.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/file.h"
-#include "../lang/compile.h"
+#include "../common/units.h"
 #include "../plan/plan.h"
 #include "../writer/outdir.h"
 #include "../writer/writer.h"
-#include "family.h"
+#include "choose.h"
 
 #define EXIT_USAGE 2
 #define MAX_SETS 256
-#define MAX_INCLUDES 64
 
 typedef struct copts {
-	const char *rules, *input, *output, *hf, *explain, *arch, *model;
-	char rules_path[4096];
-	const char *includes[MAX_INCLUDES];
-	int nincludes;
+	ch_request rq;
+	const char *input, *output, *explain;
 	vm_override sets[MAX_SETS];
 	int nsets;
-	char vocab[32];
+	const char *vocab;
 	uint64_t chunk_size;
 	int force, dry_run, quiet, jobs, no_direct, add_missing, no_verify;
 } copts;
 
-/* "5G", "512M", "4096" -> bytes (powers of 1024). */
-static int parse_size(const char *s, uint64_t *out)
+/* A whole number in [lo, hi] for flag; a usage error naming it else. */
+static int parse_int(const char *flag, const char *s, long lo, long hi,
+		     long *out)
 {
 	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	int shift = 0;
+	long v;
 
-	if (end == s || s[0] == '-')
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end || errno || v < lo || v > hi) {
+		fprintf(stderr, "td2hf: %s: '%s' is not a whole number from "
+			"%ld to %ld\n", flag, s, lo, hi);
 		return -1;
-	switch (*end) {
-	case 'K': case 'k': shift = 10; end++; break;
-	case 'M': case 'm': shift = 20; end++; break;
-	case 'G': case 'g': shift = 30; end++; break;
-	case 'T': case 't': shift = 40; end++; break;
-	default: break;
 	}
-	if (*end || v > (UINT64_MAX >> shift))
-		return -1;
-	*out = (uint64_t)v << shift;
+	*out = v;
 	return 0;
 }
 
-static int add_set(copts *o, char *arg)
+static int add_set(copts *o, const char *flag, const char *name,
+		   const char *value)
+{
+	if (o->nsets == MAX_SETS) {
+		fprintf(stderr, "td2hf: %s: more than %d settings\n", flag,
+			MAX_SETS);
+		return -1;
+	}
+	o->sets[o->nsets].name = name;
+	o->sets[o->nsets++].value = value;
+	return 0;
+}
+
+static int parse_set(copts *o, char *arg)
 {
 	char *eq = strchr(arg, '=');
 
-	if (!eq || eq == arg || o->nsets == MAX_SETS) {
+	if (!eq || eq == arg) {
 		fprintf(stderr, "td2hf: --set wants NAME=VALUE, got '%s'\n", arg);
 		return -1;
 	}
 	*eq = '\0';
-	o->sets[o->nsets].name = arg;
-	o->sets[o->nsets++].value = eq + 1;
-	return 0;
+	return add_set(o, "--set", arg, eq + 1);
 }
 
 enum { O_RULES = 256, O_INPUT, O_OUTPUT, O_HF, O_CHUNK, O_SET, O_VOCAB,
@@ -75,29 +80,31 @@ enum { O_RULES = 256, O_INPUT, O_OUTPUT, O_HF, O_CHUNK, O_SET, O_VOCAB,
        O_NOVERIFY };
 
 /* What the options must say together. */
-static int check_args(int argc, copts *o)
+static int check_args(int argc, char **argv, copts *o)
 {
-	if (optind != argc || !o->input ||
-	    (!o->output && !o->dry_run && !o->explain)) {
+	if (optind != argc) {
+		fprintf(stderr, "td2hf: unexpected argument '%s'%s (see td2hf "
+			"--help)\n", argv[optind], o->input ? "" :
+			"; the checkpoint is given with --input");
+		return -1;
+	}
+	if (!o->input || (!o->output && !o->dry_run && !o->explain)) {
 		fprintf(stderr, "td2hf: needs --input and --output (see td2hf "
 			"--help)\n");
 		return -1;
 	}
-	if (!o->rules && !o->arch && !o->model && !o->hf) {
+	if (!o->rq.rules && !o->rq.arch && !o->rq.model && !o->rq.hf) {
 		fprintf(stderr, "td2hf: which rules? give --rules, --arch, "
 			"--model-name or --hf-checkpoint (see td2hf --help)\n");
 		return -1;
 	}
-	if (o->add_missing && !o->hf) {
+	if (o->add_missing && !o->rq.hf) {
 		fprintf(stderr, "td2hf: --add-missing-from-origin needs "
 			"--hf-checkpoint\n");
 		return -1;
 	}
-	if (o->vocab[0] && o->nsets < MAX_SETS) {
-		o->sets[o->nsets].name = "cli_vocab_size";
-		o->sets[o->nsets++].value = o->vocab;
-	}
-	return 0;
+	return o->vocab ? add_set(o, "--vocab-size", "cli_vocab_size", o->vocab)
+			: 0;
 }
 
 static const struct option long_opts[] = {
@@ -125,6 +132,49 @@ static const struct option long_opts[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* Options that take a value; 0 done, -1 usage error. */
+static int parse_value(int c, copts *o)
+{
+	long v;
+
+	switch (c) {
+	case O_RULES:   o->rq.rules = optarg; return 0;
+	case O_INPUT:   o->input = optarg; return 0;
+	case O_OUTPUT:  o->output = optarg; return 0;
+	case O_HF:      o->rq.hf = optarg; return 0;
+	case O_EXPLAIN: o->explain = optarg; return 0;
+	case O_MODEL:   o->rq.model = optarg; return 0;
+	case O_ARCH:    o->rq.arch = optarg; return 0;
+	case O_SET:     return parse_set(o, optarg);
+	case 'j':
+		if (parse_int("--jobs", optarg, 1, 256, &v) != 0)
+			return -1;
+		o->jobs = (int)v;
+		return 0;
+	case 'I':
+		if (o->rq.nincludes == CH_MAX_INCLUDES) {
+			fprintf(stderr, "td2hf: -I: more than %d directories\n",
+				CH_MAX_INCLUDES);
+			return -1;
+		}
+		o->rq.includes[o->rq.nincludes++] = optarg;
+		return 0;
+	case O_CHUNK:
+		if (td_parse_size(optarg, &o->chunk_size) == 0)
+			return 0;
+		fprintf(stderr, "td2hf: --chunk-size: '%s' is not a size above "
+			"zero (e.g. 5G, 5GB, 512MiB, 1.5G, 4096)\n", optarg);
+		return -1;
+	case O_VOCAB:
+		if (parse_int("--vocab-size", optarg, 1, LONG_MAX, &v) != 0)
+			return -1;
+		o->vocab = optarg;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 static int parse(int argc, char **argv, copts *o)
 {
 	int c;
@@ -133,101 +183,19 @@ static int parse(int argc, char **argv, copts *o)
 	o->jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	while ((c = getopt_long(argc, argv, "fI:qaj:", long_opts, NULL)) != -1) {
 		switch (c) {
-		case O_RULES:   o->rules = optarg; break;
-		case O_INPUT:   o->input = optarg; break;
-		case O_OUTPUT:  o->output = optarg; break;
-		case O_HF:      o->hf = optarg; break;
-		case O_DRY:     o->dry_run = 1; break;
-		case O_EXPLAIN: o->explain = optarg; break;
+		case O_DRY:      o->dry_run = 1; break;
 		case 'q': case O_QUIET: o->quiet = 1; break;
-		case 'f':       o->force = 1; break;
+		case 'f':        o->force = 1; break;
 		case O_NODIRECT: o->no_direct = 1; break;
 		case O_NOVERIFY: o->no_verify = 1; break;
-		case 'j':
-			o->jobs = atoi(optarg);
-			if (o->jobs < 1 || o->jobs > 256) {
-				fprintf(stderr, "td2hf: -j wants 1 to 256\n");
-				return -1;
-			}
-			break;
-		case 'I':
-			if (o->nincludes < MAX_INCLUDES)
-				o->includes[o->nincludes++] = optarg;
-			break;
-		case O_CHUNK:
-			if (parse_size(optarg, &o->chunk_size) != 0) {
-				fprintf(stderr, "td2hf: --chunk-size: '%s' is not "
-					"a size (e.g. 5G, 512M, 4096)\n", optarg);
-				return -1;
-			}
-			break;
-		case O_SET:
-			if (add_set(o, optarg) != 0)
-				return -1;
-			break;
-		case O_VOCAB:
-			snprintf(o->vocab, sizeof o->vocab, "%s", optarg);
-			break;
 		case 'a': case O_ADD: o->add_missing = 1; break;
-		case O_MODEL:   o->model = optarg; break;
-		case O_ARCH:    o->arch = optarg; break;
 		default:
-			return -1;
+			if (parse_value(c, o) != 0)
+				return -1;
 		}
 	}
-	return check_args(argc, o);
-}
-
-/* --rules as given; else the installed rules named by --arch, or chosen
- * from the model name (--model-name, or the HF config) as slime does. */
-static int choose_rules(copts *o)
-{
-	const char *dir = family_rules_dir();
-	char model[256];
-	td_err err;
-
-	if (o->rules)
-		return 0;
-	if (o->arch) {
-		snprintf(o->rules_path, sizeof o->rules_path, "%s/%s.mapbc", dir,
-			 o->arch);
-	} else {
-		if (o->model)
-			snprintf(model, sizeof model, "%s", o->model);
-		else if (family_model_name(o->hf, model, sizeof model, &err) != 0)
-			goto fail;
-		if (family_rules_path(dir, model, o->rules_path,
-				      sizeof o->rules_path, &err) != 0)
-			goto fail;
-		if (!o->quiet)
-			fprintf(stderr, "td2hf: model '%s': rules %s\n", model,
-				o->rules_path);
-	}
-	o->rules = o->rules_path;
-	return 0;
-fail:
-	fprintf(stderr, "td2hf: %s\n", err.msg);
-	return -1;
-}
-
-/* A .mapbc is loaded; a .map is compiled (its own dir and -I searched). */
-static int load_rules(const copts *o, mp_program *p)
-{
-	mc_options mo = {o->includes, o->nincludes, stderr, 0};
-	td_err err;
-	int n;
-
-	if (!td_ends_with(o->rules, ".map")) {
-		if (mp_read(o->rules, p, &err) == 0)
-			return 0;
-		fprintf(stderr, "td2hf: %s\n", err.msg);
-		return -1;
-	}
-	n = mc_compile(o->rules, &mo, p);
-	if (n)
-		fprintf(stderr, "td2hf: %s: %d error%s\n", o->rules, n,
-			n == 1 ? "" : "s");
-	return n ? -1 : 0;
+	o->rq.notes = o->quiet ? NULL : stderr;
+	return check_args(argc, argv, o);
 }
 
 /* Where the output may go (see writer/outdir.h): apart from every
@@ -236,7 +204,7 @@ static int load_rules(const copts *o, mp_program *p)
 static int check_output(const copts *o, const td_checkpoint *ck)
 {
 	char *save = od_save_dir(ck->iter_dir);
-	const char *prot[] = {o->input, ck->iter_dir, save, o->hf};
+	const char *prot[] = {o->input, ck->iter_dir, save, o->rq.hf};
 	const char *what[] = {"the input checkpoint", "the checkpoint",
 			      "the Megatron save directory",
 			      "the HF checkpoint"};
@@ -245,7 +213,7 @@ static int check_output(const copts *o, const td_checkpoint *ck)
 
 	free(save);
 	if (rc == 0)
-		rc = od_check_replace(o->output, o->hf, o->force, &err);
+		rc = od_check_replace(o->output, o->rq.hf, o->force, &err);
 	if (rc == 0)
 		rc = od_clean_stale(o->output, o->quiet ? NULL : stderr, &err);
 	if (rc != 0)
@@ -253,33 +221,80 @@ static int check_output(const copts *o, const td_checkpoint *ck)
 	return rc;
 }
 
-static int run(const copts *o, td_checkpoint *ck, const mp_program *prog)
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* "wrote 2.1 GiB in 179 tensors, 1 shard, 2.1 s, 1.0 GiB/s, to DIR" */
+static void summary(const copts *o, const plan *pl, const wr_stats *st,
+		    const struct timespec *t0)
+{
+	double s = seconds_since(t0);
+	char size[32], rate[32];
+
+	td_human_bytes(st->bytes, size, sizeof size);
+	td_human_bytes(s > 0 ? (uint64_t)((double)st->bytes / s) : 0, rate,
+		       sizeof rate);
+	fprintf(stderr, "td2hf: wrote %s in %u tensors, %u shard%s, %.1f s, "
+		"%s/s, to %s\n", size, pl->nemitted, pl->nshards,
+		pl->nshards == 1 ? "" : "s", s, rate, o->output);
+}
+
+static void warn_dropped(const copts *o, const plan *pl)
+{
+	for (uint32_t i = 0; i < pl->ntensors && !o->quiet; i++)
+		if (pl->tensors[i].dropped)
+			fprintf(stderr, "td2hf: warning: '%s' waited for the other "
+				"members of its group, which never came; it is not "
+				"written (as slime drops it)\n",
+				pl->tensors[i].out.name);
+}
+
+static int explain(const copts *o, const plan *pl, const td_checkpoint *ck,
+		   const mp_program *prog)
+{
+	if (plan_explain(pl, ck, prog, o->explain, stdout) ||
+	    plan_explain_skipped(ck, prog, o->explain, stdout))
+		return 0;
+	fprintf(stderr, "td2hf: no stored key or output is named '%s'\n",
+		o->explain);
+	return 1;
+}
+
+static int plan_failed(const copts *o, const td_err *err)
+{
+	if (strstr(err->msg, "no rule matches"))
+		fprintf(stderr, "td2hf: %s (td2hf rules --detect %s lists the "
+			"installed families that cover this checkpoint)\n",
+			err->msg, o->input);
+	else
+		fprintf(stderr, "td2hf: %s\n", err->msg);
+	return 1;
+}
+
+static int run(const copts *o, td_checkpoint *ck, const mp_program *prog,
+	       const struct timespec *t0)
 {
 	plan_options po = {o->chunk_size, o->sets, o->nsets,
-			   o->add_missing ? o->hf : NULL};
-	wr_options wo = {o->output, o->hf, o->force,
-			 !o->quiet && isatty(STDERR_FILENO), o->jobs, !o->no_direct,
-			 !o->no_verify, o->quiet ? NULL : stderr};
+			   o->add_missing ? o->rq.hf : NULL};
+	wr_options wo = {o->output, o->rq.hf, o->force,
+			 !o->quiet && isatty(STDERR_FILENO), o->jobs,
+			 !o->no_direct, !o->no_verify, o->quiet ? NULL : stderr};
 	wr_stats st;
 	td_err err;
 	plan pl;
 	int rc;
 
-	if (plan_build(ck, prog, &po, &pl, &err) != 0) {
-		fprintf(stderr, "td2hf: %s\n", err.msg);
-		return 1;
-	}
-	for (uint32_t i = 0; i < pl.ntensors && !o->quiet; i++)
-		if (pl.tensors[i].dropped)
-			fprintf(stderr, "td2hf: warning: '%s' waited for the other "
-				"members of its group, which never came; it is not "
-				"written (as slime drops it)\n",
-				pl.tensors[i].out.name);
+	if (plan_build(ck, prog, &po, &pl, &err) != 0)
+		return plan_failed(o, &err);
+	warn_dropped(o, &pl);
 	if (o->explain) {
-		rc = plan_explain(&pl, ck, prog, o->explain, stdout) ? 0 : 1;
-		if (rc)
-			fprintf(stderr, "td2hf: no stored key or output is named "
-				"'%s'\n", o->explain);
+		rc = explain(o, &pl, ck, prog);
 	} else if (o->dry_run) {
 		plan_print(&pl, ck, prog, stdout);
 		rc = 0;
@@ -288,11 +303,7 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog)
 		if (rc != 0)
 			fprintf(stderr, "td2hf: %s\n", err.msg);
 		else if (!o->quiet)
-			fprintf(stderr, "td2hf: wrote %u tensors (%" PRIu64
-				" bytes, %" PRIu64 " copied file to file) in %u "
-				"shard%s to %s\n", pl.nemitted, st.bytes,
-				st.direct_bytes, pl.nshards,
-				pl.nshards == 1 ? "" : "s", o->output);
+			summary(o, &pl, &st, t0);
 		rc = rc == 130 ? 130 : rc ? 1 : 0;
 	}
 	plan_free(&pl);
@@ -301,16 +312,18 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog)
 
 int cmd_convert(int argc, char **argv)
 {
+	struct timespec t0;
 	copts o;
 	mp_program prog;
 	td_checkpoint ck;
 	td_err err;
 	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&o, 0, sizeof o);
 	if (parse(argc, argv, &o) != 0)
 		return EXIT_USAGE;
-	if (choose_rules(&o) != 0 || load_rules(&o, &prog) != 0)
+	if (ch_load(&o.rq, &prog) != 0)
 		return 1;
 	if (ckpt_open(o.input, &ck, &err) != 0) {
 		fprintf(stderr, "td2hf: %s\n", err.msg);
@@ -318,7 +331,7 @@ int cmd_convert(int argc, char **argv)
 		return 1;
 	}
 	rc = o.output && !o.dry_run && !o.explain && check_output(&o, &ck) != 0
-	     ? 1 : run(&o, &ck, &prog);
+	     ? 1 : run(&o, &ck, &prog, &t0);
 	ckpt_close(&ck);
 	mp_free(&prog);
 	return rc;

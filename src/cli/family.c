@@ -1,24 +1,26 @@
+/* family.c — which rules convert which model (see family.h). */
 #include "family.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
-#include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../common/file.h"
+#include "../plan/plan.h"
 
-#ifndef TD_RULES_DIR
-#define TD_RULES_DIR "/usr/local/share/td2hf/rules"
-#endif
+#define FAM_MAX 64
+#define FAM_NAME 64
 
-const char *family_rules_dir(void)
-{
-	const char *env = getenv("TD2HF_RULES_DIR");
-
-	return env && *env ? env : TD_RULES_DIR;
-}
+/* dir/families: "pattern rules" lines, first match wins. */
+typedef struct fam_table {
+	char pat[FAM_MAX][FAM_NAME];
+	char rules[FAM_MAX][FAM_NAME];
+	int n;
+} fam_table;
 
 /* Lower-case, without '_' and '-' (slime's normalization). */
 static void normalize(const char *in, char *out, size_t size)
@@ -29,6 +31,53 @@ static void normalize(const char *in, char *out, size_t size)
 		if (*in != '_' && *in != '-')
 			out[n++] = (char)tolower((unsigned char)*in);
 	out[n] = '\0';
+}
+
+static int read_table(const char *dir, fam_table *t, td_err *err)
+{
+	char *list = td_path_join(dir, "families"), line[512];
+	FILE *f = list ? fopen(list, "r") : NULL;
+
+	t->n = 0;
+	if (!f) {
+		td_errf(err, "%s: no rules installed here (build td2hf with "
+			"make, install it, or set TD2HF_RULES_DIR; --rules FILE "
+			"needs none)", dir);
+		free(list);
+		return -1;
+	}
+	while (t->n < FAM_MAX && fgets(line, sizeof line, f)) {
+		if (line[0] == '#' || sscanf(line, "%63s %63s", t->pat[t->n],
+					      t->rules[t->n]) != 2)
+			continue;
+		t->n++;
+	}
+	fclose(f);
+	free(list);
+	return 0;
+}
+
+/* Whether rules[i] first appears at i (each family listed once). */
+static int first_of(const fam_table *t, int i)
+{
+	for (int j = 0; j < i; j++)
+		if (strcmp(t->rules[j], t->rules[i]) == 0)
+			return 0;
+	return 1;
+}
+
+/* "a, b, c" of the patterns (which = 0) or the distinct families (1). */
+static void join(const fam_table *t, int which, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < t->n && n < size; i++) {
+		if (which && !first_of(t, i))
+			continue;
+		n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "",
+				      which ? t->rules[i] : t->pat[i]);
+	}
 }
 
 int family_model_name(const char *hf_dir, char *name, size_t size, td_err *err)
@@ -68,66 +117,154 @@ int family_model_name(const char *hf_dir, char *name, size_t size, td_err *err)
 int family_rules_path(const char *dir, const char *model, char *path,
 		      size_t size, td_err *err)
 {
-	char *list = td_path_join(dir, "families"), norm[256], line[512];
-	FILE *f = list ? fopen(list, "r") : NULL;
-	int rc = -1;
+	char norm[256], names[FAM_MAX * (FAM_NAME + 2)];
+	fam_table t;
 
-	normalize(model, norm, sizeof norm);
-	if (!f) {
-		td_errf(err, "%s: cannot read the families table (is td2hf "
-			"installed? set TD2HF_RULES_DIR or use --rules)",
-			list ? list : dir);
-		free(list);
+	if (read_table(dir, &t, err) != 0)
 		return -1;
-	}
-	while (rc < 0 && fgets(line, sizeof line, f)) {
-		char pat[256], rules[256];
-
-		if (line[0] == '#' || sscanf(line, "%255s %255s", pat, rules) != 2)
-			continue;
-		if (strstr(norm, pat)) {
-			snprintf(path, size, "%s/%s.mapbc", dir, rules);
-			rc = 0;
+	normalize(model, norm, sizeof norm);
+	for (int i = 0; i < t.n; i++)
+		if (strstr(norm, t.pat[i])) {
+			snprintf(path, size, "%s/%s.mapbc", dir, t.rules[i]);
+			return 0;
 		}
-	}
-	fclose(f);
-	if (rc < 0)
-		td_errf(err, "model '%s' matches no family in %s (use --rules)",
-			model, list);
-	free(list);
-	return rc;
+	join(&t, 0, names, sizeof names);
+	return td_errf(err, "model '%s' matches no family: the name, "
+		       "lower-cased without '_' and '-', must contain one of "
+		       "%s (td2hf rules lists them; or give --rules FILE)",
+		       model, names);
 }
 
-int family_list(const char *dir)
+int family_arch_path(const char *dir, const char *arch, char *path,
+		     size_t size, td_err *err)
 {
-	char *list = td_path_join(dir, "families"), line[512];
-	FILE *f = list ? fopen(list, "r") : NULL;
+	char names[FAM_MAX * (FAM_NAME + 2)];
+	struct stat st;
+	fam_table t;
 
-	if (!f) {
-		fprintf(stderr, "td2hf: %s: no rules installed here (set "
-			"TD2HF_RULES_DIR)\n", dir);
-		free(list);
+	if (read_table(dir, &t, err) != 0)
+		return -1;
+	for (int i = 0; i < t.n; i++) {
+		if (strcmp(arch, t.rules[i]) != 0)
+			continue;
+		snprintf(path, size, "%s/%s.mapbc", dir, arch);
+		if (stat(path, &st) == 0)
+			return 0;
+		return td_errf(err, "--arch %s: %s is missing (rebuild or "
+			       "reinstall td2hf)", arch, path);
+	}
+	join(&t, 1, names, sizeof names);
+	return td_errf(err, "--arch %s: unknown family; the families are %s "
+		       "(see td2hf rules)", arch, names);
+}
+
+int family_list(const char *dir, FILE *out)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	fam_table t;
+	td_err err;
+
+	if (read_table(dir, &t, &err) != 0) {
+		fprintf(stderr, "td2hf: %s\n", err.msg);
 		return 1;
 	}
-	printf("rules in %s\n\n%-16s %-14s %s\n", dir, "model name has",
-	       "rules", "installed");
-	while (fgets(line, sizeof line, f)) {
-		char pat[256], rules[256], *p;
-		FILE *r;
-
-		if (line[0] == '#' || sscanf(line, "%255s %255s", pat, rules) != 2)
-			continue;
-		p = malloc(strlen(dir) + strlen(rules) + 8);
-		if (!p)
-			break;
-		sprintf(p, "%s/%s.mapbc", dir, rules);
-		r = fopen(p, "rb");
-		printf("%-16s %-14s %s\n", pat, rules, r ? "yes" : "no (not yet written)");
-		if (r)
-			fclose(r);
-		free(p);
+	fprintf(out, "rules in %s\n\n"
+		"A model name (--model-name, or the --hf-checkpoint's config "
+		"class) is lower-cased\nwithout '_' and '-'; the first line "
+		"whose pattern it contains selects the rules.\n"
+		"--arch FAMILY selects them directly.\n\n%-14s %-13s %s\n",
+		dir, "name contains", "family", "rules file");
+	for (int i = 0; i < t.n; i++) {
+		snprintf(path, sizeof path, "%s/%s.mapbc", dir, t.rules[i]);
+		fprintf(out, "%-14s %-13s %s%s\n", t.pat[i], t.rules[i], path,
+			stat(path, &st) == 0 ? "" : "  (missing)");
 	}
-	fclose(f);
-	free(list);
 	return 0;
+}
+
+/* ---------------------------------------------------------------- detect */
+
+typedef struct fit {
+	int family;          /* index in the table */
+	int covers;          /* every stored key mapped or skipped */
+	uint32_t unused;     /* rules that matched nothing */
+	uint32_t outputs;
+	char why[TD_ERR_MAX];
+} fit;
+
+static void try_family(const char *dir, const fam_table *t, td_checkpoint *ck,
+		       fit *f)
+{
+	plan_options po = {(uint64_t)5 << 30, NULL, 0, NULL};
+	char path[PATH_MAX];
+	mp_program prog;
+	td_err err;
+	plan pl;
+
+	snprintf(path, sizeof path, "%s/%s.mapbc", dir, t->rules[f->family]);
+	if (mp_read(path, &prog, &err) != 0) {
+		snprintf(f->why, sizeof f->why, "%s", err.msg);
+		return;
+	}
+	if (plan_build(ck, &prog, &po, &pl, &err) != 0) {
+		snprintf(f->why, sizeof f->why, "%s", err.msg);
+	} else {
+		f->covers = 1;
+		f->unused = plan_unused_rules(&pl, &prog);
+		f->outputs = pl.nemitted;
+		plan_free(&pl);
+	}
+	mp_free(&prog);
+}
+
+static int fit_cmp(const void *a, const void *b)
+{
+	const fit *x = a, *y = b;
+
+	if (x->covers != y->covers)
+		return y->covers - x->covers;
+	if (x->covers && x->unused != y->unused)
+		return x->unused < y->unused ? -1 : 1;
+	return x->family - y->family;
+}
+
+int family_detect(const char *dir, const char *checkpoint, FILE *out)
+{
+	fit fits[FAM_MAX];
+	td_checkpoint ck;
+	fam_table t;
+	td_err err;
+	int n = 0, i, ok = 0;
+
+	if (read_table(dir, &t, &err) != 0 || ckpt_open(checkpoint, &ck, &err)) {
+		fprintf(stderr, "td2hf: %s\n", err.msg);
+		return 1;
+	}
+	for (i = 0; i < t.n; i++) {
+		if (!first_of(&t, i))
+			continue;
+		memset(&fits[n], 0, sizeof fits[n]);
+		fits[n].family = i;
+		try_family(dir, &t, &ck, &fits[n++]);
+	}
+	ckpt_close(&ck);
+	qsort(fits, (size_t)n, sizeof *fits, fit_cmp);
+	fprintf(out, "families for %s, best first:\n", checkpoint);
+	for (i = 0; i < n; i++) {
+		const fit *f = &fits[i];
+
+		ok += f->covers;
+		if (f->covers)
+			fprintf(out, "  %-13s covers every stored key: %u "
+				"outputs, %u rules unused\n",
+				t.rules[f->family], f->outputs, f->unused);
+		else
+			fprintf(out, "  %-13s no: %s\n", t.rules[f->family],
+				f->why);
+	}
+	if (!ok)
+		fprintf(out, "no installed family covers this checkpoint; "
+			"write rules for it (docs/adding-a-model.md)\n");
+	return ok ? 0 : 1;
 }

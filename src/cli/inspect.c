@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "../common/units.h"
 #include "../reader/pickle.h"
 
 static cJSON *int_array(const int64_t *v, int n)
@@ -133,19 +134,6 @@ cJSON *inspect_json(td_checkpoint *c, int resolve, td_err *err)
 
 /* ---------------------------------------------------------------- text */
 
-static void human_bytes(uint64_t n, char *buf, size_t size)
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)n;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 static int resolve_key(td_checkpoint *c, const dcp_key *k, td_err *err)
 {
 	ts_tensor t;
@@ -157,17 +145,17 @@ static int resolve_key(td_checkpoint *c, const dcp_key *k, td_err *err)
 	return 0;
 }
 
-static void print_key(const dcp_key *k, FILE *out)
+static void print_key(const dcp_key *k, int width, FILE *out)
 {
 	const char *skip = dcp_skip_reason(k->name);
 	char shape[128], size[32];
 
-	human_bytes(k->nbytes, size, sizeof size);
+	td_human_bytes(k->nbytes, size, sizeof size);
 	if (k->kind == DCP_TENSOR)
 		td_shape_str(k->shape, k->ndim, shape, sizeof shape);
 	else
 		snprintf(shape, sizeof shape, "-");
-	fprintf(out, "%-60s %-6s %-20s %6zu %10s%s%s\n", k->name,
+	fprintf(out, "%-*s %-6s %-20s %6zu %10s%s%s\n", width, k->name,
 		k->kind == DCP_TENSOR ? td_dtype_st_name(k->dtype) : "bytes",
 		shape, k->nchunks, size, skip ? "  skip: " : "",
 		skip ? skip : "");
@@ -188,7 +176,7 @@ static void print_summary(const td_checkpoint *c, FILE *out)
 			bytes += k->nbytes;
 		tensors += k->kind == DCP_TENSOR;
 	}
-	human_bytes(bytes, size, sizeof size);
+	td_human_bytes(bytes, size, sizeof size);
 	fprintf(out, "checkpoint  %s\n", c->iter_dir);
 	fprintf(out, "backend     %s\n", c->backend[0] ? c->backend
 						       : "(no metadata.json)");
@@ -200,46 +188,120 @@ static void print_summary(const td_checkpoint *c, FILE *out)
 		tensors, c->cat.nkeys - tensors, skipped, size);
 }
 
-static void print_args(const td_checkpoint *c, FILE *out)
+/* The args shown unless asked for others: what says the model's shape
+ * and how it was cut. */
+static const char default_args[] =
+	"num_layers,hidden_size,ffn_hidden_size,num_attention_heads,"
+	"num_query_groups,kv_channels,vocab_size,padded_vocab_size,"
+	"make_vocab_size_divisible_by,untie_embeddings_and_output_weights,"
+	"swiglu,normalization,qk_layernorm,add_qkv_bias,num_experts,"
+	"moe_ffn_hidden_size,moe_layer_freq,moe_shared_expert_intermediate_size,"
+	"q_lora_rank,kv_lora_rank,mtp_num_layers,params_dtype,bf16,"
+	"tensor_model_parallel_size,pipeline_model_parallel_size,"
+	"expert_model_parallel_size";
+
+static void print_value(const arg_entry *e, FILE *out)
 {
 	char num[32];
-	size_t i;
+
+	switch (e->type) {
+	case ARG_NONE:  fprintf(out, "None\n"); break;
+	case ARG_BOOL:  fprintf(out, "%s\n", e->i ? "True" : "False"); break;
+	case ARG_INT:   fprintf(out, "%" PRId64 "\n", e->i); break;
+	case ARG_FLOAT:
+		pk_float_repr(e->f, num, sizeof num);
+		fprintf(out, "%s\n", num);
+		break;
+	case ARG_STR:   fprintf(out, "'%s'\n", e->text); break;
+	case ARG_OTHER: fprintf(out, "%s\n", e->text); break;
+	}
+}
+
+/* Whether name is one of the comma-separated names in list. */
+static int listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (len == n && strncmp(p, name, n) == 0)
+			return 1;
+		p += len + (p[len] == ',');
+	}
+	return 0;
+}
+
+/* Each name of the comma-separated list, in its order; a name common.pt
+ * lacks is said to be missing. */
+static void print_named(const td_checkpoint *c, const char *list, FILE *out)
+{
+	const char *p = list;
+
+	while (*p) {
+		size_t len = strcspn(p, ","), i;
+
+		for (i = 0; i < c->args.n; i++)
+			if (strlen(c->args.v[i].name) == len &&
+			    strncmp(c->args.v[i].name, p, len) == 0)
+				break;
+		if (len > 0) {
+			fprintf(out, "  %-40.*s ", (int)len, p);
+			if (i < c->args.n)
+				print_value(&c->args.v[i], out);
+			else
+				fprintf(out, "(not in common.pt)\n");
+		}
+		p += len + (p[len] == ',');
+	}
+}
+
+/* names: comma-separated, "*" for all, NULL for the default list. */
+static void print_args(const td_checkpoint *c, const char *names, FILE *out)
+{
+	size_t i, shown = 0;
 
 	if (!c->has_args) {
 		fprintf(out, "\nargs: no common.pt\n");
 		return;
 	}
-	fprintf(out, "\nargs (%zu, from common.pt)\n", c->args.n);
+	fprintf(out, "\nargs (from common.pt)\n");
+	if (names && strcmp(names, "*") != 0) {
+		print_named(c, names, out);
+		return;
+	}
 	for (i = 0; i < c->args.n; i++) {
 		const arg_entry *e = &c->args.v[i];
 
+		if (!names && !listed(default_args, e->name))
+			continue;
 		fprintf(out, "  %-40s ", e->name);
-		switch (e->type) {
-		case ARG_NONE:  fprintf(out, "None\n"); break;
-		case ARG_BOOL:  fprintf(out, "%s\n", e->i ? "True" : "False"); break;
-		case ARG_INT:   fprintf(out, "%" PRId64 "\n", e->i); break;
-		case ARG_FLOAT:
-			pk_float_repr(e->f, num, sizeof num);
-			fprintf(out, "%s\n", num);
-			break;
-		case ARG_STR:   fprintf(out, "'%s'\n", e->text); break;
-		case ARG_OTHER: fprintf(out, "%s\n", e->text); break;
-		}
+		print_value(e, out);
+		shown++;
 	}
+	if (shown < c->args.n)
+		fprintf(out, "  (%zu of %zu shown; --args NAME,... or "
+			"--all-args for the others)\n", shown, c->args.n);
 }
 
-int inspect_text(td_checkpoint *c, int resolve, FILE *out, td_err *err)
+int inspect_text(td_checkpoint *c, int resolve, const char *args, FILE *out,
+		 td_err *err)
 {
 	size_t i;
+	int width = 3;
 
 	for (i = 0; resolve && i < c->cat.nkeys; i++)
 		if (resolve_key(c, &c->cat.keys[i], err) != 0)
 			return -1;
-	print_summary(c, out);
-	fprintf(out, "%-60s %-6s %-20s %6s %10s\n", "KEY", "DTYPE", "SHAPE",
-		"CHUNKS", "BYTES");
 	for (i = 0; i < c->cat.nkeys; i++)
-		print_key(&c->cat.keys[i], out);
-	print_args(c, out);
+		if (strlen(c->cat.keys[i].name) > (size_t)width)
+			width = (int)strlen(c->cat.keys[i].name);
+	print_summary(c, out);
+	fprintf(out, "%-*s %-6s %-20s %6s %10s\n", width, "KEY", "DTYPE",
+		"SHAPE", "CHUNKS", "BYTES");
+	for (i = 0; i < c->cat.nkeys; i++)
+		print_key(&c->cat.keys[i], width, out);
+	print_args(c, args, out);
 	return 0;
 }

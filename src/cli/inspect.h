@@ -13,7 +13,10 @@
  * opened to find its raw bytes (data_offset, crc32).  NULL on error. */
 cJSON *inspect_json(td_checkpoint *c, int resolve, td_err *err);
 
-/* Human-readable listing; also resolves chunks when asked. */
-int inspect_text(td_checkpoint *c, int resolve, FILE *out, td_err *err);
+/* Human-readable listing; also resolves chunks when asked.  args: the
+ * common.pt args to show, comma-separated; "*" all; NULL a default list
+ * of the model's shape. */
+int inspect_text(td_checkpoint *c, int resolve, const char *args, FILE *out,
+		 td_err *err);
 
 #endif

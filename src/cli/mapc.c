@@ -9,6 +9,7 @@
 #include "../common/file.h"
 #include "../lang/compile.h"
 #include "../lang/program.h"
+#include "rulesdir.h"
 
 #define EXIT_USAGE 2
 #define MAX_INCLUDE_DIRS 64
@@ -25,7 +26,8 @@ static void usage(FILE *out)
 "  -o, --output FILE   where to write (default: the input's base name with\n"
 "                      .mapbc, in the current directory)\n"
 "  -I DIR              also look for included files in DIR (after the\n"
-"                      including file's own directory)\n"
+"                      including file's own directory; the installed rules\n"
+"                      directory is searched last, $TD2HF_RULES_DIR if set)\n"
 "      --check         report errors only; write nothing\n"
 "  -d, --disassemble   print the tables and code of a compiled file (a .map\n"
 "                      is compiled first)\n"
@@ -131,10 +133,20 @@ static char *default_output(const char *in)
 	return out;
 }
 
+/* Compiles in; included files are looked for beside the including file,
+ * then in each -I directory, then in the installed rules directory. */
 static int compile(const opts *o, const char *in, mp_program *p)
 {
-	mc_options mo = {o->include_dirs, o->ninclude, stderr, o->max_errors};
-	int errors = mc_compile(in, &mo, p);
+	const char *dirs[MAX_INCLUDE_DIRS + 1];
+	char rules[4096];
+	mc_options mo = {dirs, 0, stderr, o->max_errors};
+	int errors, i;
+
+	for (i = 0; i < o->ninclude; i++)
+		dirs[i] = o->include_dirs[i];
+	dirs[i++] = rd_rules_dir(rules, sizeof rules);
+	mo.ninclude_dirs = i;
+	errors = mc_compile(in, &mo, p);
 
 	if (errors)
 		fprintf(stderr, "mapc: %d error%s\n", errors, errors == 1 ? "" : "s");

@@ -7,77 +7,107 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../common/err.h"
 #include "../reader/checkpoint.h"
 #include "convert.h"
 #include "family.h"
 #include "inspect.h"
+#include "rulesdir.h"
 
 #define EXIT_USAGE 2
 
-static void usage(FILE *out)
-{
-	fputs(
+static const char synopsis[] =
 "Usage: td2hf --rules RULES --input CHECKPOINT --output DIR [options]\n"
 "       td2hf --input CHECKPOINT --output DIR --hf-checkpoint HF_DIR [options]\n"
-"       td2hf inspect [--json] [--metadata-only] CHECKPOINT\n"
-"       td2hf rules\n"
-"       td2hf --help | --version\n"
+"       td2hf inspect [--json] [--metadata-only] [--args NAMES|--all-args]\n"
+"                     CHECKPOINT\n"
+"       td2hf rules [--detect CHECKPOINT]\n"
+"       td2hf help | --help | --version\n";
+
+static void usage(FILE *out)
+{
+	fputs(synopsis, out);
+	fputs(
 "\n"
-"Reads Megatron-Core torch_dist checkpoints (PyTorch Distributed Checkpoint\n"
-"directories) without Python.  CHECKPOINT is an iteration directory (the one\n"
-"holding .metadata) or a Megatron save directory (holding\n"
-"latest_checkpointed_iteration.txt).\n"
+"Converts Megatron-Core torch_dist checkpoints (PyTorch Distributed\n"
+"Checkpoint directories) to HuggingFace safetensors without Python.\n"
+"CHECKPOINT is an iteration directory (the one holding .metadata) or a\n"
+"Megatron save directory (holding latest_checkpointed_iteration.txt).\n"
 "\n"
 "Commands:\n"
-"  rules          list the installed rules and which models they convert\n"
-"                 ($TD2HF_RULES_DIR overrides where they are looked for)\n"
+"  rules          list every accepted model name and the rules file it\n"
+"                 selects; --detect CHECKPOINT lists the installed\n"
+"                 families that cover every stored key, best first\n"
 "  inspect        list every stored key with dtype, global shape, chunk\n"
 "                 count and bytes, whether the converter would skip it\n"
-"                 (optimizer state, _extra_state), and the training args\n"
-"                 from common.pt\n"
+"                 (optimizer state, _extra_state), and training args from\n"
+"                 common.pt\n"
+"  help           this text\n"
 "\n"
 "Options for inspect:\n"
 "  --json           machine-readable output, including every chunk's file,\n"
 "                   archive range, raw data offset and CRC-32\n"
 "  --metadata-only  read only .metadata and common.pt; do not open the\n"
 "                   .distcp archives to locate and check each chunk\n"
+"  --args NAMES     the common.pt args to show, comma-separated (default:\n"
+"                   the model's shape); --all-args shows every one\n"
 "\n"
-"Conversion (the first form) writes a HuggingFace checkpoint: safetensors\n"
-"shards and model.safetensors.index.json, as slime's converter writes them.\n"
+"Conversion (the first two forms) writes a HuggingFace checkpoint:\n"
+"safetensors shards and model.safetensors.index.json, as slime's converter\n"
+"writes them.  Which rules:\n"
 "  --rules FILE          compiled rules (.mapbc) or a rule file (.map)\n"
-"  --arch NAME           installed rules NAME (see td2hf rules)\n"
-"  --model-name NAME     choose the rules as slime chooses its handler from\n"
-"                        NAME; without --rules, --arch or --model-name, the\n"
-"                        name comes from the --hf-checkpoint's config.json\n"
+"  --arch FAMILY         the installed rules of FAMILY (see td2hf rules)\n"
+"  --model-name NAME     chosen from NAME as slime chooses its handler;\n"
+"                        without --rules, --arch or --model-name, the name\n"
+"                        comes from the --hf-checkpoint's config.json.\n"
+"                        --rules wins over --arch, which wins over\n"
+"                        --model-name; a name that disagrees with the rules\n"
+"                        used is reported\n"
+"Where:\n"
 "  --input DIR           the checkpoint (alias --input-dir)\n"
-"  --output DIR          where to write (alias --output-dir); written under a\n"
-"                        temporary name and renamed when complete\n"
+"  --output DIR          where to write (alias --output-dir); missing parent\n"
+"                        directories are created; written under a temporary\n"
+"                        name beside it and renamed when complete.  Never\n"
+"                        the checkpoint, its save directory or the HF\n"
+"                        directory, nor inside or around them\n"
 "  --hf-checkpoint DIR   the original HF model: its other files (config,\n"
 "                        tokenizer) are copied (alias --origin-hf-dir)\n"
+"  -f, --force           replace an existing output directory, only if it\n"
+"                        holds nothing but files a conversion writes\n"
+"How:\n"
 "  -a, --add-missing-from-origin\n"
 "                        also copy the HF checkpoint's tensors that the\n"
 "                        conversion does not produce (as slime's -a)\n"
-"  -f, --force           replace an existing output directory\n"
-"  --chunk-size SIZE     shard size limit, e.g. 5G (default), 512M, 4096\n"
+"  --chunk-size SIZE     shard size limit: bytes, or with a suffix K, M, G,\n"
+"                        T (or KiB ... TiB: powers of 1024) or KB, MB, GB,\n"
+"                        TB (powers of 1000); e.g. 5G (the default), 5GB,\n"
+"                        512MiB, 1.5G\n"
 "  --set NAME=VALUE      set a rules parameter (an integer or none),\n"
 "                        overriding common.pt's args\n"
 "  --vocab-size N        keep at most N rows of the embedding and output\n"
 "                        layer (also cut to common.pt's vocab_size, as\n"
 "                        slime does); same as --set cli_vocab_size=N\n"
-"  --dry-run             print every stored key, its outputs and shards\n"
-"  --explain NAME        show the rule for a stored key or output name\n"
-"  -I DIR                include directory when --rules is a .map\n"
+"  -I DIR                include directory when --rules is a .map (the\n"
+"                        installed rules directory is searched last)\n"
 "  -j, --jobs N          writer threads (default: the number of cores)\n"
 "  --no-verify           skip the CRC-32 check of each chunk's stored bytes\n"
 "                        (on by default: a corrupt .distcp is an error)\n"
 "  --no-direct-copy      copy unchanged tensors through memory instead of\n"
 "                        with copy_file_range (for comparison)\n"
-"  -q, --quiet           no progress or summary\n"
+"Instead of converting:\n"
+"  --dry-run             print every stored key, its outputs and shards\n"
+"  --explain NAME        show the rule for a stored key or output name\n"
+"  -q, --quiet           no progress, no summary, no note of the rules used\n"
 "\n"
-"Exit status: 0 on success, 1 when a file is unreadable or malformed,\n"
-"2 on a usage error.\n", out);
+"Environment: TD2HF_RULES_DIR overrides where the installed rules are\n"
+"looked for (default: rules/ beside the td2hf program when it holds a\n"
+"families table, as in a build tree; else the installed directory).\n"
+"\n"
+"Exit status: 0 on success, 1 when a file is unreadable or malformed or\n"
+"the rules do not fit the checkpoint, 2 on a usage error, 130 when\n"
+"interrupted (SIGINT or SIGTERM: nothing is left behind).\n", out);
 }
 
 static int cmd_inspect(int argc, char **argv)
@@ -85,9 +115,12 @@ static int cmd_inspect(int argc, char **argv)
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"metadata-only", no_argument, NULL, 'm'},
+		{"args", required_argument, NULL, 'a'},
+		{"all-args", no_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	const char *args = NULL;
 	int json = 0, resolve = 1, c, rc;
 	td_checkpoint ck;
 	td_err err;
@@ -96,6 +129,8 @@ static int cmd_inspect(int argc, char **argv)
 		switch (c) {
 		case 'j': json = 1; break;
 		case 'm': resolve = 0; break;
+		case 'a': args = optarg; break;
+		case 'A': args = "*"; break;
 		case 'h': usage(stdout); return 0;
 		default:  return EXIT_USAGE;
 		}
@@ -119,7 +154,7 @@ static int cmd_inspect(int argc, char **argv)
 		cJSON_free(s);
 		cJSON_Delete(j);
 	} else {
-		rc = inspect_text(&ck, resolve, stdout, &err) ? 1 : 0;
+		rc = inspect_text(&ck, resolve, args, stdout, &err) ? 1 : 0;
 	}
 	if (rc)
 		fprintf(stderr, "td2hf: %s\n", err.msg);
@@ -131,28 +166,60 @@ static int cmd_inspect(int argc, char **argv)
 	return rc;
 }
 
+static int cmd_rules(int argc, char **argv)
+{
+	char dir[4096];
+
+	rd_rules_dir(dir, sizeof dir);
+	if (argc == 1)
+		return family_list(dir, stdout);
+	if (argc == 3 && strcmp(argv[1], "--detect") == 0)
+		return family_detect(dir, argv[2], stdout);
+	fprintf(stderr, "td2hf rules: expected no argument, or --detect "
+		"CHECKPOINT (see td2hf --help)\n");
+	return EXIT_USAGE;
+}
+
+/* A first argument that is no command and no option. */
+static int unknown_command(const char *arg)
+{
+	struct stat st;
+
+	if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode))
+		fprintf(stderr, "td2hf: '%s' is not a command; to convert the "
+			"checkpoint there, give it with --input: td2hf --input "
+			"%s --output DIR ... (to look inside: td2hf inspect %s)\n",
+			arg, arg, arg);
+	else
+		fprintf(stderr, "td2hf: unknown command '%s'; the commands are "
+			"inspect, rules and help, and a conversion starts with "
+			"options (see td2hf --help)\n", arg);
+	return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "Usage: td2hf inspect [--json] [--metadata-only] "
-			"CHECKPOINT (see td2hf --help)\n");
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		fputs(synopsis, stderr);
+		fputs("Try 'td2hf --help' for the options.\n", stderr);
 		return EXIT_USAGE;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+	    strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
+	if (strcmp(cmd, "--version") == 0) {
 		printf("td2hf %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	if (strcmp(argv[1], "inspect") == 0)
+	if (strcmp(cmd, "inspect") == 0)
 		return cmd_inspect(argc - 1, argv + 1);
-	if (argv[1][0] == '-')
+	if (strcmp(cmd, "rules") == 0)
+		return cmd_rules(argc - 1, argv + 1);
+	if (cmd[0] == '-')
 		return cmd_convert(argc, argv);
-	if (strcmp(argv[1], "rules") == 0 && argc == 2)
-		return family_list(family_rules_dir());
-	fprintf(stderr, "td2hf: unknown command '%s'; only 'inspect' exists in "
-		"this version (see td2hf --help)\n", argv[1]);
-	return EXIT_USAGE;
+	return unknown_command(cmd);
 }

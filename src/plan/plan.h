@@ -79,9 +79,17 @@ void plan_print(const plan *pl, const td_checkpoint *ck,
  * author sees what a fixture does not exercise. */
 void plan_print_unused(const plan *pl, const mp_program *prog, FILE *out);
 
+/* How many rules no entry matched. */
+uint32_t plan_unused_rules(const plan *pl, const mp_program *prog);
+
 /* --explain: every entry whose stored key, rewritten name or outputs
  * include name.  Returns 0 when nothing matched. */
 int plan_explain(const plan *pl, const td_checkpoint *ck,
 		 const mp_program *prog, const char *name, FILE *out);
+
+/* --explain of a stored key that a skip rule drops: which rule.  Returns
+ * 0 when name is not such a key. */
+int plan_explain_skipped(const td_checkpoint *ck, const mp_program *prog,
+			 const char *name, FILE *out);
 
 #endif

@@ -1,8 +1,10 @@
 /* print.c — the plan for people: --dry-run and --explain. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "plan.h"
+#include "../vm/match.h"
 
 static void entry_source(const plan_entry *pe, const td_checkpoint *ck,
 			char *buf, size_t size)
@@ -48,15 +50,36 @@ static void print_entry(const plan *pl, uint32_t e, const td_checkpoint *ck,
 	}
 }
 
+/* used[r]: whether some entry matched rule r (a new array; NULL on OOM). */
+static unsigned char *rules_used(const plan *pl, const mp_program *prog)
+{
+	unsigned char *used = calloc(prog->nrules ? prog->nrules : 1, 1);
+	uint32_t e;
+
+	for (e = 0; used && e < pl->nentries; e++)
+		if (!pl->entries[e].origin && pl->entries[e].rule < prog->nrules)
+			used[pl->entries[e].rule] = 1;
+	return used;
+}
+
+uint32_t plan_unused_rules(const plan *pl, const mp_program *prog)
+{
+	unsigned char *used = rules_used(pl, prog);
+	uint32_t r, n = 0;
+
+	for (r = 0; used && r < prog->nrules; r++)
+		n += !used[r];
+	free(used);
+	return n;
+}
+
 void plan_print_unused(const plan *pl, const mp_program *prog, FILE *out)
 {
-	uint32_t r, e, unused = 0;
+	unsigned char *used = rules_used(pl, prog);
+	uint32_t r, unused = 0;
 
-	for (r = 0; r < prog->nrules; r++) {
-		for (e = 0; e < pl->nentries; e++)
-			if (!pl->entries[e].origin && pl->entries[e].rule == r)
-				break;
-		if (e < pl->nentries)
+	for (r = 0; used && r < prog->nrules; r++) {
+		if (used[r])
 			continue;
 		if (!unused++)
 			fprintf(out, "\nrules that matched nothing in this "
@@ -66,6 +89,7 @@ void plan_print_unused(const plan *pl, const mp_program *prog, FILE *out)
 		mp_print_pattern(prog, prog->rules[r].pat, out);
 		fputs("\"\n", out);
 	}
+	free(used);
 }
 
 void plan_print(const plan *pl, const td_checkpoint *ck,
@@ -108,4 +132,30 @@ int plan_explain(const plan *pl, const td_checkpoint *ck,
 		}
 	}
 	return found;
+}
+
+int plan_explain_skipped(const td_checkpoint *ck, const mp_program *prog,
+			 const char *name, FILE *out)
+{
+	vm_caps caps;
+	size_t k;
+	uint32_t i;
+
+	for (k = 0; k < ck->cat.nkeys; k++) {
+		if (strcmp(ck->cat.keys[k].name, name) != 0)
+			continue;
+		for (i = 0; i < prog->nskips; i++) {
+			const mp_rule *r = &prog->skips[i];
+
+			if (!vm_match(prog, r->pat, name, &caps))
+				continue;
+			fprintf(out, "%s\n  stored in the checkpoint; skipped by "
+				"%s:%u  skip \"", name, prog->strs[r->file],
+				r->line);
+			mp_print_pattern(prog, r->pat, out);
+			fputs("\"\n", out);
+			return 1;
+		}
+	}
+	return 0;
 }

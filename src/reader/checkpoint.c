@@ -12,14 +12,20 @@
 
 #define SMALL_FILE_MAX 65536
 
-static int exists(const char *dir, const char *name)
+/* 1 when dir/name exists, 0 when it does not, -1 (err set) when that
+ * cannot be told, e.g. the directory is not readable. */
+static int exists(const char *dir, const char *name, td_err *err)
 {
 	char *p = td_path_join(dir, name);
 	struct stat st;
-	int ok = p && stat(p, &st) == 0;
+	int rc;
 
+	if (!p)
+		return td_errf(err, "out of memory");
+	rc = stat(p, &st) == 0 ? 1 : errno == ENOENT || errno == ENOTDIR ? 0
+	     : td_errf(err, "%s: %s", p, strerror(errno));
 	free(p);
-	return ok;
+	return rc;
 }
 
 /* latest_checkpointed_iteration.txt holds an integer or "release". */
@@ -29,7 +35,7 @@ static int latest_iteration_dir(const char *save, char **out, td_err *err)
 	unsigned char *buf = NULL;
 	char name[64], text[16];
 	size_t len = 0, i;
-	int rc = -1;
+	int rc = -1, found;
 
 	if (path && td_slurp(path, 64, &buf, &len, err) == 0) {
 		while (len > 0 && isspace(buf[len - 1]))
@@ -49,9 +55,10 @@ static int latest_iteration_dir(const char *save, char **out, td_err *err)
 			td_errf(err, "%s: expected an iteration number", path);
 		else if (!(*out = td_path_join(save, name)))
 			td_errf(err, "%s: out of memory", path);
-		else if (!exists(save, name)) {
-			td_errf(err, "%s: names iteration directory %s, which "
-				"does not exist", path, *out);
+		else if ((found = exists(save, name, err)) != 1) {
+			if (found == 0)
+				td_errf(err, "%s: names iteration directory %s, "
+					"which does not exist", path, *out);
 			free(*out);
 			*out = NULL;
 		} else {
@@ -66,15 +73,17 @@ static int latest_iteration_dir(const char *save, char **out, td_err *err)
 static int find_iter_dir(const char *path, char **out, td_err *err)
 {
 	struct stat st;
+	int found;
 
 	if (stat(path, &st) != 0)
 		return td_errf(err, "%s: %s", path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return td_errf(err, "%s: not a directory", path);
-	if (exists(path, ".metadata"))
-		return (*out = strdup(path)) ? 0 : td_errf(err, "out of memory");
-	if (exists(path, "latest_checkpointed_iteration.txt"))
-		return latest_iteration_dir(path, out, err);
+	if ((found = exists(path, ".metadata", err)) != 0)
+		return found < 0 ? -1 : (*out = strdup(path)) ? 0
+		       : td_errf(err, "out of memory");
+	if ((found = exists(path, "latest_checkpointed_iteration.txt", err)) != 0)
+		return found < 0 ? -1 : latest_iteration_dir(path, out, err);
 	return td_errf(err, "%s: not a torch_dist checkpoint (no .metadata and "
 		       "no latest_checkpointed_iteration.txt)", path);
 }
@@ -90,8 +99,10 @@ static int check_backend(td_checkpoint *c, td_err *err)
 
 	if (!path)
 		return td_errf(err, "out of memory");
-	if (!exists(c->iter_dir, "metadata.json"))
+	rc = exists(c->iter_dir, "metadata.json", err);
+	if (rc <= 0)
 		goto done;
+	rc = 0;
 	rc = td_slurp(path, SMALL_FILE_MAX, &buf, &len, err);
 	if (rc == 0 && !(j = cJSON_ParseWithLength((char *)buf, len)))
 		rc = td_errf(err, "%s: not valid JSON", path);
@@ -122,9 +133,11 @@ int ckpt_open(const char *path, td_checkpoint *c, td_err *err)
 	memset(c, 0, sizeof *c);
 	if (find_iter_dir(path, &c->iter_dir, err) != 0)
 		return -1;
-	if (!exists(c->iter_dir, ".metadata")) {
-		rc = td_errf(err, "%s: no .metadata (incomplete or not a "
-			     "torch_dist checkpoint)", c->iter_dir);
+	if ((rc = exists(c->iter_dir, ".metadata", err)) != 1) {
+		if (rc == 0)
+			td_errf(err, "%s: no .metadata (incomplete or not a "
+				"torch_dist checkpoint)", c->iter_dir);
+		rc = -1;
 		ckpt_close(c);
 		return rc;
 	}
@@ -132,7 +145,7 @@ int ckpt_open(const char *path, td_checkpoint *c, td_err *err)
 	if (rc == 0)
 		rc = dcp_load(c->iter_dir, &c->cat, err);
 	common = td_path_join(c->iter_dir, "common.pt");
-	if (rc == 0 && exists(c->iter_dir, "common.pt")) {
+	if (rc == 0 && (rc = exists(c->iter_dir, "common.pt", err)) == 1) {
 		rc = args_load(common, &c->args, err);
 		c->has_args = rc == 0;
 	}

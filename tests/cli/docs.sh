@@ -109,4 +109,23 @@ for doc in docs/language.md docs/adding-a-model.md; do
 		fi
 	done <"$TMP/list"
 done
+
+# --help and the man page describe the same options, commands, environment
+# and exit statuses: each word below must appear in both or in neither.
+vocabulary() { # the options (-x, --long), commands, variables, statuses
+	sed 's/\\-/-/g; s/\\f[BIRP]//g' | grep -oE -- \
+		'(^|[^a-zA-Z0-9-])--?[a-zA-Z][a-zA-Z-]*|TD2HF_[A-Z_]+|\b(inspect|rules|help|130)\b' |
+		sed 's/^[^a-zA-Z0-9-]//' | grep -vE '^-(-)?$' | sort -u
+}
+for prog in td2hf mapc; do
+	bin=$(dirname "$TD2HF")/$prog
+	"$bin" --help | vocabulary >"$TMP/help.words"
+	vocabulary <"$SRCDIR/man/$prog.1" >"$TMP/man.words"
+	if cmp -s "$TMP/help.words" "$TMP/man.words"; then
+		ok "$prog: --help and man/$prog.1 name the same $(wc -l <"$TMP/man.words") options and terms"
+	else
+		bad "$prog: --help and man/$prog.1 differ (< help only, > man only)" \
+			"$(diff "$TMP/help.words" "$TMP/man.words" | grep '^[<>]' | tr '\n' ' ')"
+	fi
+done
 finish

@@ -4,7 +4,6 @@
 
 fresh() { rm -rf "$TMP/ck"; mkdir -p "$TMP/ck"; cp -p "$FIX/stacked/iter_0000100/"* "$FIX/stacked/iter_0000100/.metadata" "$TMP/ck/"; }
 
-expect_fail "no arguments" 2 "Usage" -- "$TD2HF"
 expect_fail "unknown command" 2 "unknown command 'convert'" -- "$TD2HF" convert
 expect_fail "inspect without dir" 2 "expected one checkpoint" -- "$TD2HF" inspect
 expect_fail "missing dir" 1 "/nonexistent: No such file" -- "$TD2HF" inspect /nonexistent
