@@ -477,9 +477,9 @@ static int split_out(const char *out, char buf[PATH_MAX], const char **parent,
 int od_clean_stale(const char *out, FILE *log, td_err *err)
 {
 	char buf[PATH_MAX];
-	const char *parent, *base;
+	const char *parent = ".", *base = "";
 	struct dirent **list;
-	int count, i, rc = 0;
+	int count, i, w, rc = 0;
 	stale s;
 
 	if (split_out(out, buf, &parent, &base, err) != 0)
@@ -494,12 +494,15 @@ int od_clean_stale(const char *out, FILE *log, td_err *err)
 		if (!parse_stale(base, strlen(base), list[i]->d_name, &s))
 			continue;
 		if (base == buf)
-			snprintf(s.path, sizeof s.path, "%s", list[i]->d_name);
+			w = snprintf(s.path, sizeof s.path, "%s",
+				     list[i]->d_name);
 		else
-			snprintf(s.path, sizeof s.path, "%s/%s",
-				 strcmp(parent, "/") ? parent : "",
-				 list[i]->d_name);
-		rc = clean_one(&s, log, err);
+			w = snprintf(s.path, sizeof s.path, "%s/%s",
+				     strcmp(parent, "/") ? parent : "",
+				     list[i]->d_name);
+		rc = w < 0 || (size_t)w >= sizeof s.path
+		     ? td_errf(err, "%s: path too long", out)
+		     : clean_one(&s, log, err);
 	}
 	free_list(list, count);
 	return rc;
