@@ -186,15 +186,14 @@ int family_list(const char *dir, FILE *out)
 /* ---------------------------------------------------------------- detect */
 
 typedef struct fit {
-	int family;          /* index in the table */
+	const char *name;    /* the family */
 	int covers;          /* every stored key mapped or skipped */
 	uint32_t unused;     /* rules that matched nothing */
 	uint32_t outputs;
 	char why[TD_ERR_MAX];
 } fit;
 
-static void try_family(const char *dir, const fam_table *t, td_checkpoint *ck,
-		       fit *f)
+static void try_family(const char *dir, td_checkpoint *ck, fit *f)
 {
 	plan_options po = {(uint64_t)5 << 30, NULL, 0, NULL};
 	char path[PATH_MAX];
@@ -202,7 +201,7 @@ static void try_family(const char *dir, const fam_table *t, td_checkpoint *ck,
 	td_err err;
 	plan pl;
 
-	snprintf(path, sizeof path, "%s/%s.mapbc", dir, t->rules[f->family]);
+	snprintf(path, sizeof path, "%s/%s.mapbc", dir, f->name);
 	if (mp_read(path, &prog, &err) != 0) {
 		snprintf(f->why, sizeof f->why, "%s", err.msg);
 		return;
@@ -218,6 +217,8 @@ static void try_family(const char *dir, const fam_table *t, td_checkpoint *ck,
 	mp_free(&prog);
 }
 
+/* Best first: covering every key, then fewest unused rules; families
+ * that fit equally well are listed together, by name. */
 static int fit_cmp(const void *a, const void *b)
 {
 	const fit *x = a, *y = b;
@@ -226,7 +227,35 @@ static int fit_cmp(const void *a, const void *b)
 		return y->covers - x->covers;
 	if (x->covers && x->unused != y->unused)
 		return x->unused < y->unused ? -1 : 1;
-	return x->family - y->family;
+	if (x->covers && x->outputs != y->outputs)
+		return x->outputs > y->outputs ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int same_fit(const fit *x, const fit *y)
+{
+	return x->covers && y->covers && x->unused == y->unused &&
+	       x->outputs == y->outputs;
+}
+
+static void print_fits(const fit *fits, int n, FILE *out)
+{
+	for (int i = 0; i < n; i++) {
+		const fit *f = &fits[i];
+		int j = i;
+
+		if (!f->covers) {
+			fprintf(out, "  %-13s no: %s\n", f->name, f->why);
+			continue;
+		}
+		fprintf(out, "  %s", f->name);
+		while (j + 1 < n && same_fit(f, &fits[j + 1]))
+			fprintf(out, ", %s", fits[++j].name);
+		fprintf(out, "%s every stored key: %u outputs, %u rules "
+			"unused\n", j > i ? " (equally) cover" : " covers",
+			f->outputs, f->unused);
+		i = j;
+	}
 }
 
 int family_detect(const char *dir, const char *checkpoint, FILE *out)
@@ -245,24 +274,14 @@ int family_detect(const char *dir, const char *checkpoint, FILE *out)
 		if (!first_of(&t, i))
 			continue;
 		memset(&fits[n], 0, sizeof fits[n]);
-		fits[n].family = i;
-		try_family(dir, &t, &ck, &fits[n++]);
+		fits[n].name = t.rules[i];
+		try_family(dir, &ck, &fits[n]);
+		ok += fits[n++].covers;
 	}
 	ckpt_close(&ck);
 	qsort(fits, (size_t)n, sizeof *fits, fit_cmp);
 	fprintf(out, "families for %s, best first:\n", checkpoint);
-	for (i = 0; i < n; i++) {
-		const fit *f = &fits[i];
-
-		ok += f->covers;
-		if (f->covers)
-			fprintf(out, "  %-13s covers every stored key: %u "
-				"outputs, %u rules unused\n",
-				t.rules[f->family], f->outputs, f->unused);
-		else
-			fprintf(out, "  %-13s no: %s\n", t.rules[f->family],
-				f->why);
-	}
+	print_fits(fits, n, out);
 	if (!ok)
 		fprintf(out, "no installed family covers this checkpoint; "
 			"write rules for it (docs/adding-a-model.md)\n");

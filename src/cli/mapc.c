@@ -1,6 +1,8 @@
 /* mapc — compiles td2hf rule files (.map) into bytecode (.mapbc). */
 #include "config.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,8 @@ static void usage(FILE *out)
 "                      is compiled first)\n"
 "      --max-errors N  stop reporting after N errors (default 20)\n"
 "      --opcodes       print the instruction reference (as in docs/bytecode.md)\n"
+"      --list          list the installed rule files and the model names\n"
+"                      each is selected by\n"
 "  -h, --help          this text\n"
 "      --version       print the version\n"
 "\n"
@@ -68,6 +72,52 @@ static void print_opcodes(void)
 	}
 }
 
+static int is_map(const struct dirent *e)
+{
+	return td_ends_with(e->d_name, ".map");
+}
+
+/* The "# model names:" line of a rules file, into buf ("" if none). */
+static void model_names(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+
+	buf[0] = '\0';
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "# model names:", 14) == 0) {
+			const char *p = line + 14 + strspn(line + 14, " \t");
+
+			snprintf(buf, size, "%.*s", (int)strcspn(p, "\n"), p);
+			break;
+		}
+	if (f)
+		fclose(f);
+}
+
+/* --list: the rule files of the installed rules directory. */
+static int list_rules(void)
+{
+	char dir[4096], path[4096 + 256], names[256];
+	struct dirent **list;
+	int n = scandir(rd_rules_dir(dir, sizeof dir), &list, is_map, alphasort);
+
+	if (n < 0) {
+		fprintf(stderr, "mapc: %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	printf("rule files in %s (included ones have no model names)\n\n", dir);
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, list[i]->d_name);
+		model_names(path, names, sizeof names);
+		printf("  %-22s %s\n", list[i]->d_name,
+		       names[0] ? names : "(shared blocks)");
+		free(list[i]);
+	}
+	free(list);
+	return 0;
+}
+
 typedef struct opts {
 	const char *include_dirs[MAX_INCLUDE_DIRS];
 	int ninclude;
@@ -83,6 +133,7 @@ static int parse_args(int argc, char **argv, opts *o)
 		{"disassemble", no_argument, NULL, 'd'},
 		{"max-errors", required_argument, NULL, 'm'},
 		{"opcodes", no_argument, NULL, 'O'},
+		{"list", no_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -97,6 +148,7 @@ static int parse_args(int argc, char **argv, opts *o)
 		case 'm': o->max_errors = atoi(optarg); break;
 		case 'h': usage(stdout); exit(0);
 		case 'O': print_opcodes(); exit(0);
+		case 'L': exit(list_rules());
 		case 'V': printf("mapc (td2hf) %s, bytecode version %d\n",
 				 PACKAGE_VERSION, MP_VERSION); exit(0);
 		case 'I':
