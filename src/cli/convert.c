@@ -16,6 +16,7 @@
 #include "../common/units.h"
 #include "../plan/plan.h"
 #include "../writer/outdir.h"
+#include "../writer/parts.h"
 #include "../writer/writer.h"
 #include "choose.h"
 
@@ -30,6 +31,9 @@ typedef struct copts {
 	const char *vocab;
 	uint64_t chunk_size;
 	int force, dry_run, quiet, jobs, no_direct, add_missing, no_verify;
+	const char *part;          /* --part K/N|auto, as given */
+	int finish, resume;
+	double wait;               /* --wait SECONDS; < 0: not given */
 } copts;
 
 /* A whole number in [lo, hi] for flag; a usage error naming it else. */
@@ -77,7 +81,7 @@ static int parse_set(copts *o, char *arg)
 
 enum { O_RULES = 256, O_INPUT, O_OUTPUT, O_HF, O_CHUNK, O_SET, O_VOCAB,
        O_DRY, O_EXPLAIN, O_QUIET, O_ADD, O_MODEL, O_NODIRECT, O_ARCH,
-       O_NOVERIFY };
+       O_NOVERIFY, O_PART, O_FINISH, O_WAIT, O_RESUME };
 
 /* What the options must say together. */
 static int check_args(int argc, char **argv, copts *o)
@@ -96,6 +100,12 @@ static int check_args(int argc, char **argv, copts *o)
 	if (!o->rq.rules && !o->rq.arch && !o->rq.model && !o->rq.hf) {
 		fprintf(stderr, "td2hf: which rules? give --rules, --arch, "
 			"--model-name or --hf-checkpoint (see td2hf --help)\n");
+		return -1;
+	}
+	if ((o->part != NULL) + o->finish + o->resume > 1 ||
+	    (o->wait >= 0 && !o->part)) {
+		fprintf(stderr, "td2hf: --part, --finish and --resume exclude "
+			"each other; --wait goes with --part\n");
 		return -1;
 	}
 	if (o->add_missing && !o->rq.hf) {
@@ -129,6 +139,10 @@ static const struct option long_opts[] = {
 	{"add-missing-from-origin-hf", no_argument, NULL, O_ADD},
 	{"model-name", required_argument, NULL, O_MODEL},
 	{"arch", required_argument, NULL, O_ARCH},
+	{"part", required_argument, NULL, O_PART},
+	{"finish", no_argument, NULL, O_FINISH},
+	{"wait", required_argument, NULL, O_WAIT},
+	{"resume", no_argument, NULL, O_RESUME},
 	{NULL, 0, NULL, 0},
 };
 
@@ -145,6 +159,12 @@ static int parse_value(int c, copts *o)
 	case O_EXPLAIN: o->explain = optarg; return 0;
 	case O_MODEL:   o->rq.model = optarg; return 0;
 	case O_ARCH:    o->rq.arch = optarg; return 0;
+	case O_PART:    o->part = optarg; return 0;
+	case O_WAIT:
+		if (parse_int("--wait", optarg, 0, 7 * 24 * 3600, &v) != 0)
+			return -1;
+		o->wait = (double)v;
+		return 0;
 	case O_SET:     return parse_set(o, optarg);
 	case 'j':
 		if (parse_int("--jobs", optarg, 1, 256, &v) != 0)
@@ -180,6 +200,7 @@ static int parse(int argc, char **argv, copts *o)
 	int c;
 
 	o->chunk_size = (uint64_t)5 << 30;
+	o->wait = -1;
 	o->jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	while ((c = getopt_long(argc, argv, "fI:qaj:", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -188,6 +209,8 @@ static int parse(int argc, char **argv, copts *o)
 		case 'f':        o->force = 1; break;
 		case O_NODIRECT: o->no_direct = 1; break;
 		case O_NOVERIFY: o->no_verify = 1; break;
+		case O_FINISH:   o->finish = 1; break;
+		case O_RESUME:   o->resume = 1; break;
 		case 'a': case O_ADD: o->add_missing = 1; break;
 		default:
 			if (parse_value(c, o) != 0)
@@ -231,18 +254,31 @@ static double seconds_since(const struct timespec *t0)
 }
 
 /* "wrote 2.1 GiB in 179 tensors, 1 shard, 2.1 s, 1.0 GiB/s, to DIR" */
+/* "wrote 2.1 GiB in 179 tensors, 1 shard, 2.1 s, 1.0 GiB/s, to DIR" */
 static void summary(const copts *o, const plan *pl, const wr_stats *st,
 		    const struct timespec *t0)
 {
 	double s = seconds_since(t0);
 	char size[32], rate[32];
 
+	if (o->finish) {
+		fprintf(stderr, "td2hf: %s is complete: %u shard%s, the index "
+			"and the assets, %.1f s\n", o->output, pl->nshards,
+			pl->nshards == 1 ? "" : "s", s);
+		return;
+	}
 	td_human_bytes(st->bytes, size, sizeof size);
 	td_human_bytes(s > 0 ? (uint64_t)((double)st->bytes / s) : 0, rate,
 		       sizeof rate);
-	fprintf(stderr, "td2hf: wrote %s in %u tensors, %u shard%s, %.1f s, "
-		"%s/s, to %s\n", size, pl->nemitted, pl->nshards,
-		pl->nshards == 1 ? "" : "s", s, rate, o->output);
+	if (o->part)
+		fprintf(stderr, "td2hf: part %s wrote %s, %.1f s, %s/s, for "
+			"%s (%u shards in all)\n", o->part, size, s, rate,
+			o->output, pl->nshards);
+	else
+		fprintf(stderr, "td2hf: wrote %s in %u tensors, %u shard%s, "
+			"%.1f s, %s/s, to %s\n", size, pl->nemitted,
+			pl->nshards, pl->nshards == 1 ? "" : "s", s, rate,
+			o->output);
 }
 
 static void warn_dropped(const copts *o, const plan *pl)
@@ -277,6 +313,31 @@ static int plan_failed(const copts *o, const td_err *err)
 	return 1;
 }
 
+/* --part, --resume, --finish: the conversion shared between processes
+ * (writer/parts.h). */
+static int run_parts(const copts *o, td_checkpoint *ck, const plan *pl,
+		     const plan_options *po, const wr_options *wo,
+		     wr_stats *st, td_err *err)
+{
+	pt_spec sp = {0, 1, "--resume"};
+	pt_ident id;
+	int rc;
+
+	if (o->part && pt_parse(o->part, &sp, err) != 0)
+		return -1;
+	if (pt_identify(pl, ck, po, &id, err) != 0)
+		return -1;
+	if (o->finish)
+		return pt_finish(pl, wo, &id, err);
+	rc = pt_run(ck, pl, wo, &sp, &id, o->quiet ? NULL : stderr, st, err);
+	if (rc != 0 || sp.k != 0 || (o->part && o->wait < 0))
+		return rc;
+	if (o->part && pt_wait(o->output, &id, sp.n, o->wait,
+			       o->quiet ? NULL : stderr, err) != 0)
+		return -1;
+	return pt_finish(pl, wo, &id, err);
+}
+
 static int run(const copts *o, td_checkpoint *ck, const mp_program *prog,
 	       const struct timespec *t0)
 {
@@ -293,13 +354,16 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog,
 	if (plan_build(ck, prog, &po, &pl, &err) != 0)
 		return plan_failed(o, &err);
 	warn_dropped(o, &pl);
+	memset(&st, 0, sizeof st);
 	if (o->explain) {
 		rc = explain(o, &pl, ck, prog);
 	} else if (o->dry_run) {
 		plan_print(&pl, ck, prog, stdout);
 		rc = 0;
 	} else {
-		rc = wr_convert(ck, &pl, &wo, &st, &err);
+		rc = o->part || o->finish || o->resume
+		     ? run_parts(o, ck, &pl, &po, &wo, &st, &err)
+		     : wr_convert(ck, &pl, &wo, &st, &err);
 		if (rc != 0)
 			fprintf(stderr, "td2hf: %s\n", err.msg);
 		else if (!o->quiet)

@@ -311,6 +311,8 @@ int od_remove_ours(const char *dir, const char *hf_dir, td_err *err)
 	return rc;
 }
 
+static int td2hf_alive(long pid);
+
 /* ---------------------------------------------------------------- making */
 
 int od_make_parents(const char *out, td_err *err)
@@ -353,19 +355,40 @@ static void host_name(char *buf, size_t size)
 			buf[i] = '_';
 }
 
+void od_process_tag(char *buf, size_t size)
+{
+	char host[OD_HOST_MAX];
+
+	host_name(host, sizeof host);
+	snprintf(buf, size, "%ld@%s", (long)getpid(), host);
+}
+
 int od_stage_name(const char *out, const char *kind, char *buf, size_t size,
 		  td_err *err)
 {
-	char host[OD_HOST_MAX];
+	char tag[OD_HOST_MAX + 32];
 	size_t n = trimmed_len(out);
 	int w;
 
-	host_name(host, sizeof host);
-	w = snprintf(buf, size, "%.*s.td2hf-%s-%ld@%s", (int)n, out, kind,
-		     (long)getpid(), host);
+	od_process_tag(tag, sizeof tag);
+	w = kind ? snprintf(buf, size, "%.*s.td2hf-%s-%s", (int)n, out, kind, tag)
+		 : snprintf(buf, size, "%.*s.td2hf-parts", (int)n, out);
 	if (w < 0 || (size_t)w >= size)
 		return td_errf(err, "%s: path too long", out);
 	return 0;
+}
+
+int od_tag_gone(const char *tag)
+{
+	char host[OD_HOST_MAX];
+	const char *at = strchr(tag, '@');
+	char *end;
+	long pid = strtol(tag, &end, 10);
+
+	host_name(host, sizeof host);
+	if (end == tag || pid <= 0 || end != at || strcmp(at + 1, host) != 0)
+		return 0;
+	return !td2hf_alive(pid);
 }
 
 /* ---------------------------------------------------------------- leftovers */

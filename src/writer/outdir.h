@@ -51,10 +51,20 @@ int od_check_replace(const char *out, const char *hf_dir, int force,
 int od_make_parents(const char *out, td_err *err);
 
 /* Staging names beside out: "<out>.td2hf-<kind>-<pid>@<host>", kind
- * "tmp" (being written) or "old" (being replaced).  0, or -1 when too
+ * "tmp" (being written) or "old" (being replaced); kind NULL gives the
+ * staging directory that the parts of one conversion share,
+ * "<out>.td2hf-parts" (the same name on every host).  0, or -1 when too
  * long for size. */
 int od_stage_name(const char *out, const char *kind, char *buf, size_t size,
 		  td_err *err);
+
+/* "<pid>@<host>": names what this process writes in a shared place. */
+void od_process_tag(char *buf, size_t size);
+
+/* Whether the process a tag names is known to be gone: same host, and
+ * no td2hf runs under that pid.  0 when it may still run (or runs on
+ * another host, which cannot be asked). */
+int od_tag_gone(const char *tag);
 
 /* Leftovers of runs that were killed (SIGKILL, power loss) beside out:
  * those whose process is gone (same host) are removed and each is named

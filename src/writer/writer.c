@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +50,16 @@ typedef struct wctx {
 	td_checkpoint *ck;
 	const plan *pl;
 	const wr_options *o;
-	char tmp[PATH_MAX];
-	int *fds;
+	char tmp[PATH_MAX];       /* the directory written into */
+	const wr_part *part;      /* NULL: every shard, into a new directory */
+	_Atomic uint32_t *pending; /* part: per shard, tensors left to write */
+	int *fds;                 /* per shard; -1: not written by this run */
 	wr_stats *st;
 	struct timespec last;
 	td_err cleanup;           /* a failed cleanup; the first error wins */
+	uint64_t total;           /* bytes this run writes (for progress) */
+	int replace_extras;       /* index and assets may exist (a finish
+				   * run again): replace them */
 	td_err *err;
 } wctx;
 
@@ -88,6 +94,47 @@ static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off,
 	return 0;
 }
 
+/* Whether this run writes shard s (a part writes its own shards, less
+ * those a previous run of it completed). */
+static int writes_shard(const wctx *w, uint32_t s)
+{
+	return !w->part || (w->part->mine[s] && !w->part->done[s]);
+}
+
+/* Where shard s is written: its own name in a new directory; in a
+ * part's staging directory, a temporary name renamed when complete. */
+static int shard_path(const wctx *w, uint32_t s, int final, char *buf,
+		      size_t size)
+{
+	const char *file = w->pl->shards[s].file;
+	int n = w->part && !final
+		? snprintf(buf, size, "%s/.%s.%s", w->tmp, file, w->part->suffix)
+		: snprintf(buf, size, "%s/%s", w->tmp, file);
+
+	return n < 0 || (size_t)n >= size ? td_errf(w->err, "%s: path too long",
+						    w->tmp) : 0;
+}
+
+static int open_shard(wctx *w, uint32_t s)
+{
+	const plan_shard *sh = &w->pl->shards[s];
+	char path[PATH_MAX], name[PATH_MAX];
+
+	shown(w, sh->file, name, sizeof name);
+	if (shard_path(w, s, 0, path, sizeof path) != 0)
+		return -1;
+	w->fds[s] = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (w->fds[s] < 0)
+		return td_errf(w->err, "%s: %s", name, strerror(errno));
+	errno = 0;
+	if (pwrite_all(w->fds[s], sh->header, sh->header_len, 0, name,
+		       w->err) != 0)
+		return -1;
+	if (ftruncate(w->fds[s], (off_t)sh->size) != 0)
+		return td_errf(w->err, "%s: %s", name, strerror(errno));
+	return 0;
+}
+
 static int open_shards(wctx *w)
 {
 	uint32_t s;
@@ -97,30 +144,15 @@ static int open_shards(wctx *w)
 		return td_errf(w->err, "out of memory");
 	for (s = 0; s < w->pl->nshards; s++)
 		w->fds[s] = -1;
-	for (s = 0; s < w->pl->nshards; s++) {
-		const plan_shard *sh = &w->pl->shards[s];
-		char *path = td_path_join(w->tmp, sh->file), name[PATH_MAX];
-
-		shown(w, sh->file, name, sizeof name);
-		w->fds[s] = path ? open(path, O_WRONLY | O_CREAT | O_EXCL |
-					O_CLOEXEC, 0644) : -1;
-		errno = path ? errno : ENOMEM;
-		if (w->fds[s] < 0 ||
-		    pwrite_all(w->fds[s], sh->header, sh->header_len, 0, name,
-			       w->err) != 0 ||
-		    ftruncate(w->fds[s], (off_t)sh->size) != 0) {
-			if (w->fds[s] < 0 || errno)
-				td_errf(w->err, "%s: %s", name, strerror(errno));
-			free(path);
+	for (s = 0; s < w->pl->nshards; s++)
+		if (writes_shard(w, s) && open_shard(w, s) != 0)
 			return -1;
-		}
-		free(path);
-	}
 	return 0;
 }
 
 static int close_shards(wctx *w, int sync)
 {
+	char path[PATH_MAX];
 	uint32_t s;
 	int rc = 0;
 
@@ -133,10 +165,40 @@ static int close_shards(wctx *w, int sync)
 		if (close(w->fds[s]) != 0 && rc == 0 && sync)
 			rc = td_errf(w->err, "%s/%s: %s", w->o->out_dir,
 				     w->pl->shards[s].file, strerror(errno));
+		/* A part's unfinished shard is not left for a resume. */
+		if (w->part && shard_path(w, s, 0, path, sizeof path) == 0)
+			unlink(path);
 	}
 	free(w->fds);
 	w->fds = NULL;
 	return rc;
+}
+
+/* A part's shard s is complete: synced, closed, renamed to its name. */
+static int finish_shard(wctx *w, uint32_t s, td_err *err)
+{
+	char tmp[PATH_MAX], final[PATH_MAX];
+	int fd = w->fds[s];
+
+	if (shard_path(w, s, 0, tmp, sizeof tmp) != 0 ||
+	    shard_path(w, s, 1, final, sizeof final) != 0)
+		return *err = *w->err, -1;
+	w->fds[s] = -1;
+	if (fdatasync(fd) != 0 || close(fd) != 0 || rename(tmp, final) != 0) {
+		td_errf(err, "%s/%s: %s", w->o->out_dir, w->pl->shards[s].file,
+			strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* One more tensor of shard s written; the last one finishes it. */
+static int tensor_written(wctx *w, uint32_t s, td_err *err)
+{
+	if (!w->part || atomic_fetch_sub(&w->pending[s], 1) != 1)
+		return 0;
+	return finish_shard(w, s, err);
 }
 
 /* ---------------------------------------------------------------- progress */
@@ -160,8 +222,8 @@ static void progress(wctx *w, const struct timespec *start, int final)
 	mib = (double)w->st->bytes / (1 << 20);
 	rate = el > 0 ? mib / el : 0;
 	fprintf(stderr, "\r%.0f / %.0f MiB  %.0f MiB/s  ETA %.0fs   %s", mib,
-		(double)w->pl->total_size / (1 << 20), rate,
-		rate > 0 ? ((double)w->pl->total_size / (1 << 20) - mib) / rate : 0,
+		(double)w->total / (1 << 20), rate,
+		rate > 0 ? ((double)w->total / (1 << 20) - mib) / rate : 0,
 		final ? "\n" : "");
 }
 
@@ -244,14 +306,18 @@ static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 		const plan_tensor *t = &w->pl->tensors[pe->first];
 		dr_seg seg = {0, t->out.nbytes, pe->origin, pe->origin_off};
 
+		if (w->fds[t->shard] < 0)
+			return 0;
 		*bytes += t->out.nbytes;
-		return dr_copy(&seg, 1, 0, t->out.nbytes, w->fds[t->shard],
-			       t->offset, err);
+		if (dr_copy(&seg, 1, 0, t->out.nbytes, w->fds[t->shard],
+			    t->offset, err) != 0)
+			return -1;
+		return tensor_written(w, t->shard, err);
 	}
 	for (i = pe->first; rc >= 0 && i < pe->first + pe->n; i++) {
 		const plan_tensor *t = &w->pl->tensors[i];
 
-		if (t->dropped)
+		if (t->dropped || w->fds[t->shard] < 0)
 			continue;
 		rc = write_direct(w, pe, t, mu, &segs, &nsegs, &state, err);
 		if (rc > 0)
@@ -259,6 +325,8 @@ static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 		if (rc == 0)
 			rc = write_computed(w, pe, t, pool, mu, &entry, &loaded,
 					    err);
+		if (rc >= 0 && tensor_written(w, t->shard, err) != 0)
+			rc = -1;
 		*bytes += t->out.nbytes;
 	}
 	free(segs);
@@ -340,9 +408,12 @@ static int write_index(wctx *w)
 {
 	char *json = plan_index_json(w->pl), name[PATH_MAX];
 	char *path = td_path_join(w->tmp, "model.safetensors.index.json");
-	int fd = path && json ? open(path, O_WRONLY | O_CREAT | O_EXCL |
-				     O_CLOEXEC, 0644) : -1;
-	int rc;
+	int fd, rc;
+
+	if (path && w->replace_extras)
+		unlink(path);
+	fd = path && json ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+				 0644) : -1;
 
 	shown(w, "model.safetensors.index.json", name, sizeof name);
 	rc = fd < 0 ? td_errf(w->err, "%s: %s", name, path && json ?
@@ -394,9 +465,12 @@ static int copy_assets(wctx *w)
 
 		if (!from || !to)
 			rc = td_errf(w->err, "out of memory");
-		else if (od_is_asset(e->d_name, w->o->hf_dir))
+		else if (od_is_asset(e->d_name, w->o->hf_dir)) {
+			if (w->replace_extras)
+				unlink(to);
 			rc = copy_file(from, to, shown(w, e->d_name, name,
 						       sizeof name), w->err);
+		}
 		free(from);
 		free(to);
 	}
@@ -455,54 +529,163 @@ static int commit(wctx *w)
 	return 0;
 }
 
-int wr_convert(td_checkpoint *ck, const plan *pl, const wr_options *o,
-	       wr_stats *st, td_err *err)
-{
-	struct sigaction sa, old_int, old_term;
-	wctx w;
-	int rc;
+/* SIGINT and SIGTERM set `interrupted` while a directory is being
+ * written; the previous handlers come back afterwards. */
+typedef struct sigsave {
+	struct sigaction intr, term;
+} sigsave;
 
-	memset(&w, 0, sizeof w);
-	memset(st, 0, sizeof *st);
-	w.ck = ck;
-	w.pl = pl;
-	w.o = o;
-	w.st = st;
-	w.err = err;
-	/* The handlers go first: from the moment the temporary directory
-	 * exists, a signal must lead to its removal. */
+static void catch_signals(sigsave *old)
+{
+	struct sigaction sa;
+
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	interrupted = 0;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	rc = make_tmp(&w);
-	if (rc != 0) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
-		return -1;
-	}
-	pause_at("staged");
-	rc = open_shards(&w);
+	sigaction(SIGINT, &sa, &old->intr);
+	sigaction(SIGTERM, &sa, &old->term);
+}
+
+static void restore_signals(const sigsave *old)
+{
+	sigaction(SIGINT, &old->intr, NULL);
+	sigaction(SIGTERM, &old->term, NULL);
+}
+
+static void init_ctx(wctx *w, td_checkpoint *ck, const plan *pl,
+		     const wr_options *o, wr_stats *st, td_err *err)
+{
+	memset(w, 0, sizeof *w);
+	memset(st, 0, sizeof *st);
+	w->ck = ck;
+	w->pl = pl;
+	w->o = o;
+	w->st = st;
+	w->err = err;
+	w->total = pl->total_size;
+}
+
+/* Shards, then (unless a part) index and assets, all into w->tmp. */
+static int write_all(wctx *w)
+{
+	int rc = open_shards(w);
+
 	if (rc == 0)
-		rc = write_data(&w);
+		rc = write_data(w);
 	if (rc == 0)
 		pause_at("written");
-	if (close_shards(&w, rc == 0) != 0 && rc == 0)
+	if (close_shards(w, rc == 0) != 0 && rc == 0)
 		rc = -1;
-	if (rc == 0)
-		rc = write_index(&w);
-	if (rc == 0)
-		rc = copy_assets(&w);
-	if (rc == 0 && interrupted)
-		rc = 130;
-	if (rc == 0)
-		rc = commit(&w);
-	if (rc != 0 && w.tmp[0])
-		od_remove_ours(w.tmp, "*", &w.cleanup);
+	if (rc == 0 && !w->part)
+		rc = write_index(w);
+	if (rc == 0 && !w->part)
+		rc = copy_assets(w);
+	return rc == 0 && interrupted ? 130 : rc;
+}
+
+int wr_convert(td_checkpoint *ck, const plan *pl, const wr_options *o,
+	       wr_stats *st, td_err *err)
+{
+	sigsave old;
+	wctx w;
+	int rc;
+
+	init_ctx(&w, ck, pl, o, st, err);
+	/* The handlers go first: from the moment the temporary directory
+	 * exists, a signal must lead to its removal. */
+	catch_signals(&old);
+	rc = make_tmp(&w);
+	if (rc == 0) {
+		pause_at("staged");
+		rc = write_all(&w);
+		if (rc == 0)
+			rc = commit(&w);
+		if (rc != 0)
+			od_remove_ours(w.tmp, "*", &w.cleanup);
+	}
 	if (rc == 130)
 		td_errf(err, "interrupted; nothing was written to %s", o->out_dir);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	restore_signals(&old);
+	return rc;
+}
+
+/* Tensors left to write per shard of the part (0 for others). */
+static int count_pending(wctx *w)
+{
+	uint32_t i, s;
+
+	w->pending = calloc(w->pl->nshards ? w->pl->nshards : 1,
+			    sizeof *w->pending);
+	if (!w->pending)
+		return td_errf(w->err, "out of memory");
+	w->total = 0;
+	for (s = 0; s < w->pl->nshards; s++)
+		if (writes_shard(w, s))
+			w->total += w->pl->shards[s].size;
+	for (i = 0; i < w->pl->ntensors; i++)
+		if (!w->pl->tensors[i].dropped &&
+		    writes_shard(w, w->pl->tensors[i].shard))
+			w->pending[w->pl->tensors[i].shard]++;
+	return 0;
+}
+
+/* A part's shards that hold no tensor (an empty first shard) are
+ * complete once their header is written. */
+static int finish_empty(wctx *w)
+{
+	for (uint32_t s = 0; s < w->pl->nshards; s++)
+		if (w->fds[s] >= 0 && w->pending[s] == 0 &&
+		    finish_shard(w, s, w->err) != 0)
+			return -1;
+	return 0;
+}
+
+int wr_write_part(td_checkpoint *ck, const plan *pl, const wr_options *o,
+		  const wr_part *part, wr_stats *st, td_err *err)
+{
+	sigsave old;
+	wctx w;
+	int rc;
+
+	init_ctx(&w, ck, pl, o, st, err);
+	w.part = part;
+	if (snprintf(w.tmp, sizeof w.tmp, "%s", part->stage) >= (int)sizeof w.tmp)
+		return td_errf(err, "%s: path too long", part->stage);
+	catch_signals(&old);
+	rc = count_pending(&w);
+	if (rc == 0)
+		rc = open_shards(&w);
+	if (rc == 0)
+		rc = finish_empty(&w);
+	if (rc == 0) {
+		pause_at("staged");
+		rc = write_data(&w);
+	}
+	if (close_shards(&w, 0) != 0 && rc == 0)
+		rc = -1;
+	rc = rc == 0 && interrupted ? 130 : rc;
+	if (rc == 130)
+		td_errf(err, "interrupted");
+	free(w.pending);
+	restore_signals(&old);
+	return rc;
+}
+
+int wr_finish(const plan *pl, const wr_options *o, const char *stage,
+	      td_err *err)
+{
+	wr_stats st;
+	wctx w;
+	int rc;
+
+	init_ctx(&w, NULL, pl, o, &st, err);
+	if (snprintf(w.tmp, sizeof w.tmp, "%s", stage) >= (int)sizeof w.tmp)
+		return td_errf(err, "%s: path too long", stage);
+	w.replace_extras = 1;
+	rc = write_index(&w);
+	if (rc == 0)
+		rc = copy_assets(&w);
+	if (rc == 0)
+		rc = commit(&w);
 	return rc;
 }

@@ -30,4 +30,28 @@ typedef struct wr_stats {
 int wr_convert(td_checkpoint *ck, const plan *pl, const wr_options *o,
 	       wr_stats *st, td_err *err);
 
+/* One part of a conversion shared by several processes (--part K/N):
+ * its shards go into a staging directory that exists already, each
+ * under ".<name>.<suffix>" while written and renamed to its own name
+ * once complete and synced, so that a rerun can skip it. */
+typedef struct wr_part {
+	const char *stage;
+	const unsigned char *mine;   /* per shard: this part writes it */
+	const unsigned char *done;   /* per shard: complete already */
+	const char *suffix;          /* unique to this process, e.g.
+				      * "tmp-<pid>@<host>" */
+} wr_part;
+
+/* Writes the part's shards (no index, no assets, no rename of the
+ * directory).  0, -1 (err set; completed shards stay, the shard being
+ * written is removed) or 130 when interrupted. */
+int wr_write_part(td_checkpoint *ck, const plan *pl, const wr_options *o,
+		  const wr_part *part, wr_stats *st, td_err *err);
+
+/* Completes a staging directory whose every shard is written: the index
+ * and the assets are written into it, then it is renamed to o->out_dir
+ * (an existing output replaced under the rules of outdir.h). */
+int wr_finish(const plan *pl, const wr_options *o, const char *stage,
+	      td_err *err);
+
 #endif
