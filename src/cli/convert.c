@@ -32,6 +32,7 @@ typedef struct copts {
 	uint64_t chunk_size;
 	int force, dry_run, quiet, jobs, no_direct, add_missing, no_verify;
 	const char *part;          /* --part K/N|auto, as given */
+	pt_spec spec;              /* what it says */
 	int finish, resume;
 	double wait;               /* --wait SECONDS; < 0: not given */
 } copts;
@@ -149,6 +150,7 @@ static const struct option long_opts[] = {
 /* Options that take a value; 0 done, -1 usage error. */
 static int parse_value(int c, copts *o)
 {
+	td_err err;
 	long v;
 
 	switch (c) {
@@ -159,7 +161,12 @@ static int parse_value(int c, copts *o)
 	case O_EXPLAIN: o->explain = optarg; return 0;
 	case O_MODEL:   o->rq.model = optarg; return 0;
 	case O_ARCH:    o->rq.arch = optarg; return 0;
-	case O_PART:    o->part = optarg; return 0;
+	case O_PART:
+		o->part = optarg;
+		if (pt_parse(optarg, &o->spec, &err) == 0)
+			return 0;
+		fprintf(stderr, "td2hf: %s\n", err.msg);
+		return -1;
 	case O_WAIT:
 		if (parse_int("--wait", optarg, 0, 7 * 24 * 3600, &v) != 0)
 			return -1;
@@ -271,9 +278,9 @@ static void summary(const copts *o, const plan *pl, const wr_stats *st,
 	td_human_bytes(s > 0 ? (uint64_t)((double)st->bytes / s) : 0, rate,
 		       sizeof rate);
 	if (o->part)
-		fprintf(stderr, "td2hf: part %s wrote %s, %.1f s, %s/s, for "
-			"%s (%u shards in all)\n", o->part, size, s, rate,
-			o->output, pl->nshards);
+		fprintf(stderr, "td2hf: part %u/%u wrote %s, %.1f s, %s/s, for "
+			"%s (%u shards in all)\n", o->spec.k, o->spec.n, size,
+			s, rate, o->output, pl->nshards);
 	else
 		fprintf(stderr, "td2hf: wrote %s in %u tensors, %u shard%s, "
 			"%.1f s, %s/s, to %s\n", size, pl->nemitted,
@@ -323,8 +330,8 @@ static int run_parts(const copts *o, td_checkpoint *ck, const plan *pl,
 	pt_ident id;
 	int rc;
 
-	if (o->part && pt_parse(o->part, &sp, err) != 0)
-		return -1;
+	if (o->part)
+		sp = o->spec;
 	if (pt_identify(pl, ck, po, &id, err) != 0)
 		return -1;
 	if (o->finish)

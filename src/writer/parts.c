@@ -542,6 +542,9 @@ static void say_part(FILE *log, const plan *pl, const pt_spec *sp,
 	fputc('\n', log);
 }
 
+static int same_n(const char *stage, const pt_ident *id, uint32_t n,
+		  td_err *err);
+
 int pt_run(td_checkpoint *ck, const plan *pl, const wr_options *o,
 	   const pt_spec *sp, const pt_ident *id, FILE *log, wr_stats *st,
 	   td_err *err)
@@ -555,6 +558,7 @@ int pt_run(td_checkpoint *ck, const plan *pl, const wr_options *o,
 	memset(st, 0, sizeof *st);
 	if (make_stage(o->out_dir, stage, sizeof stage, err) != 0 ||
 	    check_run(stage, id, 1, err) != 0 ||
+	    same_n(stage, id, sp->n, err) != 0 ||
 	    !(part = pt_assign(pl, sp->n, err)))
 		return -1;
 	mine = calloc(pl->nshards + 1, 1);
@@ -685,6 +689,20 @@ static void say_missing(const census *c, char *buf, size_t size)
 						named++ ? ", " : "", k, c->n);
 	if (missing > named && len < size)
 		snprintf(buf + len, size - len, " and %u more", missing - named);
+}
+
+/* Parts already recorded must have been told the same N. */
+static int same_n(const char *stage, const pt_ident *id, uint32_t n,
+		  td_err *err)
+{
+	census c;
+	int rc = take_census(stage, id, &c, err);
+
+	if (rc == 0 && c.n && c.n != n)
+		rc = td_errf(err, "%s: the other parts were given N = %u, this "
+			     "one %u", stage, c.n, n);
+	free(c.state);
+	return rc;
 }
 
 /* 0 when every part is done; else err says which are not. */

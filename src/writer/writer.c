@@ -37,7 +37,7 @@ static void on_signal(int sig)
 /* Test seam: with TD2HF_TEST_PAUSE=<point> in the environment, the
  * process stops itself (SIGSTOP) on reaching that point, so that tests
  * can signal or kill it exactly there.  Points: staged, written,
- * moved-aside. */
+ * moved-aside, and shard-done (a part's shard renamed into place). */
 static void pause_at(const char *point)
 {
 	const char *p = getenv("TD2HF_TEST_PAUSE");
@@ -190,6 +190,7 @@ static int finish_shard(wctx *w, uint32_t s, td_err *err)
 		unlink(tmp);
 		return -1;
 	}
+	pause_at("shard-done");
 	return 0;
 }
 
