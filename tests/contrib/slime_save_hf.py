@@ -1,0 +1,56 @@
+"""Real torch.distributed (gloo, WORLD processes) runs contrib/slime's
+save_hf_with_td2hf on a fixture checkpoint, as slime's actor would after a
+save; prints OK when every rank returned, or the first rank's error.
+
+Usage (inside the torch chroot): python3 slime_save_hf.py WORK WORLD
+  WORK holds td2hf, td2hf_save_hf.py, save/ (a Megatron save dir) and hf/;
+  the HF checkpoint is written to WORK/out.  Extra arguments for td2hf come
+  from WORK/extra.args (one per line).
+"""
+import os
+import sys
+from argparse import Namespace
+
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+
+def rank_main(rank, world, work, queue):
+    os.environ["GLOO_SOCKET_IFNAME"] = "lo"
+    sys.path.insert(0, work)
+    from td2hf_save_hf import save_hf_with_td2hf
+
+    try:
+        dist.init_process_group(
+            "gloo", init_method=f"file://{work}/rendezvous", rank=rank, world_size=world
+        )
+        with open(os.path.join(work, "extra.args")) as f:
+            extra = [line.strip() for line in f if line.strip()]
+        args = Namespace(save=f"{work}/save", hf_checkpoint=f"{work}/hf", model_name="glm_moe_dsa")
+        save_hf_with_td2hf(args, 100, f"{work}/out", td2hf=f"{work}/td2hf", extra=extra)
+        queue.put((rank, None))
+    except Exception as e:  # reported by the parent
+        queue.put((rank, repr(e)))
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def main():
+    work, world = sys.argv[1], int(sys.argv[2])
+    if os.path.exists(f"{work}/rendezvous"):
+        os.unlink(f"{work}/rendezvous")
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=rank_main, args=(r, world, work, queue)) for r in range(world)]
+    for p in procs:
+        p.start()
+    results = dict(queue.get(timeout=180) for _ in procs)
+    for p in procs:
+        p.join()
+    errors = [f"rank {r}: {e}" for r, e in sorted(results.items()) if e]
+    print("OK" if not errors else "; ".join(errors))
+
+
+if __name__ == "__main__":
+    main()
