@@ -11,7 +11,8 @@ mkdir -p "$BLD/fuzz"
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
  -std=c11 -D_XOPEN_SOURCE=700 -I$SRC -I$BLD -I$SRC/src"
 COMMON="$SRC/src/common/err.c $SRC/src/common/arena.c $SRC/src/common/file.c \
- $SRC/src/common/crc32.c $SRC/src/common/shape.c $SRC/src/common/map.c"
+ $SRC/src/common/crc32.c $SRC/src/common/shape.c $SRC/src/common/map.c \
+ $SRC/src/common/intops.c"
 READER="$SRC/src/reader/pickle.c $SRC/src/reader/pickle_value.c $SRC/src/reader/zip.c \
  $SRC/src/reader/dtype.c $SRC/src/reader/torchsave.c $SRC/src/reader/dcp.c"
 LANG="$SRC/src/lang/source.c $SRC/src/lang/ast.c $SRC/src/lang/program.c \

@@ -52,7 +52,7 @@ static void print_operand(const mp_program *p, const mp_instr *in,
 	switch (mp_opinfo_table[in->op].operand) {
 	case MPO_KINT:   fprintf(out, "%" PRId64, p->kint[in->c]); break;
 	case MPO_PARAM:  fputs(p->strs[p->params[in->c].name], out); break;
-	case MPO_CAPT:
+	case MPO_CAPT: case MPO_TEXT:
 		fprintf(out, "%s", capture_name(p, pat, in->c, "(split index)"));
 		break;
 	case MPO_STR:    fprintf(out, "\"%s\"", p->strs[in->c]); break;

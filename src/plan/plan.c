@@ -363,7 +363,9 @@ static int prepare(builder *b, td_checkpoint *ck, const plan_options *opt)
 			continue;
 		}
 		if (vm_eval(b->prog, &b->pl->params, w, &v, b->err) != 0)
-			return -1;
+			return td_err_prefix(b->err, "group condition at %s:%u",
+					     b->prog->strs[b->prog->groups[g].file],
+					     b->prog->groups[g].line);
 		b->group_on[g] = !v.none; /* as slime: "is not None" */
 	}
 	b->m.prog = b->prog;
