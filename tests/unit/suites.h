@@ -9,5 +9,6 @@ int register_fixture_tests(void);
 int register_lang_tests(void);
 int register_plan_tests(void);
 int register_regress_tests(void);
+int register_verify_tests(void);
 
 #endif
