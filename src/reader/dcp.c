@@ -297,9 +297,12 @@ static int parse_keys(loader *ld, const pk_value *sdm)
 		dcp_key *k = &c->keys[i];
 
 		rc = parse_key(ld, k, sdm->u.seq.v[2 * i], sdm->u.seq.v[2 * i + 1]);
-		if (rc == 0 && td_map_put(seen, k->name, strlen(k->name), i,
-					  NULL) != 0)
-			rc = bad(ld, k->name, "key listed twice");
+		if (rc == 0)
+			switch (td_map_put(seen, k->name, strlen(k->name), i, NULL)) {
+			case 0:  break;
+			case 1:  rc = bad(ld, k->name, "key listed twice"); break;
+			default: rc = bad(ld, NULL, "out of memory"); break;
+			}
 	}
 	td_map_free(seen);
 	return rc;
