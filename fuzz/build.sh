@@ -27,6 +27,13 @@ build() { # target sources...
 build pickle $COMMON $READER
 build torchsave $COMMON $READER
 build metadata $COMMON $READER
-build mapbc $COMMON $SRC/src/reader/dtype.c $SRC/src/lang/program.c \
-	$SRC/src/lang/validate.c $SRC/src/lang/disasm.c
+# mapbc runs the VM and the plan too (fuzz/vmharness.c) on fixtures under
+# the source tree
+VMPLAN="$SRC/src/reader/args.c $SRC/src/reader/checkpoint.c \
+ $SRC/src/vm/match.c $SRC/src/vm/vm.c $SRC/src/vm/ops.c $SRC/src/vm/params.c \
+ $SRC/src/plan/plan.c $SRC/src/plan/header.c $SRC/src/plan/print.c \
+ $SRC/src/plan/origin.c $SRC/fuzz/vmharness.c"
+build mapbc $COMMON $READER $SRC/src/lang/program.c \
+	$SRC/src/lang/validate.c $SRC/src/lang/disasm.c $VMPLAN \
+	-DTD_SRCDIR="\"$SRC\"" $(pkg-config --cflags --libs libcjson)
 build mapc $COMMON $SRC/src/reader/dtype.c $LANG
