@@ -6,6 +6,8 @@
 #include "../reader/dtype.h"
 #include "program.h"
 
+#pragma GCC diagnostic error "-Wswitch-enum"
+
 void mp_print_pattern(const mp_program *p, uint32_t id, FILE *out)
 {
 	const mp_pattern *pt = &p->pats[id];
