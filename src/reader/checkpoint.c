@@ -12,6 +12,7 @@
 
 #define SMALL_FILE_MAX 65536
 
+/* 1 if dir/name exists, 0 if not, -1 when out of memory. */
 static int exists(const char *dir, const char *name)
 {
 	char *p = td_path_join(dir, name);
@@ -19,7 +20,7 @@ static int exists(const char *dir, const char *name)
 	int ok = p && stat(p, &st) == 0;
 
 	free(p);
-	return ok;
+	return p ? ok : -1;
 }
 
 /* latest_checkpointed_iteration.txt holds an integer or "release". */
@@ -29,9 +30,11 @@ static int latest_iteration_dir(const char *save, char **out, td_err *err)
 	unsigned char *buf = NULL;
 	char name[64], text[16];
 	size_t len = 0, i;
-	int rc = -1;
+	int rc = -1, there;
 
-	if (path && td_slurp(path, 64, &buf, &len, err) == 0) {
+	if (!path)
+		return td_errf(err, "out of memory");
+	if (td_slurp(path, 64, &buf, &len, err) == 0) {
 		while (len > 0 && isspace(buf[len - 1]))
 			len--;
 		for (i = 0; i < len && isdigit(buf[i]); i++)
@@ -47,9 +50,12 @@ static int latest_iteration_dir(const char *save, char **out, td_err *err)
 			name[0] = '\0';
 		if (!name[0])
 			td_errf(err, "%s: expected an iteration number", path);
-		else if (!(*out = td_path_join(save, name)))
+		else if (!(*out = td_path_join(save, name)) ||
+			 (there = exists(save, name)) < 0) {
 			td_errf(err, "%s: out of memory", path);
-		else if (!exists(save, name)) {
+			free(*out);
+			*out = NULL;
+		} else if (!there) {
 			td_errf(err, "%s: names iteration directory %s, which "
 				"does not exist", path, *out);
 			free(*out);
@@ -71,10 +77,16 @@ static int find_iter_dir(const char *path, char **out, td_err *err)
 		return td_errf(err, "%s: %s", path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return td_errf(err, "%s: not a directory", path);
-	if (exists(path, ".metadata"))
-		return (*out = strdup(path)) ? 0 : td_errf(err, "out of memory");
-	if (exists(path, "latest_checkpointed_iteration.txt"))
-		return latest_iteration_dir(path, out, err);
+	switch (exists(path, ".metadata")) {
+	case 1:  return (*out = strdup(path)) ? 0 : td_errf(err, "out of memory");
+	case -1: return td_errf(err, "out of memory");
+	default: break;
+	}
+	switch (exists(path, "latest_checkpointed_iteration.txt")) {
+	case 1:  return latest_iteration_dir(path, out, err);
+	case -1: return td_errf(err, "out of memory");
+	default: break;
+	}
 	return td_errf(err, "%s: not a torch_dist checkpoint (no .metadata and "
 		       "no latest_checkpointed_iteration.txt)", path);
 }
@@ -90,8 +102,12 @@ static int check_backend(td_checkpoint *c, td_err *err)
 
 	if (!path)
 		return td_errf(err, "out of memory");
-	if (!exists(c->iter_dir, "metadata.json"))
+	rc = exists(c->iter_dir, "metadata.json");
+	if (rc <= 0) {
+		rc = rc < 0 ? td_errf(err, "out of memory") : 0;
 		goto done;
+	}
+	rc = 0;
 	rc = td_slurp(path, SMALL_FILE_MAX, &buf, &len, err);
 	if (rc == 0 && !(j = cJSON_ParseWithLength((char *)buf, len)))
 		rc = td_errf(err, "%s: not valid JSON", path);
@@ -117,14 +133,16 @@ done:
 int ckpt_open(const char *path, td_checkpoint *c, td_err *err)
 {
 	char *common;
-	int rc;
+	int rc, has;
 
 	memset(c, 0, sizeof *c);
 	if (find_iter_dir(path, &c->iter_dir, err) != 0)
 		return -1;
-	if (!exists(c->iter_dir, ".metadata")) {
-		rc = td_errf(err, "%s: no .metadata (incomplete or not a "
-			     "torch_dist checkpoint)", c->iter_dir);
+	rc = exists(c->iter_dir, ".metadata");
+	if (rc <= 0) {
+		rc = rc < 0 ? td_errf(err, "out of memory")
+		     : td_errf(err, "%s: no .metadata (incomplete or not a "
+			       "torch_dist checkpoint)", c->iter_dir);
 		ckpt_close(c);
 		return rc;
 	}
@@ -132,7 +150,10 @@ int ckpt_open(const char *path, td_checkpoint *c, td_err *err)
 	if (rc == 0)
 		rc = dcp_load(c->iter_dir, &c->cat, err);
 	common = td_path_join(c->iter_dir, "common.pt");
-	if (rc == 0 && exists(c->iter_dir, "common.pt")) {
+	has = rc == 0 ? exists(c->iter_dir, "common.pt") : 0;
+	if (rc == 0 && (!common || has < 0))
+		rc = td_errf(err, "out of memory");
+	if (rc == 0 && has) {
 		rc = args_load(common, &c->args, err);
 		c->has_args = rc == 0;
 	}

@@ -141,10 +141,11 @@ static int file_index(loader *ld, const char *key, const char *rel,
 		return bad(ld, NULL, "out of memory");
 	c->files = nf;
 	c->files[c->nfiles] = strdup(rel);
-	if (!c->files[c->nfiles] ||
-	    td_map_put(ld->files, rel, strlen(rel), c->nfiles, NULL) < 0)
+	if (!c->files[c->nfiles])
 		return bad(ld, NULL, "out of memory");
-	*out = c->nfiles++;
+	*out = c->nfiles++;   /* the catalog owns the copy from here on */
+	if (td_map_put(ld->files, rel, strlen(rel), *out, NULL) < 0)
+		return bad(ld, NULL, "out of memory");
 	return 0;
 }
 

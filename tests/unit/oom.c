@@ -37,7 +37,8 @@ static unsigned long fail_at, count;
 static int armed;
 
 /* OOM_TRACE=N (a debugging aid): abort at the N-th allocation of each
- * sweep instead of failing it, so the sanitizer shows where it is made. */
+ * sweep instead of failing it, so the sanitizer shows where it is made;
+ * OOM_ONLY=TEXT runs only the sweeps whose name contains TEXT. */
 static int fails(void)
 {
 	static long trace = -1;
@@ -89,6 +90,8 @@ static void sweep(const char *what, run_fn fn, void *ctx)
 	char msg[2048];
 	unsigned long n, bad = 0;
 
+	if (getenv("OOM_ONLY") && !strstr(what, getenv("OOM_ONLY")))
+		return;
 	for (n = 1;; n++) {
 		int rc, hit;
 
@@ -186,6 +189,29 @@ static void test_read(void)
 	free(dir);
 }
 
+/* ---------------------------------------------------------------- reader */
+
+static int run_ckpt(void *ctx, char *msg, size_t size)
+{
+	td_checkpoint ck;
+	td_err err;
+
+	if (ckpt_open(ctx, &ck, &err) != 0) {
+		snprintf(msg, size, "%s", err.msg);
+		return -1;
+	}
+	ckpt_close(&ck);
+	return 0;
+}
+
+static void test_ckpt(void)
+{
+	char *path = strdup(src_path("tests/fixtures/e2e/qwen3/ckpt"));
+
+	sweep("ckpt_open qwen3", run_ckpt, path);
+	free(path);
+}
+
 /* ---------------------------------------------------------------- plan */
 
 typedef struct plan_ctx {
@@ -248,6 +274,7 @@ int main(void)
 	s = CU_add_suite("allocation failure", NULL, NULL);
 	if (!s || !CU_add_test(s, "compiler", test_compile) ||
 	    !CU_add_test(s, "loader", test_read) ||
+	    !CU_add_test(s, "checkpoint reader", test_ckpt) ||
 	    !CU_add_test(s, "plan", test_plan)) {
 		CU_cleanup_registry();
 		return 99;
