@@ -143,14 +143,14 @@ static int append_int(state *s)
 /* ---------------------------------------------------------------- tensors */
 
 /* Pops n values into v[0..n) in push order; none only where allow_none
- * has bit i set. */
-static int pop_vals(state *s, vm_value *v, int n, unsigned allow_none)
+ * has bit i set (i < 32; n may be larger). */
+static int pop_vals(state *s, vm_value *v, int n, uint32_t allow_none)
 {
 	int i;
 
 	for (i = n - 1; i >= 0; i--) {
 		v[i] = s->stack[--s->sp];
-		if (v[i].none && !(allow_none >> i & 1))
+		if (v[i].none && !(i < 32 && (allow_none >> i & 1)))
 			return fail(s, "a value is none where a number is "
 				    "needed (an unset parameter?)");
 	}

@@ -41,4 +41,22 @@ else
 		ok "group of 11: all $n outputs planned, none dropped"
 	fi
 fi
+# A cat of 40 tensors: 41 integers popped at once, more than the 32 bits
+# of the VM's allow-none mask (and an order list much longer than the
+# working set).
+order=$(seq 40 | awk '{ printf "%s%d", (NR > 1 ? ", " : ""), NR % 2 }')
+cat >"$TMP/cat40.map" <<MAP
+"decoder.layers.<i>.mlp.linear_fc1.weight" | chunk(2, 0) | cat(0, [$order]) -> "x.<i>.weight"
+include "qwen3.map"
+MAP
+if ! "$MAPC" -I "$SRCDIR/rules" -o "$TMP/cat40.mapbc" "$TMP/cat40.map" 2>"$TMP/err"; then
+	bad "cat of 40 tensors: compiles" "$(cat "$TMP/err")"
+elif ! "$TD2HF" --rules "$TMP/cat40.mapbc" --input "$E2E/qwen3/ckpt" \
+		--output "$TMP/c40" --dry-run >"$TMP/plan" 2>"$TMP/err" || [ -s "$TMP/err" ]; then
+	bad "cat of 40 tensors" "$(cat "$TMP/err")"
+elif ! grep -q -- '-> x.1.weight BF16 \[1280, 32\]' "$TMP/plan"; then
+	bad "cat of 40 tensors" "$(grep -- '-> x.' "$TMP/plan")"
+else
+	ok "cat of 40 tensors: [1280, 32]"
+fi
 finish
