@@ -11,7 +11,8 @@ mkdir -p "$BLD/fuzz"
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
  -std=c11 -D_XOPEN_SOURCE=700 -I$SRC -I$BLD -I$SRC/src"
 COMMON="$SRC/src/common/err.c $SRC/src/common/arena.c $SRC/src/common/file.c \
- $SRC/src/common/crc32.c $SRC/src/common/shape.c $SRC/src/common/map.c"
+ $SRC/src/common/crc32.c $SRC/src/common/shape.c $SRC/src/common/map.c \
+ $SRC/src/common/intops.c"
 READER="$SRC/src/reader/pickle.c $SRC/src/reader/pickle_value.c $SRC/src/reader/zip.c \
  $SRC/src/reader/dtype.c $SRC/src/reader/torchsave.c $SRC/src/reader/dcp.c"
 LANG="$SRC/src/lang/source.c $SRC/src/lang/ast.c $SRC/src/lang/program.c \
@@ -26,6 +27,13 @@ build() { # target sources...
 build pickle $COMMON $READER
 build torchsave $COMMON $READER
 build metadata $COMMON $READER
-build mapbc $COMMON $SRC/src/reader/dtype.c $SRC/src/lang/program.c \
-	$SRC/src/lang/validate.c $SRC/src/lang/disasm.c
+# mapbc runs the VM and the plan too (fuzz/vmharness.c) on fixtures under
+# the source tree
+VMPLAN="$SRC/src/reader/args.c $SRC/src/reader/checkpoint.c \
+ $SRC/src/vm/match.c $SRC/src/vm/vm.c $SRC/src/vm/ops.c $SRC/src/vm/params.c \
+ $SRC/src/plan/plan.c $SRC/src/plan/header.c $SRC/src/plan/print.c \
+ $SRC/src/plan/origin.c $SRC/fuzz/vmharness.c"
+build mapbc $COMMON $READER $SRC/src/lang/program.c \
+	$SRC/src/lang/validate.c $SRC/src/lang/disasm.c $VMPLAN \
+	-DTD_SRCDIR="\"$SRC\"" $(pkg-config --cflags --libs libcjson)
 build mapc $COMMON $SRC/src/reader/dtype.c $LANG

@@ -16,7 +16,17 @@ for m in "$SRC"/tests/fixtures/ckpt/*/iter_0000100/.metadata \
 	i=$((i + 1)); cp "$m" "$C/metadata/m$i"
 done
 cp "$SRC"/rules/*.map "$SRC"/tests/lang/*.map "$C/mapc/"
-for r in "$BLD"/rules/*.mapbc; do cp "$r" "$C/mapbc/"; done
+"$BLD/mapc" -I "$SRC/rules" -o "$BLD/fuzz/ops.mapbc" "$SRC/fuzz/seeds/ops.map"
+# mapbc: each compiled rules file as is, and with parameter records in
+# front (fuzz/vmharness.h): parameters 0 and 1 set to -1 and INT64_MIN
+# (none), and parameter 2 to 2^62
+for r in "$BLD"/rules/*.mapbc "$BLD/fuzz/ops.mapbc"; do
+	b=$(basename "$r")
+	cp "$r" "$C/mapbc/"
+	{ printf '\002\000\377\377\377\377\377\377\377\377\001\000\000\000\000\000\000\000\200'
+	  cat "$r"; } >"$C/mapbc/set2-$b"
+	{ printf '\001\002\000\000\000\000\000\000\000\100'; cat "$r"; } >"$C/mapbc/set1-$b"
+done
 status=0
 for t in pickle torchsave metadata mapbc mapc; do
 	mkdir -p "$BLD/fuzz/crashes/$t"

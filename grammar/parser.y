@@ -320,22 +320,26 @@ int parse_rules(const src_file *f, td_arena *arena, src_diag *diag,
 {
 	struct parse_ctx ctx = {.file = f, .arena = arena, .diag = diag};
 	int before = diag->errors;
+	src_loc loc = {f, 1, 1};
+	jmp_buf fatal;
 	void *scanner;
 
+	memset(out, 0, sizeof *out);
+	ctx.fatal = &fatal;
 	if (yylex_init_extra(&ctx, &scanner) != 0) {
-		src_loc loc = {f, 1, 1};
-
 		src_error(diag, loc, "out of memory");
 		return 1;
+	}
+	if (setjmp(fatal) != 0) {   /* flex could not allocate a buffer */
+		yylex_destroy(scanner);
+		src_error(diag, loc, "out of memory while parsing");
+		return diag->errors - before;
 	}
 	yy_scan_bytes(f->text, (int)f->len, scanner);
 	yyparse(scanner, &ctx);
 	yylex_destroy(scanner);
-	if (ctx.oom) {
-		src_loc loc = {f, 1, 1};
-
+	if (ctx.oom)
 		src_error(diag, loc, "out of memory while parsing");
-	}
 	*out = ctx.stmts;
 	return diag->errors - before;
 }

@@ -50,13 +50,14 @@ static void usage(FILE *out)
 static void print_opcodes(void)
 {
 	static const char *const operands[] = {
-		"", "K[c]", "param c", "capture c", "string c", "dtype c",
-		"saved tensor c", "count a",
+		"", "K[c]", "param c", "capture c", "text capture c",
+		"string c", "dtype c", "saved tensor c", "count a",
 	};
+	static const char *const tensors[] = {"", "1", "1+", "=", "a"};
 	int i;
 
-	puts("| # | opcode | operand | pops | pushes | effect |");
-	puts("|---|---|---|---|---|---|");
+	puts("| # | opcode | operand | pops | pushes | tensors in | out | effect |");
+	puts("|---|---|---|---|---|---|---|---|");
 	for (i = 0; i < MP_OPCODE_COUNT; i++) {
 		const mp_opinfo *o = &mp_opinfo_table[i];
 		char pops[16];
@@ -67,8 +68,9 @@ static void print_opcodes(void)
 			snprintf(pops, sizeof pops, "a + 1");
 		else
 			snprintf(pops, sizeof pops, "%d", o->pops);
-		printf("| %d | `%s` | %s | %s | %d | %s |\n", i, o->name,
-		       operands[o->operand], pops, o->pushes, o->doc);
+		printf("| %d | `%s` | %s | %s | %d | %s | %s | %s |\n", i,
+		       o->name, operands[o->operand], pops, o->pushes,
+		       tensors[o->t_in], tensors[o->t_out], o->doc);
 	}
 }
 

@@ -1,13 +1,14 @@
 #include "crc32.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #define POLY 0xedb88320u
 
-/* Tables are computed at first use; computing them twice from two
- * threads writes the same values, so no lock is needed. */
+/* The slice-by-16 tables, computed once (pthread_once) at first use and
+ * only read after that, from any number of threads. */
 static uint32_t table[16][256];
-static volatile int ready;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static void init_tables(void)
 {
@@ -24,7 +25,6 @@ static void init_tables(void)
 		for (k = 1; k < 16; k++)
 			table[k][i] = (table[k - 1][i] >> 8) ^
 				      table[0][table[k - 1][i] & 0xff];
-	ready = 1;
 }
 
 static uint32_t load_le32(const unsigned char *p)
@@ -37,8 +37,7 @@ uint32_t td_crc32(uint32_t crc, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 
-	if (!ready)
-		init_tables();
+	pthread_once(&table_once, init_tables);
 	crc = ~crc;
 	while (len >= 16) { /* slice-by-16 */
 		uint32_t a = load_le32(p) ^ crc, b = load_le32(p + 4);

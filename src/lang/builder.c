@@ -39,23 +39,36 @@ void mb_release(mp_builder *b)
 	b->str_index = NULL;
 }
 
+/* Interns s.  The parallel tables str_len and strs share the count
+ * nstrs: str_len's slot is appended first under a copy of the count, and
+ * the count only moves when strs's append succeeds, so a failure leaves
+ * both consistent and frees the copy. */
 uint32_t mb_str(mp_builder *b, const char *s)
 {
 	size_t len = strlen(s), id;
+	uint32_t l32 = (uint32_t)len, nlen = b->p.nstrs;
 	char *copy;
-	uint32_t l32 = (uint32_t)len;
 
+	if (b->oom)
+		return 0;
 	if (td_map_get(b->str_index, s, len, &id))
 		return (uint32_t)id;
 	copy = strdup(s);
-	if (!copy || td_map_put(b->str_index, s, len, b->p.nstrs, NULL) < 0) {
+	if (copy)
+		append(b, (void **)&b->p.str_len, &nlen, sizeof l32, &l32);
+	if (copy && !b->oom)
+		append(b, (void **)&b->p.strs, &b->p.nstrs, sizeof copy, &copy);
+	if (!copy || b->oom) {
 		free(copy);
 		b->oom = 1;
 		return 0;
 	}
-	APPEND(b, str_len, nstrs, l32);
-	b->p.nstrs--; /* counted once, below */
-	return APPEND(b, strs, nstrs, copy);
+	/* the copy is the table's now; 1 (present) was ruled out above */
+	if (td_map_put(b->str_index, s, len, b->p.nstrs - 1, NULL) != 0) {
+		b->oom = 1;
+		return 0;
+	}
+	return b->p.nstrs - 1;
 }
 
 uint32_t mb_kint(mp_builder *b, int64_t v)

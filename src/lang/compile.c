@@ -68,23 +68,37 @@ static int readable(const char *path)
 	return f != NULL;
 }
 
-/* name relative to the including file's directory, then to each -I dir. */
+/* Notes that memory ran out when cond holds; returns cond. */
+static int oom_if(compiler *c, int cond)
+{
+	if (cond)
+		c->b.oom = 1;
+	return cond;
+}
+
+/* name relative to the including file's directory, then to each -I dir;
+ * NULL when not found (or out of memory: c->b.oom). */
 static char *resolve_include(compiler *c, const char *from, const char *name)
 {
 	char *dir, *path;
 	int i;
 
-	if (name[0] == '/')
-		return readable(name) ? strdup(name) : NULL;
+	if (name[0] == '/') {
+		if (!readable(name))
+			return NULL;
+		path = strdup(name);
+		oom_if(c, !path);
+		return path;
+	}
 	dir = dir_of(from);
 	path = dir ? td_path_join(dir, name) : NULL;
 	free(dir);
-	if (path && readable(path))
+	if (oom_if(c, !path) || readable(path))
 		return path;
 	for (i = 0; i < c->opt.ninclude_dirs; i++) {
 		free(path);
 		path = td_path_join(c->opt.include_dirs[i], name);
-		if (path && readable(path))
+		if (oom_if(c, !path) || readable(path))
 			return path;
 	}
 	free(path);
@@ -106,6 +120,8 @@ static void include(compiler *c, const ast_stmt *s, int depth)
 		return;
 	}
 	path = resolve_include(c, s->loc.file->path, name);
+	if (c->b.oom)
+		return;
 	if (!path) {
 		mc_error(c, s->str->loc, "cannot find include file '%s' (looked "
 			 "next to this file and in every -I directory)", name);
@@ -136,9 +152,13 @@ static void load(compiler *c, const char *path, const src_loc *from, int depth)
 	td_err err;
 	int i;
 
-	if (realpath(path, real) && td_map_put(c->loaded, real, strlen(real),
-					      0, NULL) != 0)
-		return;
+	if (realpath(path, real)) {
+		switch (td_map_put(c->loaded, real, strlen(real), 0, NULL)) {
+		case 0:  break;
+		case 1:  return; /* loaded already */
+		default: c->b.oom = 1; return;
+		}
+	}
 	f = src_load(path, &err);
 	if (!f || remember_file(c, f) != 0) {
 		src_loc none = {NULL, 0, 0};
@@ -151,7 +171,7 @@ static void load(compiler *c, const char *path, const src_loc *from, int depth)
 		return;
 	}
 	parse_rules(f, c->arena, &c->diag, &stmts);
-	for (i = 0; i < stmts.n; i++) {
+	for (i = 0; i < stmts.n && !c->b.oom; i++) {
 		ast_stmt *s = stmts.v[i];
 
 		if (s->kind == ST_INCLUDE)
@@ -180,15 +200,23 @@ static void declare_param(compiler *c, const ast_stmt *s)
 		p.kind = PK_DEFAULT;
 	c->nparams_visible = (int)c->b.p.nparams;
 	p.code = mc_expr_program(c, s->expr, &no_captures);
-	td_map_put(c->params, s->name, strlen(s->name), mb_param(&c->b, p), NULL);
+	if (td_map_put(c->params, s->name, strlen(s->name), mb_param(&c->b, p),
+		       NULL) != 0)
+		c->b.oom = 1;  /* -1; 1 (defined twice) was ruled out above */
 	c->nparams_visible = INT_MAX;
 }
 
 static void declare_block(compiler *c, ast_stmt *s)
 {
-	if (td_map_put(c->blocks, s->name, strlen(s->name),
-		       (size_t)c->block_list.n, NULL) != 0) {
+	switch (td_map_put(c->blocks, s->name, strlen(s->name),
+			   (size_t)c->block_list.n, NULL)) {
+	case 0:
+		break;
+	case 1:
 		mc_error(c, s->name_loc, "block '%s' is defined twice", s->name);
+		return;
+	default:
+		c->b.oom = 1;
 		return;
 	}
 	if (ast_push(c->arena, &c->block_list, s) != 0)
@@ -199,14 +227,14 @@ static void declare_all(compiler *c)
 {
 	int i;
 
-	for (i = 0; i < c->top.n; i++) {
+	for (i = 0; i < c->top.n && !c->b.oom; i++) {
 		const ast_stmt *s = c->top.v[i];
 
 		if ((s->kind == ST_PARAM || s->kind == ST_LET) &&
 		    td_map_put(c->declared, s->name, strlen(s->name), 0, NULL) < 0)
 			c->b.oom = 1;
 	}
-	for (i = 0; i < c->top.n; i++) {
+	for (i = 0; i < c->top.n && !c->b.oom; i++) {
 		ast_stmt *s = c->top.v[i];
 
 		if (s->kind == ST_PARAM || s->kind == ST_LET)
@@ -435,7 +463,7 @@ static void compile_all(compiler *c)
 	static const prefixes none;
 	int i;
 
-	for (i = 0; i < c->top.n; i++) {
+	for (i = 0; i < c->top.n && !c->b.oom; i++) {
 		const ast_stmt *s = c->top.v[i];
 
 		switch (s->kind) {
@@ -484,11 +512,17 @@ int mc_compile(const char *path, const mc_options *opt, mp_program *out)
 	c.nparams_visible = INT_MAX;
 	if (!c.arena || !c.loaded || !c.params || !c.blocks || !c.declared ||
 	    mb_init(&c.b) != 0) {
-		c.diag.errors++;
+		src_loc none = {NULL, 0, 0};
+
+		src_error(&c.diag, none, "out of memory");
 	} else {
+		/* after running out of memory, later phases would only report
+		 * what is missing as errors: stop and say so (finish) */
 		load(&c, path, NULL, 0);
-		declare_all(&c);
-		compile_all(&c);
+		if (!c.b.oom)
+			declare_all(&c);
+		if (!c.b.oom)
+			compile_all(&c);
 		finish(&c, out);
 	}
 	errors = c.diag.errors;

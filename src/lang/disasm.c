@@ -6,6 +6,8 @@
 #include "../reader/dtype.h"
 #include "program.h"
 
+#pragma GCC diagnostic error "-Wswitch-enum"
+
 void mp_print_pattern(const mp_program *p, uint32_t id, FILE *out)
 {
 	const mp_pattern *pt = &p->pats[id];
@@ -52,7 +54,7 @@ static void print_operand(const mp_program *p, const mp_instr *in,
 	switch (mp_opinfo_table[in->op].operand) {
 	case MPO_KINT:   fprintf(out, "%" PRId64, p->kint[in->c]); break;
 	case MPO_PARAM:  fputs(p->strs[p->params[in->c].name], out); break;
-	case MPO_CAPT:
+	case MPO_CAPT: case MPO_TEXT:
 		fprintf(out, "%s", capture_name(p, pat, in->c, "(split index)"));
 		break;
 	case MPO_STR:    fprintf(out, "\"%s\"", p->strs[in->c]); break;

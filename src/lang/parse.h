@@ -2,6 +2,8 @@
 #ifndef TD_PARSE_H
 #define TD_PARSE_H
 
+#include <setjmp.h>
+
 #include "../common/arena.h"
 #include "ast.h"
 #include "source.h"
@@ -12,6 +14,7 @@ typedef struct parse_ctx {
 	src_diag *diag;
 	ast_list stmts;     /* the file's top-level statements */
 	int oom;
+	jmp_buf *fatal;     /* where the lexer jumps when flex runs out of memory */
 } parse_ctx;
 
 /* Parses f into ctx->stmts.  Returns the number of errors reported. */

@@ -14,11 +14,18 @@
 #include "../reader/dtype.h"
 
 const mp_opinfo mp_opinfo_table[MP_OPCODE_COUNT] = {
-#define TD_OP_INFO(name, operand, pops, pushes, doc) \
-	{#name, MPO_##operand, pops, pushes, doc},
+#define TD_OP_INFO(name, operand, cls, pops, pushes, tin, tout, doc) \
+	{#name, MPO_##operand, MPC_##cls, pops, pushes, MPT_##tin, MPT_##tout, doc},
 	TD_OPCODES(TD_OP_INFO)
 #undef TD_OP_INFO
 };
+
+int mp_op_pops(unsigned op, unsigned a)
+{
+	int pops = mp_opinfo_table[op].pops;
+
+	return pops == -1 ? (int)a : pops == -2 ? (int)a + 1 : pops;
+}
 
 _Static_assert(sizeof(mp_instr) == 8, "mp_instr has no padding");
 _Static_assert(sizeof(mp_item) == 12, "mp_item has no padding");

@@ -1,15 +1,24 @@
 /* validate.c — everything a loaded program must satisfy before it runs:
- * indexes in range, patterns well formed, and every code program
- * (expression, name or rule) walked to its end with its integer stack
- * depth checked.  Programs contain no jumps, so one pass suffices. */
+ * indexes in range, patterns well formed (each capture slot bound once,
+ * with one kind), and every code program (expression, name or rule)
+ * walked to its end with its integer stack depth and its tensor working
+ * set tracked.  Programs contain no jumps, so one pass suffices and every
+ * count is known exactly: a rule starts with SRC, each tensor instruction
+ * finds the working tensors it needs (opcodes.h: t_in), and TAKE reads a
+ * tensor that SAVE saved.  What passes needs no check at run time except
+ * values (shapes, integers). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../reader/dtype.h"
 #include "program.h"
 
+#pragma GCC diagnostic error "-Wswitch-enum"
+
 #define MAX_DEPTH 256
 #define MAX_STREAMS 64
+#define MAX_CAPS 17    /* 16 pattern captures + a rewrite's split index */
+#define MAX_VIEW_DIMS 8
 
 typedef enum prog_kind { PROG_EXPR, PROG_NAME, PROG_RULE } prog_kind;
 
@@ -18,82 +27,189 @@ typedef struct vctx {
 	td_err *err;
 } vctx;
 
+/* What a program may refer to: parameters below nparams, and capture
+ * slots 0..ncaps with their kinds (PI_INT or PI_TEXT). */
+typedef struct scope {
+	uint32_t nparams, ncaps;
+	uint8_t kinds[MAX_CAPS];
+} scope;
+
+/* The run-time facts a walk tracks. */
+typedef struct walk {
+	int depth;     /* integers on the stack */
+	int nwork;     /* working tensors; -1 before SRC */
+	int nsaved;    /* saved tensors */
+} walk;
+
 static int idx_ok(int64_t i, uint32_t n)
 {
 	return i >= 0 && i < (int64_t)n;
 }
 
-static int operand_ok(const vctx *v, const mp_instr *in, const mp_opinfo *oi,
-		      uint32_t ncaps, uint32_t nparams)
+static int cap_ok(const scope *sc, int32_t c, int kind)
 {
+	return idx_ok(c, sc->ncaps) && sc->kinds[c] == kind;
+}
+
+/* The count a of a COUNT instruction: view ranks for RESHAPE and
+ * PERMUTE, tensors for the rest (CAT: 0 means all). */
+static int count_ok(const mp_instr *in)
+{
+	if (in->op == MP_RESHAPE || in->op == MP_PERMUTE)
+		return in->a >= 1 && in->a <= MAX_VIEW_DIMS;
+	if (in->op == MP_CAT)
+		return in->a <= MAX_STREAMS;
+	return in->a >= 1 && in->a <= MAX_STREAMS;  /* SPLIT, CHUNK */
+}
+
+static int operand_ok(const vctx *v, const mp_instr *in, const mp_opinfo *oi,
+		      const scope *sc)
+{
+	if (oi->operand != MPO_COUNT && in->a != 0)
+		return 0;
 	switch (oi->operand) {
 	case MPO_KINT:   return idx_ok(in->c, v->p->nkint);
-	case MPO_PARAM:  return idx_ok(in->c, nparams);
-	case MPO_CAPT:   return idx_ok(in->c, ncaps);
+	case MPO_PARAM:  return idx_ok(in->c, sc->nparams);
+	case MPO_CAPT:   return cap_ok(sc, in->c, PI_INT);
+	case MPO_TEXT:   return cap_ok(sc, in->c, PI_TEXT);
 	case MPO_STR:    return idx_ok(in->c, v->p->nstrs);
 	case MPO_DTYPE:  return idx_ok(in->c, TD_DT_COUNT);
 	case MPO_STREAM: return idx_ok(in->c, MAX_STREAMS);
-	case MPO_COUNT:  return in->a <= MAX_STREAMS &&
-			 (in->a >= 1 || in->op == MP_CAT);
+	case MPO_COUNT:  return in->c == 0 && count_ok(in);
 	case MPO_NONE:   return in->c == 0;
 	}
 	return 0;
 }
 
-/* Which instructions each kind of program may hold. */
-static int allowed(prog_kind kind, int op)
+/* Which instructions each kind of program may hold (opcodes.h: class). */
+static int allowed(prog_kind kind, mp_class cls)
 {
-	int expr = op <= MP_RET && op != MP_DIM;
-
 	switch (kind) {
-	case PROG_EXPR: return expr;
-	case PROG_NAME: return (expr && op != MP_RET) || op == MP_NAMELIT ||
-			       op == MP_NAMEINT || op == MP_NAMETEXT ||
-			       op == MP_END;
-	case PROG_RULE: return op != MP_RET;
+	case PROG_EXPR: return cls == MPC_INT || cls == MPC_RET;
+	case PROG_NAME: return cls == MPC_INT || cls == MPC_NAME ||
+			       cls == MPC_END;
+	case PROG_RULE: return cls != MPC_RET;
 	}
 	return 0;
 }
 
-static int pops_of(const mp_instr *in, const mp_opinfo *oi)
+/* The working set before and after instruction pc of a rule (first is
+ * the rule's first instruction); a message when it cannot run. */
+static const char *tensor_step(const mp_instr *in, const mp_opinfo *oi,
+			       int first, walk *w)
 {
-	return oi->pops == -1 ? in->a : oi->pops == -2 ? in->a + 1 : oi->pops;
+	if ((in->op == MP_SRC) != first)
+		return first ? "a rule must start with SRC"
+			     : "SRC is only allowed as a rule's first instruction";
+	if (oi->t_in == MPT_ONE && w->nwork != 1)
+		return "needs exactly one working tensor";
+	if (oi->t_in == MPT_SOME && w->nwork < 1)
+		return "needs a working tensor";
+	if (in->op == MP_TAKE && in->c >= w->nsaved)
+		return "takes a tensor that was not saved";
+	if (in->op == MP_SAVE)
+		w->nsaved = w->nwork;
+	switch (oi->t_out) {
+	case MPT_ONE:  w->nwork = 1; break;
+	case MPT_A:    w->nwork = in->a; break;
+	case MPT_SAME: case MPT_ANY: case MPT_SOME: break;
+	}
+	return NULL;
 }
 
-/* Walks the program at `at` to its RET/END.  nparams limits PARAM (a
- * parameter's default may only read earlier ones). */
-static int check_program(const vctx *v, int32_t at, prog_kind kind,
-			 uint32_t ncaps, uint32_t nparams, const char *what)
+static int check_instr(const vctx *v, uint32_t pc, int32_t at, prog_kind kind,
+		       const scope *sc, walk *w, const char *what)
 {
-	int depth = 0;
+	const mp_instr *in = &v->p->code[pc];
+	const mp_opinfo *oi;
+	const char *why;
+
+	if (in->op >= MP_OPCODE_COUNT ||
+	    !allowed(kind, mp_opinfo_table[in->op].cls))
+		return td_errf(v->err, "%s: instruction %u: opcode %u is "
+			       "invalid here", what, pc, in->op);
+	oi = &mp_opinfo_table[in->op];
+	if (!operand_ok(v, in, oi, sc))
+		return td_errf(v->err, "%s: instruction %u (%s): operand "
+			       "out of range", what, pc, oi->name);
+	w->depth -= mp_op_pops(in->op, in->a);
+	if (w->depth < 0)
+		return td_errf(v->err, "%s: instruction %u (%s): stack "
+			       "underflow", what, pc, oi->name);
+	w->depth += oi->pushes;
+	if (w->depth > MAX_DEPTH)
+		return td_errf(v->err, "%s: stack deeper than %d", what,
+			       MAX_DEPTH);
+	why = kind == PROG_RULE
+	      ? tensor_step(in, oi, pc == (uint32_t)at, w) : NULL;
+	if (why)
+		return td_errf(v->err, "%s: instruction %u (%s): %s", what, pc,
+			       oi->name, why);
+	return 0;
+}
+
+/* Walks the program at `at` to its RET/END. */
+static int check_program(const vctx *v, int32_t at, prog_kind kind,
+			 const scope *sc, const char *what)
+{
+	walk w = {0, -1, 0};
 	uint32_t pc;
 
 	if (!idx_ok(at, v->p->ncode))
 		return td_errf(v->err, "%s: code offset %d out of range", what, at);
 	for (pc = (uint32_t)at; pc < v->p->ncode; pc++) {
 		const mp_instr *in = &v->p->code[pc];
-		const mp_opinfo *oi;
 
-		if (in->op >= MP_OPCODE_COUNT || !allowed(kind, in->op))
-			return td_errf(v->err, "%s: instruction %u: opcode %u is "
-				       "invalid here", what, pc, in->op);
-		oi = &mp_opinfo_table[in->op];
-		if (!operand_ok(v, in, oi, ncaps, nparams))
-			return td_errf(v->err, "%s: instruction %u (%s): operand "
-				       "out of range", what, pc, oi->name);
-		depth -= pops_of(in, oi);
-		if (depth < 0)
-			return td_errf(v->err, "%s: instruction %u (%s): stack "
-				       "underflow", what, pc, oi->name);
-		depth += oi->pushes;
-		if (depth > MAX_DEPTH)
-			return td_errf(v->err, "%s: stack deeper than %d", what,
-				       MAX_DEPTH);
+		if (check_instr(v, pc, at, kind, sc, &w, what) != 0)
+			return -1;
 		if (in->op == MP_RET || in->op == MP_END)
-			return depth == 0 ? 0 : td_errf(v->err, "%s: %d values "
-				"left on the stack at the end", what, depth);
+			return w.depth == 0 ? 0 : td_errf(v->err, "%s: %d values "
+				"left on the stack at the end", what, w.depth);
 	}
 	return td_errf(v->err, "%s: runs past the end of the code", what);
+}
+
+/* The capture kinds of pattern pat (already checked), with room for
+ * `extra` integer slots after them (a rewrite's split index). */
+static void pattern_scope(const mp_program *p, uint32_t pat, int extra,
+			  uint32_t nparams, scope *sc)
+{
+	const mp_pattern *pt = &p->pats[pat];
+	uint32_t k;
+
+	memset(sc, 0, sizeof *sc);
+	sc->nparams = nparams;
+	sc->ncaps = pt->ncaps + (uint32_t)extra;
+	for (k = pt->first; k < pt->first + pt->n; k++)
+		if (p->items[k].kind == PI_INT || p->items[k].kind == PI_TEXT)
+			sc->kinds[p->items[k].arg] = (uint8_t)p->items[k].kind;
+	if (extra)
+		sc->kinds[pt->ncaps] = PI_INT;
+}
+
+static int scope_none(uint32_t nparams, scope *sc)
+{
+	memset(sc, 0, sizeof *sc);
+	sc->nparams = nparams;
+	return 0;
+}
+
+/* Every capture slot of a pattern is bound by exactly one item. */
+static int slots_ok(const mp_program *p, const mp_pattern *pt)
+{
+	uint8_t seen[MAX_CAPS] = {0};
+	uint32_t k, bound = 0;
+
+	for (k = pt->first; k < pt->first + pt->n; k++) {
+		const mp_item *it = &p->items[k];
+
+		if (it->kind != PI_INT && it->kind != PI_TEXT)
+			continue;
+		if (seen[it->arg]++)
+			return 0;
+		bound++;
+	}
+	return bound == pt->ncaps;
 }
 
 static int check_patterns(const vctx *v)
@@ -118,6 +234,9 @@ static int check_patterns(const vctx *v)
 				return td_errf(v->err, "pattern %u: item %u is "
 					       "invalid", i, k);
 		}
+		if (!slots_ok(p, pt))
+			return td_errf(v->err, "pattern %u: its captures are not "
+				       "each bound once", i);
 	}
 	return 0;
 }
@@ -125,6 +244,7 @@ static int check_patterns(const vctx *v)
 static int check_params(const vctx *v)
 {
 	uint32_t i;
+	scope sc;
 
 	for (i = 0; i < v->p->nparams; i++) {
 		const mp_param *pa = &v->p->params[i];
@@ -132,8 +252,8 @@ static int check_params(const vctx *v)
 		if (!idx_ok(pa->name, v->p->nstrs) || pa->kind > PK_LET ||
 		    (pa->kind == PK_REQUIRED) != (pa->code == MP_NO))
 			return td_errf(v->err, "parameter %u is invalid", i);
-		if (pa->code != MP_NO &&
-		    check_program(v, pa->code, PROG_EXPR, 0, i, "parameter") != 0)
+		if (pa->code != MP_NO && scope_none(i, &sc) == 0 &&
+		    check_program(v, pa->code, PROG_EXPR, &sc, "parameter") != 0)
 			return -1;
 	}
 	return 0;
@@ -143,6 +263,7 @@ static int check_rewrites(const vctx *v)
 {
 	const mp_program *p = v->p;
 	uint32_t i, caps;
+	scope sc;
 
 	for (i = 0; i < p->nrewrites; i++) {
 		const mp_rewrite *rw = &p->rewrites[i];
@@ -156,11 +277,13 @@ static int check_rewrites(const vctx *v)
 			return td_errf(v->err, "rewrite %u: bad split capture", i);
 		if (rw->split_slot == MP_NO && rw->count_code != MP_NO)
 			return td_errf(v->err, "rewrite %u: count without split", i);
-		if ((rw->count_code != MP_NO &&
-		     check_program(v, rw->count_code, PROG_EXPR, caps,
-				   p->nparams, "rewrite count") != 0) ||
-		    check_program(v, rw->name_code, PROG_NAME,
-				  caps + (rw->split_slot != MP_NO), p->nparams,
+		pattern_scope(p, rw->pat, 0, p->nparams, &sc);
+		if (rw->count_code != MP_NO &&
+		    check_program(v, rw->count_code, PROG_EXPR, &sc,
+				  "rewrite count") != 0)
+			return -1;
+		pattern_scope(p, rw->pat, rw->split_slot != MP_NO, p->nparams, &sc);
+		if (check_program(v, rw->name_code, PROG_NAME, &sc,
 				  "rewrite name") != 0)
 			return -1;
 	}
@@ -170,15 +293,17 @@ static int check_rewrites(const vctx *v)
 static int check_rules(const vctx *v, const mp_rule *r, uint32_t n, int skip)
 {
 	uint32_t i;
+	scope sc;
 
 	for (i = 0; i < n; i++) {
 		if (!idx_ok(r[i].pat, v->p->npats) ||
 		    !idx_ok(r[i].file, v->p->nstrs) || (skip != (r[i].code == MP_NO)))
 			return td_errf(v->err, "%s %u: index out of range",
 				       skip ? "skip" : "rule", i);
-		if (!skip && check_program(v, r[i].code, PROG_RULE,
-					   v->p->pats[r[i].pat].ncaps,
-					   v->p->nparams, "rule") != 0)
+		if (skip)
+			continue;
+		pattern_scope(v->p, r[i].pat, 0, v->p->nparams, &sc);
+		if (check_program(v, r[i].code, PROG_RULE, &sc, "rule") != 0)
 			return -1;
 	}
 	return 0;
@@ -188,6 +313,7 @@ static int check_groups(const vctx *v)
 {
 	const mp_program *p = v->p;
 	uint32_t i, k;
+	scope sc;
 
 	for (i = 0; i < p->ngroups; i++) {
 		const mp_group *g = &p->groups[i];
@@ -198,8 +324,8 @@ static int check_groups(const vctx *v)
 		for (k = g->first; k < g->first + g->n; k++)
 			if (!idx_ok(p->members[k], p->npats))
 				return td_errf(v->err, "group %u: bad member", i);
-		if (g->when_code != MP_NO &&
-		    check_program(v, g->when_code, PROG_EXPR, 0, p->nparams,
+		if (g->when_code != MP_NO && scope_none(p->nparams, &sc) == 0 &&
+		    check_program(v, g->when_code, PROG_EXPR, &sc,
 				  "group condition") != 0)
 			return -1;
 	}

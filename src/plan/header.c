@@ -160,7 +160,7 @@ static int shard_header(plan *pl, uint32_t s, plan_tensor **ts, uint32_t n,
 		off += ts[i]->out.nbytes;
 	}
 	sb_put(&b, "}", 1);
-	while ((b.len - 8) % 8)
+	while (!b.oom && (b.len - 8) % 8)
 		sb_put(&b, " ", 1);
 	if (b.oom) {
 		free(b.p);

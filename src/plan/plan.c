@@ -11,9 +11,11 @@
 #include "header.h"
 #include "origin.h"
 
+/* The tensors held for one group instance (a group and the captured
+ * integers of its members): as many as the group has members, less one. */
 typedef struct held {
-	uint32_t tensors[8];
-	uint32_t n;
+	uint32_t *tensors;
+	uint32_t n, cap;
 } held;
 
 typedef struct builder {
@@ -64,6 +66,41 @@ static size_t group_key(char *buf, size_t size, uint32_t g,
 	return len < size ? len : size - 1;
 }
 
+/* The held list of the group instance `key`, made empty on first use;
+ * NULL when out of memory. */
+static held *held_for(builder *b, const char *key, size_t klen)
+{
+	held *nh;
+	size_t slot;
+
+	if (td_map_get(b->held_index, key, klen, &slot))
+		return &b->held[slot];
+	nh = realloc(b->held, (b->nheld + 1) * sizeof *nh);
+	if (!nh)
+		return NULL;
+	b->held = nh;
+	if (td_map_put(b->held_index, key, klen, b->nheld, NULL) != 0)
+		return NULL;  /* -1: no memory; never 1: not found above */
+	memset(&b->held[b->nheld], 0, sizeof *nh);
+	return &b->held[b->nheld++];
+}
+
+/* Appends t to h (no limit but the group's size). */
+static int hold(held *h, uint32_t t)
+{
+	if (h->n == h->cap) {
+		uint32_t cap = h->cap ? h->cap * 2 : 4;
+		uint32_t *nt = realloc(h->tensors, cap * sizeof *nt);
+
+		if (!nt)
+			return -1;
+		h->tensors = nt;
+		h->cap = cap;
+	}
+	h->tensors[h->n++] = t;
+	return 0;
+}
+
 /* Holds t if it belongs to an active group whose other members have not
  * all arrived; when the last arrives it goes first, then the held ones
  * (slime's q_a_proj / kv_a_proj_with_mqa pairing). */
@@ -81,28 +118,19 @@ static int route(builder *b, uint32_t t)
 			continue;
 		for (k = 0; k < gr->n; k++) {
 			uint32_t pat = p->members[gr->first + k];
-			char key[256];
-			size_t klen, slot;
+			char key[512];
+			size_t klen;
 			held *h;
 
 			if (!vm_match(p, pat, name, &caps))
 				continue;
 			klen = group_key(key, sizeof key, g, &caps, p->pats[pat].ncaps);
-			if (!td_map_get(b->held_index, key, klen, &slot)) {
-				held *nh = realloc(b->held, (b->nheld + 1) * sizeof *nh);
-
-				if (!nh || td_map_put(b->held_index, key, klen,
-						      b->nheld, NULL) < 0)
-					return td_errf(b->err, "out of memory");
-				b->held = nh;
-				slot = b->nheld++;
-				b->held[slot].n = 0;
-			}
-			h = &b->held[slot];
-			if (h->n + 1 < gr->n && h->n < 8) {
-				h->tensors[h->n++] = t;
-				return 0;
-			}
+			h = held_for(b, key, klen);
+			if (!h)
+				return td_errf(b->err, "out of memory");
+			if (h->n + 1 < gr->n)
+				return hold(h, t) == 0 ? 0
+				       : td_errf(b->err, "out of memory");
 			emit(b, t);
 			for (k = 0; k < h->n; k++)
 				emit(b, h->tensors[k]);
@@ -334,7 +362,11 @@ static int assign_shards(plan *pl, uint64_t chunk, td_err *err)
 
 static void builder_free(builder *b)
 {
+	uint32_t i;
+
 	free(b->group_on);
+	for (i = 0; i < b->nheld; i++)
+		free(b->held[i].tensors);
 	free(b->held);
 	td_map_free(b->held_index);
 	td_map_free(b->names);
@@ -363,7 +395,9 @@ static int prepare(builder *b, td_checkpoint *ck, const plan_options *opt)
 			continue;
 		}
 		if (vm_eval(b->prog, &b->pl->params, w, &v, b->err) != 0)
-			return -1;
+			return td_err_prefix(b->err, "group condition at %s:%u",
+					     b->prog->strs[b->prog->groups[g].file],
+					     b->prog->groups[g].line);
 		b->group_on[g] = !v.none; /* as slime: "is not None" */
 	}
 	b->m.prog = b->prog;

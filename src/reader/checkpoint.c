@@ -37,7 +37,9 @@ static int latest_iteration_dir(const char *save, char **out, td_err *err)
 	size_t len = 0, i;
 	int rc = -1, found;
 
-	if (path && td_slurp(path, 64, &buf, &len, err) == 0) {
+	if (!path)
+		return td_errf(err, "out of memory");
+	if (td_slurp(path, 64, &buf, &len, err) == 0) {
 		while (len > 0 && isspace(buf[len - 1]))
 			len--;
 		for (i = 0; i < len && isdigit(buf[i]); i++)
@@ -145,6 +147,8 @@ int ckpt_open(const char *path, td_checkpoint *c, td_err *err)
 	if (rc == 0)
 		rc = dcp_load(c->iter_dir, &c->cat, err);
 	common = td_path_join(c->iter_dir, "common.pt");
+	if (rc == 0 && !common)
+		rc = td_errf(err, "out of memory");
 	if (rc == 0 && (rc = exists(c->iter_dir, "common.pt", err)) == 1) {
 		rc = args_load(common, &c->args, err);
 		c->has_args = rc == 0;

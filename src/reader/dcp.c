@@ -141,10 +141,11 @@ static int file_index(loader *ld, const char *key, const char *rel,
 		return bad(ld, NULL, "out of memory");
 	c->files = nf;
 	c->files[c->nfiles] = strdup(rel);
-	if (!c->files[c->nfiles] ||
-	    td_map_put(ld->files, rel, strlen(rel), c->nfiles, NULL) < 0)
+	if (!c->files[c->nfiles])
 		return bad(ld, NULL, "out of memory");
-	*out = c->nfiles++;
+	*out = c->nfiles++;   /* the catalog owns the copy from here on */
+	if (td_map_put(ld->files, rel, strlen(rel), *out, NULL) < 0)
+		return bad(ld, NULL, "out of memory");
 	return 0;
 }
 
@@ -297,9 +298,12 @@ static int parse_keys(loader *ld, const pk_value *sdm)
 		dcp_key *k = &c->keys[i];
 
 		rc = parse_key(ld, k, sdm->u.seq.v[2 * i], sdm->u.seq.v[2 * i + 1]);
-		if (rc == 0 && td_map_put(seen, k->name, strlen(k->name), i,
-					  NULL) != 0)
-			rc = bad(ld, k->name, "key listed twice");
+		if (rc == 0)
+			switch (td_map_put(seen, k->name, strlen(k->name), i, NULL)) {
+			case 0:  break;
+			case 1:  rc = bad(ld, k->name, "key listed twice"); break;
+			default: rc = bad(ld, NULL, "out of memory"); break;
+			}
 	}
 	td_map_free(seen);
 	return rc;

@@ -50,7 +50,8 @@ static int fail(parser *p, const char *what)
 
 static int oom(parser *p)
 {
-	return fail(p, "value tree larger than the memory limit");
+	return fail(p, "out of memory (or a value tree larger than the "
+		    "memory limit)");
 }
 
 /* ---------------------------------------------------------------- input */

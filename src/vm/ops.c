@@ -47,40 +47,69 @@ vm_node *vn_entry(td_arena *a, const vm_shape *shape, td_err *err)
 	return n;
 }
 
+/* The product of the sizes in dims[0..n) other than dims[skip], into
+ * *out; -1 when it exceeds TD_MAX_TENSOR_BYTES (no real tensor has that
+ * many elements), so a product can never wrap around to a small one. */
+static int known_product(const int64_t *dims, int n, int skip, uint64_t *out)
+{
+	uint64_t p = 1;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (i == skip)
+			continue;
+		if (dims[i] != 0 &&
+		    p > TD_MAX_TENSOR_BYTES / (uint64_t)dims[i])
+			return -1;
+		p *= (uint64_t)dims[i];
+	}
+	*out = p;
+	return 0;
+}
+
+static vm_node *cannot_view(const vm_shape *from, const int64_t *dims, int n,
+			    td_err *err)
+{
+	char a[128], b[128];
+
+	td_shape_str(from->dims, from->ndim, a, sizeof a);
+	td_shape_str(dims, n, b, sizeof b);
+	td_errf(err, "cannot view a %s tensor as %s", a, b);
+	return NULL;
+}
+
 vm_node *vn_reshape(td_arena *a, vm_node *in, const int64_t *dims, int n,
 		    td_err *err)
 {
-	uint64_t have = td_shape_numel(in->shape.dims, in->shape.ndim), known = 1;
-	char from[128];
+	uint64_t have = td_shape_numel(in->shape.dims, in->shape.ndim), known;
 	vm_node *out;
 	int i, infer = -1;
 
-	td_shape_str(in->shape.dims, in->shape.ndim, from, sizeof from);
 	if (n > TD_MAX_DIMS)
 		return td_errf(err, "view with more than %d dimensions",
 			       TD_MAX_DIMS), NULL;
 	for (i = 0; i < n; i++) {
 		if (dims[i] == -1 && infer < 0)
 			infer = i;
-		else if (dims[i] < 0)
+		else if (dims[i] < 0) {
+			char from[128];
+
+			td_shape_str(in->shape.dims, in->shape.ndim, from,
+				     sizeof from);
 			return td_errf(err, "view of %s: size %" PRId64
 				       " is invalid", from, dims[i]), NULL;
-		else
-			known *= (uint64_t)dims[i];
+		}
 	}
+	if (known_product(dims, n, infer, &known) != 0 ||
+	    (infer >= 0 ? known == 0 || have % known != 0 : known != have))
+		return cannot_view(&in->shape, dims, n, err);
 	out = node(a, VN_RESHAPE, in, err);
 	if (!out)
 		return NULL;
 	memcpy(out->shape.dims, dims, (size_t)n * sizeof *dims);
 	out->shape.ndim = n;
-	if (infer >= 0 && known && have % known == 0)
+	if (infer >= 0)
 		out->shape.dims[infer] = (int64_t)(have / known);
-	if (td_shape_numel(out->shape.dims, n) != have || (infer >= 0 && !known)) {
-		char to[128];
-
-		td_shape_str(dims, n, to, sizeof to);
-		return td_errf(err, "cannot view a %s tensor as %s", from, to), NULL;
-	}
 	return out;
 }
 
@@ -115,8 +144,8 @@ vm_node *vn_narrow(td_arena *a, vm_node *in, int64_t dim, int64_t start,
 		return bad_dim(dim, &in->shape, err);
 	if (start < 0 || len < 0 || start > in->shape.dims[d] ||
 	    len > in->shape.dims[d] - start)
-		return td_errf(err, "range [%" PRId64 ", %" PRId64 ") is outside "
-			       "dimension %d of size %" PRId64, start, start + len,
+		return td_errf(err, "%" PRId64 " elements from %" PRId64 " are "
+			       "outside dimension %d of size %" PRId64, len, start,
 			       d, in->shape.dims[d]), NULL;
 	out = node(a, VN_NARROW, in, err);
 	if (out) {
@@ -190,9 +219,10 @@ int vn_split(td_arena *a, vm_node *in, int64_t dim, const int64_t *sizes, int n,
 		sz[i] = sizes[i];
 		if (sizes[i] == -1 && infer < 0)
 			infer = i;
-		else if (sizes[i] < 0)
-			return td_errf(err, "split size %" PRId64 " is invalid",
-				       sizes[i]);
+		else if (sizes[i] < 0 || sizes[i] > in->shape.dims[d] - total)
+			return td_errf(err, "split size %" PRId64 " does not fit "
+				       "in dimension %d of size %" PRId64, sizes[i],
+				       d, in->shape.dims[d]);
 		else
 			total += sizes[i];
 	}
@@ -252,12 +282,18 @@ vm_node *vn_cat(td_arena *a, vm_node **in, int n, int64_t dim, td_err *err)
 	for (i = 0; i < n; i++) {
 		const vm_shape *s = &in[i]->shape;
 
-		for (k = 0; k < s->ndim; k++)
-			if (s->ndim != out->shape.ndim || s->dtype != out->shape.dtype ||
-			    (k != d && s->dims[k] != out->shape.dims[k]))
-				return td_errf(err, "cat: tensor %d does not match "
-					       "the others outside dimension %d",
-					       i, d), NULL;
+		for (k = 0; k < s->ndim && s->ndim == out->shape.ndim; k++)
+			if (k != d && s->dims[k] != out->shape.dims[k])
+				break;
+		if (s->ndim != out->shape.ndim || s->dtype != out->shape.dtype ||
+		    k < s->ndim)
+			return td_errf(err, "cat: tensor %d does not match "
+				       "the others outside dimension %d",
+				       i, d), NULL;
+		if ((uint64_t)s->dims[d] > TD_MAX_TENSOR_BYTES -
+		    (uint64_t)out->shape.dims[d])
+			return td_errf(err, "cat: dimension %d would be larger "
+				       "than any tensor", d), NULL;
 		out->shape.dims[d] += s->dims[d];
 		out->in[i] = in[i];
 	}

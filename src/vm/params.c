@@ -65,7 +65,10 @@ static int resolve_one(const mp_program *p, uint32_t i, const arg_table *args,
 			       "do not set it; give it with --set %s=N", name,
 			       name);
 	out->n = i; /* expressions may read parameters before this one */
-	return vm_eval(p, out, pa->code, &out->v[i], err);
+	if (vm_eval(p, out, pa->code, &out->v[i], err) != 0)
+		return td_err_prefix(err, "%s %s", pa->kind == PK_LET ? "let"
+				     : "parameter", name);
+	return 0;
 }
 
 int vm_params_resolve(const mp_program *p, const arg_table *args,

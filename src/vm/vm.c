@@ -1,12 +1,18 @@
 /* vm.c — the bytecode interpreter.  One loop runs every kind of program
- * (expression, name, rule); the loader has already checked operands and
- * stack depths, so only run-time facts (shapes, values) are checked here. */
+ * (expression, name, rule) through one flat switch with a case per
+ * opcode.  The loader has already checked operands, stack depths and the
+ * tensor working set of every program (validate.c), so only run-time
+ * facts are checked here: integer values (overflow, division by zero,
+ * none) and shapes. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/intops.h"
 #include "vm_int.h"
+
+#pragma GCC diagnostic error "-Wswitch-enum"
 
 #define STACK_MAX 256
 #define STREAMS_MAX 64
@@ -17,6 +23,7 @@ typedef struct state {
 	td_arena *arena;          /* NULL: no tensor instructions allowed */
 	const vm_caps *caps;
 	const vm_entry *entry;
+	const mp_instr *in;       /* the instruction running */
 	vm_value stack[STACK_MAX];
 	int sp;
 	char name[VM_NAME_MAX];
@@ -25,11 +32,14 @@ typedef struct state {
 	int nwork, nsaved;
 	vm_result *res;
 	vm_value ret;
+	uint32_t context_line;     /* the line the caller's message names */
 	td_err *err;
 } state;
 
 static int fail(state *s, const char *fmt, ...) TD_PRINTF(2, 3);
 
+/* The message, with the source line of the instruction when known and
+ * not already the one the caller names (a rule's first line). */
 static int fail(state *s, const char *fmt, ...)
 {
 	char msg[TD_ERR_MAX];
@@ -38,6 +48,8 @@ static int fail(state *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (s->in && s->in->line && s->in->line != s->context_line)
+		return td_errf(s->err, "line %u: %s", s->in->line, msg);
 	return td_errf(s->err, "%s", msg);
 }
 
@@ -50,45 +62,59 @@ static void push(state *s, int64_t v, int none)
 	s->sp++;
 }
 
-/* Pops an integer; none is an error unless allow_none. */
-static int pop(state *s, int64_t *v, int allow_none, int *none)
+/* Pops an integer; none is an error. */
+static int pop(state *s, int64_t *v)
 {
 	vm_value x = s->stack[--s->sp];
 
-	*v = 0;
-	if (x.none && !allow_none)
+	*v = x.v;
+	if (x.none)
 		return fail(s, "a value is none where a number is needed (an "
 			    "unset parameter?)");
-	if (none)
-		*none = x.none;
-	*v = x.v;
 	return 0;
 }
 
-static int64_t floordiv(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
+typedef int (*binop_fn)(int64_t a, int64_t b, int64_t *r);
 
-	return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+static int i64_min(int64_t a, int64_t b, int64_t *r)
+{
+	*r = a < b ? a : b;
+	return 0;
 }
 
-static int arith(state *s, int op)
+static int i64_max(int64_t a, int64_t b, int64_t *r)
 {
-	int64_t a = 0, b = 0;
+	*r = a > b ? a : b;
+	return 0;
+}
 
-	if (pop(s, &b, 0, NULL) || pop(s, &a, 0, NULL))
+/* Pops b, a; pushes fn(a, b), or fails naming the operation. */
+static int binop(state *s, binop_fn fn, const char *sym)
+{
+	int64_t a = 0, b = 0, r = 0;
+
+	if (pop(s, &b) || pop(s, &a))
 		return -1;
-	if ((op == MP_DIV || op == MP_MOD) && b == 0)
-		return fail(s, "division by zero");
-	switch (op) {
-	case MP_ADD: push(s, a + b, 0); break;
-	case MP_SUB: push(s, a - b, 0); break;
-	case MP_MUL: push(s, a * b, 0); break;
-	case MP_DIV: push(s, floordiv(a, b), 0); break;
-	case MP_MOD: push(s, a - floordiv(a, b) * b, 0); break;
-	case MP_MIN: push(s, a < b ? a : b, 0); break;
-	default:     push(s, a > b ? a : b, 0); break;
-	}
+	if (fn(a, b, &r) != 0)
+		return fail(s, b == 0 && (fn == td_i64_floordiv ||
+					  fn == td_i64_floormod)
+			    ? "%" PRId64 " %s %" PRId64 ": division by zero"
+			    : "%" PRId64 " %s %" PRId64 " does not fit in a "
+			      "64-bit integer", a, sym, b);
+	push(s, r, 0);
+	return 0;
+}
+
+static int neg(state *s)
+{
+	int64_t a = 0, r = 0;
+
+	if (pop(s, &a))
+		return -1;
+	if (td_i64_neg(a, &r) != 0)
+		return fail(s, "-(%" PRId64 ") does not fit in a 64-bit integer",
+			    a);
+	push(s, r, 0);
 	return 0;
 }
 
@@ -98,7 +124,8 @@ static int append(state *s, const char *text, size_t n)
 {
 	if (n >= sizeof s->name - s->nlen)
 		return fail(s, "output name longer than %d bytes", VM_NAME_MAX - 1);
-	memcpy(s->name + s->nlen, text, n);
+	if (n)
+		memcpy(s->name + s->nlen, text, n);
 	s->nlen += n;
 	s->name[s->nlen] = '\0';
 	return 0;
@@ -109,7 +136,7 @@ static int append_int(state *s)
 	char buf[32];
 	int64_t v = 0;
 
-	if (pop(s, &v, 0, NULL) != 0)
+	if (pop(s, &v) != 0)
 		return -1;
 	snprintf(buf, sizeof buf, "%" PRId64, v);
 	return append(s, buf, strlen(buf));
@@ -117,98 +144,136 @@ static int append_int(state *s)
 
 /* ---------------------------------------------------------------- tensors */
 
-/* Pops n integers into v[0..n) in push order. */
-static int pop_n(state *s, int64_t *v, int n)
+/* Pops n values into v[0..n) in push order; none only where allow_none
+ * has bit i set (i < 32; n may be larger). */
+static int pop_vals(state *s, vm_value *v, int n, uint32_t allow_none)
 {
 	int i;
 
-	for (i = n - 1; i >= 0; i--)
-		if (pop(s, &v[i], 0, NULL) != 0)
-			return -1;
+	for (i = n - 1; i >= 0; i--) {
+		v[i] = s->stack[--s->sp];
+		if (v[i].none && !(i < 32 && (allow_none >> i & 1)))
+			return fail(s, "a value is none where a number is "
+				    "needed (an unset parameter?)");
+	}
 	return 0;
 }
 
-/* An op that maps each working tensor to one new tensor. */
-static int map_op(state *s, const mp_instr *in)
+/* Pops the instruction's integers (opcodes.h: int_pops) into v. */
+static int pop_args(state *s, int64_t *v, int max)
 {
-	int64_t v[TD_MAX_DIMS + 1];
-	vm_value b, e;
-	int i, n = in->op == MP_RESHAPE || in->op == MP_PERMUTE ? in->a
-		 : in->op == MP_NARROW ? 3 : in->op == MP_CAST ? 0 : 2;
+	vm_value x[STREAMS_MAX + 1];
+	int i, n = mp_op_pops(s->in->op, s->in->a);
 
-	if (in->op == MP_SLICE) {
-		b = s->stack[s->sp - 2];
-		e = s->stack[s->sp - 1];
-		s->sp -= 2;
-		n = 1;
+	if (n > max || pop_vals(s, x, n, 0) != 0)
+		return n > max ? fail(s, "too many operands") : -1;
+	for (i = 0; i < n; i++)
+		v[i] = x[i].v;
+	return n;
+}
+
+/* Normalizes a possibly negative dimension of an ndim-d tensor; -1 if
+ * out of range. */
+static int dim_index(int64_t d, int ndim)
+{
+	if (d < 0)
+		d += ndim;
+	return d >= 0 && d < ndim ? (int)d : -1;
+}
+
+static vm_node *transpose(state *s, vm_node *x, const int64_t *v)
+{
+	int64_t ord[TD_MAX_DIMS];
+	int k, d0 = dim_index(v[0], x->shape.ndim),
+	    d1 = dim_index(v[1], x->shape.ndim);
+
+	if (d0 < 0 || d1 < 0)
+		return fail(s, "transpose(%" PRId64 ", %" PRId64 ") of a %d-d "
+			    "tensor", v[0], v[1], x->shape.ndim), NULL;
+	for (k = 0; k < x->shape.ndim; k++)
+		ord[k] = k;
+	ord[d0] = d1;
+	ord[d1] = d0;
+	return vn_permute(s->arena, x, ord, x->shape.ndim, s->err);
+}
+
+/* One working tensor through the view instruction s->in, whose integer
+ * operands are v[0..n) (SLICE: b, e are its start and end). */
+static vm_node *view_one(state *s, vm_node *x, const int64_t *v, int n,
+			 const vm_value *b, const vm_value *e)
+{
+	switch ((mp_opcode)s->in->op) {
+	case MP_RESHAPE:   return vn_reshape(s->arena, x, v, n, s->err);
+	case MP_PERMUTE:   return vn_permute(s->arena, x, v, n, s->err);
+	case MP_TRANSPOSE: return transpose(s, x, v);
+	case MP_NARROW:    return vn_narrow(s->arena, x, v[0], v[1], v[2], s->err);
+	case MP_SLICE:     return vn_slice(s->arena, x, v[0], b, e, s->err);
+	case MP_SELECT:    return vn_select(s->arena, x, v[0], v[1], s->err);
+	case MP_CAST:      return vn_cast(s->arena, x, (td_dtype)s->in->c, s->err);
+	case MP_PUSHK: case MP_NONE: case MP_PARAM: case MP_CAPT: case MP_DIM:
+	case MP_ADD: case MP_SUB: case MP_MUL: case MP_DIV: case MP_MOD:
+	case MP_NEG: case MP_MIN: case MP_MAX: case MP_RET: case MP_SRC:
+	case MP_SPLIT: case MP_CHUNK: case MP_CAT: case MP_SAVE: case MP_TAKE:
+	case MP_NAMELIT: case MP_NAMEINT: case MP_NAMETEXT: case MP_EMIT:
+	case MP_END: case MP_OPCODE_COUNT:
+		break;
 	}
-	if (n > TD_MAX_DIMS)
-		return fail(s, "more than %d dimensions", TD_MAX_DIMS);
-	if (pop_n(s, v, n) != 0)
-		return -1;
-	for (i = 0; i < s->nwork; i++) {
-		vm_node *x = s->work[i];
+	return fail(s, "opcode %u is not a view", s->in->op), NULL;
+}
 
-		switch (in->op) {
-		case MP_RESHAPE:   x = vn_reshape(s->arena, x, v, n, s->err); break;
-		case MP_PERMUTE:   x = vn_permute(s->arena, x, v, n, s->err); break;
-		case MP_TRANSPOSE: {
-			int64_t ord[TD_MAX_DIMS];
-			int k, d0, d1;
+/* A view instruction: maps each working tensor to one new tensor. */
+static int view(state *s)
+{
+	int64_t v[TD_MAX_DIMS];
+	vm_value x[3] = {{0, 0}, {0, 0}, {0, 0}};
+	int i, n;
 
-			for (k = 0; k < x->shape.ndim; k++)
-				ord[k] = k;
-			d0 = (int)(v[0] < 0 ? v[0] + x->shape.ndim : v[0]);
-			d1 = (int)(v[1] < 0 ? v[1] + x->shape.ndim : v[1]);
-			if (d0 < 0 || d1 < 0 || d0 >= x->shape.ndim ||
-			    d1 >= x->shape.ndim)
-				return fail(s, "transpose(%" PRId64 ", %" PRId64
-					    ") of a %d-d tensor", v[0], v[1],
-					    x->shape.ndim);
-			ord[d0] = d1;
-			ord[d1] = d0;
-			x = vn_permute(s->arena, x, ord, x->shape.ndim, s->err);
-			break;
-		}
-		case MP_NARROW:    x = vn_narrow(s->arena, x, v[0], v[1], v[2], s->err); break;
-		case MP_SLICE:     x = vn_slice(s->arena, x, v[0], &b, &e, s->err); break;
-		case MP_SELECT:    x = vn_select(s->arena, x, v[0], v[1], s->err); break;
-		default:           x = vn_cast(s->arena, x, (td_dtype)in->c, s->err); break;
-		}
-		if (!x)
+	if (s->in->op == MP_SLICE) { /* dim, start, end: start, end may be none */
+		if (pop_vals(s, x, 3, 6) != 0)
 			return -1;
-		s->work[i] = x;
+		v[0] = x[0].v;
+		n = 1;
+	} else if ((n = pop_args(s, v, TD_MAX_DIMS)) < 0) {
+		return -1;
+	}
+	for (i = 0; i < s->nwork; i++) {
+		vm_node *y = view_one(s, s->work[i], v, n, &x[1], &x[2]);
+
+		if (!y)
+			return -1;
+		s->work[i] = y;
 	}
 	return 0;
 }
 
-static int fan_out(state *s, const mp_instr *in)
+/* SPLIT and CHUNK: the one working tensor into a of them. */
+static int fan_out(state *s)
 {
 	int64_t v[STREAMS_MAX + 1];
 	vm_node *x = s->work[0];
+	int rc;
 
-	if (s->nwork != 1)
-		return fail(s, "split of %d tensors", s->nwork);
-	if (pop_n(s, v, in->op == MP_SPLIT ? in->a + 1 : 1) != 0)
+	if (pop_args(s, v, STREAMS_MAX + 1) < 0)
 		return -1;
-	if ((in->op == MP_SPLIT
-	     ? vn_split(s->arena, x, v[0], v + 1, in->a, s->work, s->err)
-	     : vn_chunk(s->arena, x, v[0], in->a, s->work, s->err)) != 0)
+	rc = s->in->op == MP_SPLIT
+	     ? vn_split(s->arena, x, v[0], v + 1, s->in->a, s->work, s->err)
+	     : vn_chunk(s->arena, x, v[0], s->in->a, s->work, s->err);
+	if (rc != 0)
 		return -1;
-	s->nwork = in->a;
+	s->nwork = s->in->a;
 	return 0;
 }
 
-static int cat(state *s, const mp_instr *in)
+static int cat(state *s)
 {
 	int64_t v[STREAMS_MAX + 1];
 	vm_node *parts[STREAMS_MAX], *x;
-	int i, n = in->a ? in->a : s->nwork;
+	int i, n = s->in->a ? s->in->a : s->nwork;
 
-	if (pop_n(s, v, in->a + 1) != 0)
+	if (pop_args(s, v, STREAMS_MAX + 1) < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		int64_t k = in->a ? v[1 + i] : i;
+		int64_t k = s->in->a ? v[1 + i] : i;
 
 		if (k < 0 || k >= s->nwork)
 			return fail(s, "cat of tensor %" PRId64 " of %d", k,
@@ -223,34 +288,26 @@ static int cat(state *s, const mp_instr *in)
 	return 0;
 }
 
-static int tensor_op(state *s, const mp_instr *in)
+static int src(state *s)
 {
+	s->work[0] = vn_entry(s->arena, &s->entry->shape, s->err);
+	s->nwork = 1;
+	return s->work[0] ? 0 : -1;
+}
+
+static int dim(state *s)
+{
+	const vm_shape *sh = &s->work[0]->shape;
 	int64_t k = 0;
+	int d;
 
-	switch (in->op) {
-	case MP_SRC:
-		s->work[0] = vn_entry(s->arena, &s->entry->shape, s->err);
-		s->nwork = 1;
-		return s->work[0] ? 0 : -1;
-	case MP_DIM: {
-		int d;
-
-		if (pop(s, &k, 0, NULL) != 0)
-			return -1;
-		d = (int)(k < 0 ? k + s->work[0]->shape.ndim : k);
-		if (d < 0 || d >= s->work[0]->shape.ndim)
-			return fail(s, "dim(%" PRId64 ") of a %d-d tensor", k,
-				    s->work[0]->shape.ndim);
-		push(s, s->work[0]->shape.dims[d], 0);
-		return 0;
-	}
-	case MP_SPLIT: case MP_CHUNK:
-		return fan_out(s, in);
-	case MP_CAT:
-		return cat(s, in);
-	default:
-		return map_op(s, in);
-	}
+	if (pop(s, &k) != 0)
+		return -1;
+	d = dim_index(k, sh->ndim);
+	if (d < 0)
+		return fail(s, "dim(%" PRId64 ") of a %d-d tensor", k, sh->ndim);
+	push(s, sh->dims[d], 0);
+	return 0;
 }
 
 static int emit(state *s)
@@ -258,9 +315,6 @@ static int emit(state *s)
 	vm_result *r = s->res;
 	vm_output *o;
 
-	if (s->nwork != 1)
-		return fail(s, "an output needs one tensor, the rule has %d",
-			    s->nwork);
 	if (r->nout % 8 == 0) {
 		vm_output *n = td_arena_alloc(s->arena, (size_t)(r->nout + 8) *
 					      sizeof *n);
@@ -282,53 +336,75 @@ static int emit(state *s)
 	return 0;
 }
 
-static int take(state *s, int32_t c)
+static int save(state *s)
 {
-	if (c >= s->nsaved)
-		return fail(s, "output %d of %d tensors", c + 1, s->nsaved);
-	s->work[0] = s->saved[c];
+	memcpy(s->saved, s->work, (size_t)s->nwork * sizeof s->work[0]);
+	s->nsaved = s->nwork;
+	return 0;
+}
+
+static int take(state *s)
+{
+	s->work[0] = s->saved[s->in->c];
 	s->nwork = 1;
 	return 0;
 }
 
 /* ---------------------------------------------------------------- loop */
 
-static int step(state *s, const mp_instr *in, int *done)
+static int stop(state *s, int *done, int ret)
 {
-	int64_t v = 0;
-
-	switch (in->op) {
-	case MP_PUSHK:   push(s, s->p->kint[in->c], 0); return 0;
-	case MP_NONE:    push(s, 0, 1); return 0;
-	case MP_PARAM:   s->stack[s->sp++] = s->pv->v[in->c]; return 0;
-	case MP_CAPT:    push(s, s->caps->ints[in->c], 0); return 0;
-	case MP_NEG:
-		if (pop(s, &v, 0, NULL))
-			return -1;
-		push(s, -v, 0);
-		return 0;
-	case MP_ADD: case MP_SUB: case MP_MUL: case MP_DIV: case MP_MOD:
-	case MP_MIN: case MP_MAX:
-		return arith(s, in->op);
-	case MP_RET:
+	if (ret)
 		s->ret = s->stack[--s->sp];
-		*done = 1;
-		return 0;
-	case MP_END:
-		*done = 1;
-		return 0;
-	case MP_NAMELIT: return append(s, s->p->strs[in->c], s->p->str_len[in->c]);
-	case MP_NAMEINT: return append_int(s);
-	case MP_NAMETEXT:
-		return append(s, s->caps->text[in->c], s->caps->text_len[in->c]);
-	case MP_SAVE:
-		memcpy(s->saved, s->work, (size_t)s->nwork * sizeof s->work[0]);
-		s->nsaved = s->nwork;
-		return 0;
-	case MP_TAKE:    return take(s, in->c);
-	case MP_EMIT:    return emit(s);
-	default:         return tensor_op(s, in);
+	*done = 1;
+	return 0;
+}
+
+/* One instruction.  Every opcode has its case; operands were validated
+ * on load (PARAM, CAPT, strings, saved tensors, counts). */
+static int step(state *s, int *done)
+{
+	const mp_instr *in = s->in;
+
+	switch ((mp_opcode)in->op) {
+	case MP_PUSHK:     push(s, s->p->kint[in->c], 0); return 0;
+	case MP_NONE:      push(s, 0, 1); return 0;
+	case MP_PARAM:     s->stack[s->sp++] = s->pv->v[in->c]; return 0;
+	case MP_CAPT:      push(s, s->caps->ints[in->c], 0); return 0;
+	case MP_DIM:       return dim(s);
+	case MP_ADD:       return binop(s, td_i64_add, "+");
+	case MP_SUB:       return binop(s, td_i64_sub, "-");
+	case MP_MUL:       return binop(s, td_i64_mul, "*");
+	case MP_DIV:       return binop(s, td_i64_floordiv, "//");
+	case MP_MOD:       return binop(s, td_i64_floormod, "%");
+	case MP_NEG:       return neg(s);
+	case MP_MIN:       return binop(s, i64_min, "min");
+	case MP_MAX:       return binop(s, i64_max, "max");
+	case MP_RET:       return stop(s, done, 1);
+	case MP_SRC:       return src(s);
+	case MP_RESHAPE:   return view(s);
+	case MP_PERMUTE:   return view(s);
+	case MP_TRANSPOSE: return view(s);
+	case MP_NARROW:    return view(s);
+	case MP_SLICE:     return view(s);
+	case MP_SELECT:    return view(s);
+	case MP_SPLIT:     return fan_out(s);
+	case MP_CHUNK:     return fan_out(s);
+	case MP_CAT:       return cat(s);
+	case MP_CAST:      return view(s);
+	case MP_SAVE:      return save(s);
+	case MP_TAKE:      return take(s);
+	case MP_NAMELIT:   return append(s, s->p->strs[in->c], s->p->str_len[in->c]);
+	case MP_NAMEINT:   return append_int(s);
+	case MP_NAMETEXT:  return append(s, s->caps->text[in->c],
+					 s->caps->text_len[in->c]);
+	case MP_EMIT:      return emit(s);
+	case MP_END:       return stop(s, done, 0);
+	case MP_OPCODE_COUNT:
+		break;
 	}
+	/* unreachable: the loader refuses unknown opcodes */
+	return fail(s, "opcode %u is invalid", in->op);
 }
 
 static int run(state *s, int32_t code)
@@ -336,9 +412,12 @@ static int run(state *s, int32_t code)
 	int done = 0;
 	uint32_t pc;
 
-	for (pc = (uint32_t)code; !done; pc++)
-		if (step(s, &s->p->code[pc], &done) != 0)
+	for (pc = (uint32_t)code; !done; pc++) {
+		s->in = &s->p->code[pc];
+		if (step(s, &done) != 0)
 			return -1;
+	}
+	s->in = NULL;
 	return 0;
 }
 
@@ -464,7 +543,8 @@ static int rewrite_from(expand_ctx *x, uint32_t r, vm_entry *e)
 			return 0;
 		}
 		if (run_name(&s, rw->name_code) != 0)
-			return -1;
+			return td_err_context(x->err, e->name, "rewrite at %s:%u",
+					      p->strs[rw->file], rw->line);
 		memcpy(e->name, s.name, s.nlen + 1);
 	}
 	return x->fn(x->ctx, e, x->err);
@@ -509,6 +589,7 @@ int vm_run(const vm *m, const vm_entry *e, vm_result *res, td_err *err)
 	s.entry = e;
 	s.res = res;
 	s.err = err;
+	s.context_line = p->rules[r].line;
 	res->rule = r;
 	if (run(&s, p->rules[r].code) != 0) {
 		char sh[128];

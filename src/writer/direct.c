@@ -52,8 +52,7 @@ static int node_view(const vm_node *n, sview *v)
 		return 1;
 	}
 	*v = in;
-	ex_apply_view(n, &v->ndim, v->dims, v->strides, &v->off);
-	return 1;
+	return ex_apply_view(n, &v->ndim, v->dims, v->strides, &v->off) == 0;
 }
 
 int dr_node_range(const vm_node *n, uint64_t *byte_off)

@@ -7,6 +7,8 @@
 
 #include "convert.h"
 
+#pragma GCC diagnostic error "-Wswitch-enum"
+
 /* ---------------------------------------------------------------- pool */
 
 unsigned char *ex_pool_alloc(ex_pool *p, uint64_t n, td_err *err)
@@ -165,43 +167,63 @@ static int eval_reshape(const vm_node *n, const ex_view *in, ex_pool *pool,
 	return 0;
 }
 
-void ex_apply_view(const vm_node *n, int *ndim, int64_t *dims,
-		   int64_t *strides, int64_t *off)
+static void apply_select(const vm_node *n, int *ndim, int64_t *dims,
+			 int64_t *strides, int64_t *off)
 {
-	int64_t d0[TD_MAX_DIMS], s0[TD_MAX_DIMS];
 	int d = (int)n->a[0], k;
 
-	memcpy(d0, dims, sizeof d0);
-	memcpy(s0, strides, sizeof s0);
-	switch (n->kind) {
-	case VN_PERMUTE:
-		for (k = 0; k < *ndim; k++) {
-			dims[k] = d0[n->a[k]];
-			strides[k] = s0[n->a[k]];
-		}
-		break;
-	case VN_NARROW:
-		*off += n->a[1] * s0[d];
-		dims[d] = n->a[2];
-		break;
-	default: /* VN_SELECT */
-		*off += n->a[1] * s0[d];
-		(*ndim)--;
-		for (k = d; k < *ndim; k++) {
-			dims[k] = d0[k + 1];
-			strides[k] = s0[k + 1];
-		}
-		break;
+	*off += n->a[1] * strides[d];
+	(*ndim)--;
+	for (k = d; k < *ndim; k++) {
+		dims[k] = dims[k + 1];
+		strides[k] = strides[k + 1];
 	}
 }
 
-static void eval_view(const vm_node *n, const ex_view *in, ex_view *out)
+static void apply_permute(const vm_node *n, int ndim, int64_t *dims,
+			  int64_t *strides)
+{
+	int64_t d0[TD_MAX_DIMS], s0[TD_MAX_DIMS];
+	int k;
+
+	memcpy(d0, dims, sizeof d0);
+	memcpy(s0, strides, sizeof s0);
+	for (k = 0; k < ndim; k++) {
+		dims[k] = d0[n->a[k]];
+		strides[k] = s0[n->a[k]];
+	}
+}
+
+int ex_apply_view(const vm_node *n, int *ndim, int64_t *dims,
+		  int64_t *strides, int64_t *off)
+{
+	switch (n->kind) {
+	case VN_PERMUTE:
+		apply_permute(n, *ndim, dims, strides);
+		return 0;
+	case VN_NARROW:
+		*off += n->a[1] * strides[n->a[0]];
+		dims[n->a[0]] = n->a[2];
+		return 0;
+	case VN_SELECT:
+		apply_select(n, ndim, dims, strides, off);
+		return 0;
+	case VN_ENTRY: case VN_RESHAPE: case VN_CAT: case VN_CAST:
+		break;
+	}
+	return -1;
+}
+
+static int eval_view(const vm_node *n, const ex_view *in, ex_view *out,
+		     td_err *err)
 {
 	int64_t off = 0;
 
 	*out = *in;
-	ex_apply_view(n, &out->ndim, out->dims, out->strides, &off);
+	if (ex_apply_view(n, &out->ndim, out->dims, out->strides, &off) != 0)
+		return td_errf(err, "view kind %d is not a strided view", n->kind);
 	out->base += off * (int64_t)td_dtype_size(in->dtype);
+	return 0;
 }
 
 static int eval_cast(const vm_node *n, const ex_view *in, ex_pool *pool,
@@ -229,17 +251,25 @@ int ex_eval(const vm_node *n, const ex_view *entry, ex_pool *pool,
 {
 	ex_view in;
 
-	if (n->kind == VN_ENTRY) {
+	switch (n->kind) {
+	case VN_ENTRY:
 		*out = *entry;
 		return 0;
-	}
-	if (n->kind == VN_CAT)
+	case VN_CAT:
 		return eval_cat(n, entry, pool, out, err);
+	case VN_RESHAPE: case VN_CAST: case VN_PERMUTE: case VN_NARROW:
+	case VN_SELECT:
+		break;
+	}
 	if (ex_eval(n->in[0], entry, pool, &in, err) != 0)
 		return -1;
 	switch (n->kind) {
 	case VN_RESHAPE: return eval_reshape(n, &in, pool, out, err);
 	case VN_CAST:    return eval_cast(n, &in, pool, out, err);
-	default:         eval_view(n, &in, out); return 0;
+	case VN_PERMUTE: case VN_NARROW: case VN_SELECT:
+		return eval_view(n, &in, out, err);
+	case VN_ENTRY: case VN_CAT:
+		break;
 	}
+	return td_errf(err, "view kind %d is unknown", n->kind); /* unreachable */
 }

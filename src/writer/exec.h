@@ -51,8 +51,9 @@ int ex_contiguous(const ex_view *v, ex_pool *pool, const unsigned char **out,
 void ex_pool_reset(ex_pool *pool);
 
 /* The strided-view arithmetic of VN_PERMUTE, VN_NARROW and VN_SELECT
- * (off: elements); shared with direct.c. */
-void ex_apply_view(const vm_node *n, int *ndim, int64_t *dims,
+ * (off: elements); shared with direct.c.  -1 for any other kind (those
+ * need data: reshape of a strided view, cat, cast). */
+int ex_apply_view(const vm_node *n, int *ndim, int64_t *dims,
 		   int64_t *strides, int64_t *off);
 unsigned char *ex_pool_alloc(ex_pool *pool, uint64_t n, td_err *err);
 

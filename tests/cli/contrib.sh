@@ -33,7 +33,7 @@ cp -r "$E2E/glm5/hf" "$W/hf"
 printf -- '--chunk-size\n4096\n--vocab-size\n250\n' >"$W/extra.args"
 cp -r "$(dirname "$TD2HF")/rules" "$W/rules"
 export TD2HF_RULES_DIR=/tmp/td2hf-contrib-$$/rules
-res=$(chroot "$CHROOT" /usr/bin/env TD2HF_RULES_DIR="$TD2HF_RULES_DIR" \
+res=$(timeout 300 chroot "$CHROOT" /usr/bin/env TD2HF_RULES_DIR="$TD2HF_RULES_DIR" \
 	python3 "/tmp/td2hf-contrib-$$/slime_save_hf.py" "/tmp/td2hf-contrib-$$" 4 2>"$TMP/err")
 if [ "$res" = OK ] && diff -r "$E2E/glm5/expected/small" "$W/out" >/dev/null; then
 	ok "slime's save_hf with td2hf on 4 gloo ranks: byte-identical to the single run"
@@ -43,12 +43,12 @@ fi
 # A failing part: every rank raises the same error.
 rm -rf "$W/out" "$W/out.td2hf-parts"
 printf -- '--chunk-size\n4096\n--vocab-size\n250\n--set\nno_such_param=1\n' >"$W/extra.args"
-res=$(chroot "$CHROOT" /usr/bin/env TD2HF_RULES_DIR="$TD2HF_RULES_DIR" \
+res=$(timeout 300 chroot "$CHROOT" /usr/bin/env TD2HF_RULES_DIR="$TD2HF_RULES_DIR" \
 	python3 "/tmp/td2hf-contrib-$$/slime_save_hf.py" "/tmp/td2hf-contrib-$$" 4 2>"$TMP/err")
 n=$(echo "$res" | grep -o "td2hf --part failed on rank 0: exit 1" | wc -l)
 if [ "$(echo "$res" | grep -o 'rank [0-3]: RuntimeError' | wc -l)" -eq 4 ] && [ ! -e "$W/out" ]; then
 	ok "a failing part: all 4 ranks raise, no output"
 else
-	bad "a failing part" "$res"
+	bad "a failing part" "$res" "$(tail -5 "$TMP/err")"
 fi
 finish

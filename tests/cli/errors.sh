@@ -37,6 +37,22 @@ fresh
 printf '{"sharded_backend": "zarr"}' >"$TMP/ck/metadata.json"
 expect_fail "zarr backend" 1 "metadata.json: sharded backend 'zarr'" -- "$TD2HF" inspect "$TMP/ck"
 
+# Integer arithmetic on values from --set (or common.pt, or bytecode) is
+# checked: INT64_MIN // -1 once killed td2hf with SIGFPE in megatron.map's
+# `let Q`; division by zero and overflow are clean errors too.
+RULES=$(dirname "$TD2HF")/rules
+QWEN3="$SRCDIR/tests/fixtures/e2e/qwen3/ckpt"
+convert_set() { "$TD2HF" -q --rules "$RULES/qwen3.mapbc" --input "$QWEN3" --output "$TMP/out-hf" --dry-run "$@"; }
+expect_fail "INT64_MIN // -1 from --set" 1 "let Q: line 48: -9223372036854775808 // -1 does not fit in a 64-bit integer" -- \
+	convert_set --set num_attention_heads=-9223372036854775808 --set num_query_groups=-1
+expect_fail "division by zero from --set" 1 "let Q: line 48: 16 // 0: division by zero" -- \
+	convert_set --set num_attention_heads=16 --set num_query_groups=0
+# 274177 * 67280421310721 = 2^64 + 1: a view whose size product wraps
+# around to the tensor's own size once passed the shape check.
+expect_fail "wrapped view size from --set" 1 "cannot view a [128, 32] tensor as [274177, -1, 67280421310721, 1]" -- \
+	convert_set --set num_query_groups=274177 --set kv_channels=67280421310721 \
+	--set hidden_size=1 --set num_attention_heads=1122480638
+
 if [ "$(id -u)" -ne 0 ]; then
 	fresh
 	chmod 000 "$TMP/ck/.metadata"

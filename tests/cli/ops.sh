@@ -72,7 +72,7 @@ bad_op() { # operation needle
 		"tensor 'x.rename' [4, 6, 5] (rule bad.map:2): $2" -- \
 		"$TD2HF" -q --rules "$TMP/bad.map" --input "$OPS/ckpt" --output "$TMP/x"
 }
-bad_op "narrow(1, 4, 3)" "range [4, 7) is outside dimension 1 of size 6"
+bad_op "narrow(1, 4, 3)" "3 elements from 4 are outside dimension 1 of size 6"
 bad_op "select(0, 4)" "index 4 is outside dimension 0 of size 4"
 bad_op "select(-4, 0)" "dimension -4 does not exist in a 3-d tensor"
 bad_op "slice(5, 0, 1)" "dimension 5 does not exist in a 3-d tensor"
@@ -85,8 +85,8 @@ bad_op "split(1, [1, 2]) | cat(1)" "split sizes add up to 3 but dimension 1 has 
 bad_op "chunk(4, 1) | cat(1)" "chunk(4) of dimension 1 (size 6) does not give 4 pieces"
 bad_op "split(1, [1, -1]) | cat(0)" "cat: tensor 1 does not match the others outside dimension 0"
 bad_op "narrow(0, 0, dim(5))" "dim(5) of a 3-d tensor"
-bad_op "narrow(0, 0, 1 / (dim(0) - 4))" "division by zero"
-bad_op "narrow(0, 0, 1 % (dim(0) - 4))" "division by zero"
+bad_op "narrow(0, 0, 1 / (dim(0) - 4))" "1 // 0: division by zero"
+bad_op "narrow(0, 0, 1 % (dim(0) - 4))" "1 % 0: division by zero"
 bad_op "narrow(0, unset, 1)" "a value is none where a number is needed"
 
 # f64 to bf16 or f16: torch rounds to f32 first (double rounding, see

@@ -9,6 +9,7 @@ Usage (inside the torch chroot): python3 slime_save_hf.py WORK WORLD
 """
 import os
 import sys
+from datetime import timedelta
 from argparse import Namespace
 
 import torch.distributed as dist
@@ -22,7 +23,11 @@ def rank_main(rank, world, work, queue):
 
     try:
         dist.init_process_group(
-            "gloo", init_method=f"file://{work}/rendezvous", rank=rank, world_size=world
+            "gloo",
+            init_method=f"file://{work}/rendezvous",
+            rank=rank,
+            world_size=world,
+            timeout=timedelta(seconds=120),
         )
         with open(os.path.join(work, "extra.args")) as f:
             extra = [line.strip() for line in f if line.strip()]
@@ -46,8 +51,10 @@ def main():
     for p in procs:
         p.start()
     results = dict(queue.get(timeout=180) for _ in procs)
-    for p in procs:
-        p.join()
+    for p in procs:  # a rank stuck tearing gloo down must not hang the test
+        p.join(timeout=30)
+        if p.is_alive():
+            p.kill()
     errors = [f"rank {r}: {e}" for r, e in sorted(results.items()) if e]
     print("OK" if not errors else "; ".join(errors))
 

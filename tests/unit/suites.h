@@ -10,5 +10,7 @@ int register_lang_tests(void);
 int register_plan_tests(void);
 int register_regress_tests(void);
 int register_convert_tests(void);
+int register_verify_tests(void);
+int register_intops_tests(void);
 
 #endif

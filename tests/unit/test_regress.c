@@ -13,6 +13,7 @@
 #include "../../src/reader/dcp.h"
 #include "../../src/reader/pickle.h"
 #include "../../src/reader/torchsave.h"
+#include "../../fuzz/vmharness.h"
 #include "helpers.h"
 #include "suites.h"
 
@@ -98,6 +99,18 @@ static int replay_mapc(const unsigned char *buf, size_t len)
 	return n ? -1 : 0;
 }
 
+/* The .mapbc fuzzer's VM harness: whatever the input, no crash (the
+ * sanitizers watch); the result is not asserted (replay_dir's want: 0). */
+static int replay_mapbc_vm(const unsigned char *buf, size_t len)
+{
+	fz_catalogs *c = fz_open(TD_SRCDIR);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	fz_run_mapbc(c, buf, len);
+	fz_close(c);
+	return 0;
+}
+
 static void replay_dir(const char *target, replay_fn fn)
 {
 	char rel[256], path[4096];
@@ -115,7 +128,11 @@ static void replay_dir(const char *target, replay_fn fn)
 			continue;
 		snprintf(path, sizeof path, "%s/%s/%s", TD_SRCDIR, rel, e->d_name);
 		buf = read_all(path, &len);
-		CU_ASSERT_EQUAL(fn(buf, len), -1);
+		if (fn(buf, len) != -1 && fn != replay_mapbc_vm) {
+			fprintf(stderr, "\n  %s/%s was accepted\n", target,
+				e->d_name);
+			CU_FAIL("a malformed input was accepted");
+		}
 		free(buf);
 	}
 	closedir(d);
@@ -126,6 +143,48 @@ static void test_torchsave(void) { replay_dir("torchsave", replay_torchsave); }
 static void test_metadata(void) { replay_dir("metadata", replay_metadata); }
 static void test_mapbc(void) { replay_dir("mapbc", replay_mapbc); }
 static void test_mapc(void) { replay_dir("mapc", replay_mapc); }
+static void test_mapbc_vm(void) { replay_dir("mapbc-vm", replay_mapbc_vm); }
+
+/* The harness itself: a real compiled rules file, as is and with
+ * parameter records in front, is planned on the fixtures. */
+static void test_harness(void)
+{
+	const char *inc[] = {NULL};
+	mc_options o = {inc, 1, NULL, 0};
+	char *dir = make_temp_dir(), path[4096];
+	unsigned char *bc, *with;
+	static const unsigned char sets[] = {   /* param 0 := its own value */
+		1, 0, 2, 0, 0, 0, 0, 0, 0, 0,
+	};
+	fz_catalogs *c = fz_open(TD_SRCDIR);
+	mp_program p;
+	size_t len;
+	td_err err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	inc[0] = strdup(src_path("rules"));
+	CU_ASSERT_EQUAL_FATAL(mc_compile(src_path("rules/qwen3.map"), &o, &p), 0);
+	snprintf(path, sizeof path, "%s/q.mapbc", dir);
+	CU_ASSERT_EQUAL_FATAL(mp_write(&p, path, &err), 0);
+	bc = read_all(path, &len);
+	CU_ASSERT_EQUAL(fz_run_mapbc(c, bc, len), 0);
+	with = malloc(len + sizeof sets);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(with);
+	memcpy(with, sets, sizeof sets);
+	memcpy(with + sizeof sets, bc, len);
+	CU_ASSERT_EQUAL(fz_run_mapbc(c, with, len + sizeof sets), 0);
+	with[1] = 2;                            /* num_attention_heads := */
+	memset(with + 2, 0, 7);                 /* INT64_MIN, that is none: */
+	with[9] = 0x80;                         /* let Q is refused */
+	CU_ASSERT_EQUAL(fz_run_mapbc(c, with, len + sizeof sets), -1);
+	free(with);
+	free(bc);
+	mp_free(&p);
+	free((char *)inc[0]);
+	fz_close(c);
+	rm_rf(dir);
+	free(dir);
+}
 
 int register_regress_tests(void)
 {
@@ -135,5 +194,7 @@ int register_regress_tests(void)
 	       !CU_add_test(s, "torchsave", test_torchsave) ||
 	       !CU_add_test(s, "metadata", test_metadata) ||
 	       !CU_add_test(s, "mapbc", test_mapbc) ||
-	       !CU_add_test(s, "mapc", test_mapc);
+	       !CU_add_test(s, "mapc", test_mapc) ||
+	       !CU_add_test(s, "mapbc-vm", test_mapbc_vm) ||
+	       !CU_add_test(s, "mapbc VM harness", test_harness);
 }
