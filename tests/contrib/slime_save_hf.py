@@ -50,7 +50,14 @@ def main():
     procs = [ctx.Process(target=rank_main, args=(r, world, work, queue)) for r in range(world)]
     for p in procs:
         p.start()
-    results = dict(queue.get(timeout=180) for _ in procs)
+    results = {}
+    try:
+        for _ in procs:
+            rank, error = queue.get(timeout=180)
+            results[rank] = error
+    except Exception:  # queue.Empty: name the ranks that never reported
+        missing = sorted(set(range(world)) - set(results))
+        print(f"ranks {missing} did not report within 180 s")
     for p in procs:  # a rank stuck tearing gloo down must not hang the test
         p.join(timeout=30)
         if p.is_alive():
