@@ -17,6 +17,8 @@ struct pk_doc {
 	pk_value *root;
 };
 
+#define PK_SMALL_INTS 1024  /* ints 0 .. PK_SMALL_INTS-1 are shared */
+
 typedef struct parser {
 	const unsigned char *buf;
 	size_t len, pos, op_pos;
@@ -29,6 +31,10 @@ typedef struct parser {
 	pk_value **memo;
 	size_t memo_cap, memo_n;  /* slots allocated, slots filled */
 	pk_value *result;
+	/* Immutable values shared instead of allocated again: None, False,
+	 * True, the empty tuple and small ints (most of a .metadata). */
+	pk_value *none, *bools[2], *empty_tuple;
+	pk_value *small_int[PK_SMALL_INTS];
 	td_err *err;
 } parser;
 
@@ -102,15 +108,16 @@ static pk_value *new_value(parser *p, pk_kind kind)
 static int vec_push(parser *p, pk_vec *vec, pk_value *v)
 {
 	if (vec->n == vec->cap) {
-		size_t cap = vec->cap ? vec->cap * 2 : 4;
-		pk_value **nv = td_arena_alloc(p->arena, cap * sizeof *nv);
+		size_t cap = vec->cap ? (size_t)vec->cap * 2 : 4;
+		pk_value **nv = cap <= UINT32_MAX ?
+			td_arena_alloc(p->arena, cap * sizeof *nv) : NULL;
 
 		if (!nv)
 			return oom(p);
 		if (vec->n)
 			memcpy(nv, vec->v, vec->n * sizeof *nv);
 		vec->v = nv;
-		vec->cap = cap;
+		vec->cap = (uint32_t)cap;
 	}
 	vec->v[vec->n++] = v;
 	return 0;
@@ -188,16 +195,23 @@ static pk_value *new_string(parser *p, pk_kind kind, const void *s, size_t n)
 	return v->u.s.p ? v : NULL;
 }
 
+/* A sequence of exactly n items (later APPENDs grow it). */
 static pk_value *new_seq(parser *p, pk_kind kind, pk_value **items, size_t n)
 {
-	pk_value *v = new_value(p, kind);
-	size_t i;
+	pk_value *v;
 
-	if (!v)
+	if (kind == PK_TUPLE && n == 0 && p->empty_tuple)
+		return p->empty_tuple;  /* tuples are never mutated */
+	if (n > UINT32_MAX / 2)
 		return NULL;
-	for (i = 0; i < n; i++)
-		if (vec_push(p, &v->u.seq, items[i]) != 0)
-			return NULL;
+	v = new_value(p, kind);
+	if (!v || n == 0)
+		return v;
+	v->u.seq.v = td_arena_alloc(p->arena, n * sizeof *v->u.seq.v);
+	if (!v->u.seq.v)
+		return NULL;
+	memcpy(v->u.seq.v, items, n * sizeof *items);
+	v->u.seq.n = v->u.seq.cap = (uint32_t)n;
 	return v;
 }
 
@@ -223,24 +237,35 @@ static pk_value *new_object(parser *p, pk_value *callable, pk_value *args,
 static int op_none(parser *p, unsigned char op)
 {
 	(void)op;
-	return push(p, new_value(p, PK_NONE));
+	if (!p->none)
+		p->none = new_value(p, PK_NONE);
+	return push(p, p->none);
 }
 
 static int op_bool(parser *p, unsigned char op)
 {
-	pk_value *v = new_value(p, PK_BOOL);
+	int b = op == 0x88; /* NEWTRUE */
 
-	if (v)
-		v->u.b = op == 0x88; /* NEWTRUE */
-	return push(p, v);
+	if (!p->bools[b]) {
+		p->bools[b] = new_value(p, PK_BOOL);
+		if (p->bools[b])
+			p->bools[b]->u.b = b;
+	}
+	return push(p, p->bools[b]);
 }
 
 static int push_int(parser *p, int64_t i)
 {
-	pk_value *v = new_value(p, PK_INT);
+	int small = i >= 0 && i < PK_SMALL_INTS;
+	pk_value *v = small ? p->small_int[i] : NULL;
 
-	if (v)
-		v->u.i = i;
+	if (!v) {
+		v = new_value(p, PK_INT);
+		if (v)
+			v->u.i = i;
+		if (small)
+			p->small_int[i] = v;
+	}
 	return push(p, v);
 }
 
@@ -360,7 +385,11 @@ static int op_empty(parser *p, unsigned char op)
 	pk_kind k = op == ')' ? PK_TUPLE : op == ']' ? PK_LIST
 		  : op == '}' ? PK_DICT : PK_SET;
 
-	return push(p, new_value(p, k));
+	if (k != PK_TUPLE)
+		return push(p, new_value(p, k));
+	if (!p->empty_tuple)
+		p->empty_tuple = new_value(p, PK_TUPLE);
+	return push(p, p->empty_tuple);
 }
 
 /* TUPLE1..3: the top n values become a tuple. */

@@ -39,7 +39,7 @@ typedef struct pk_value pk_value;
 
 typedef struct pk_vec {
 	pk_value **v;
-	size_t n, cap;
+	uint32_t n, cap;  /* the arena's limit keeps counts far below 2^32 */
 } pk_vec;
 
 typedef struct pk_object {

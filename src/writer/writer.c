@@ -172,6 +172,7 @@ typedef struct shared {
 	wctx *w;
 	pthread_mutex_t mu;       /* catalog lookups, and the fields below */
 	uint32_t next;            /* next entry to take */
+	uint32_t batch;           /* entries taken per lock round trip */
 	int rc;
 	td_err err;               /* the first error */
 	struct timespec start;
@@ -265,7 +266,35 @@ static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 	return rc < 0 ? -1 : 0;
 }
 
-/* Takes entries until none are left, an error occurs or a signal came. */
+/* Claims the next run of entries, [*first, *end): 0 when none is left,
+ * an error occurred or a signal came.  Called with sh->mu held. */
+static int claim(shared *sh, uint32_t *first, uint32_t *end)
+{
+	uint32_t n = sh->w->pl->nentries;
+
+	if (sh->rc || interrupted || sh->next >= n)
+		return 0;
+	*first = sh->next;
+	*end = n - sh->next > sh->batch ? sh->next + sh->batch : n;
+	sh->next = *end;
+	return 1;
+}
+
+/* Writes entries [e, end) without the lock; stops at the first error. */
+static int write_run(shared *sh, uint32_t e, uint32_t end, ex_pool *pool,
+		     uint64_t *bytes, uint64_t *direct, td_err *err)
+{
+	int rc = 0;
+
+	for (; rc == 0 && e < end && !interrupted; e++) {
+		rc = write_entry(sh->w, e, pool, &sh->mu, bytes, direct, err);
+		ex_pool_reset(pool);
+	}
+	return rc;
+}
+
+/* Takes runs of entries until none are left, an error occurs or a signal
+ * came: one lock round trip per run, not per entry. */
 static void *worker(void *arg)
 {
 	shared *sh = arg;
@@ -275,17 +304,15 @@ static void *worker(void *arg)
 
 	for (;;) {
 		uint64_t bytes = 0, direct = 0;
-		uint32_t e;
+		uint32_t e = 0, end = 0;
 		int rc;
 
 		pthread_mutex_lock(&sh->mu);
-		e = sh->next++;
-		if (sh->rc || interrupted || e >= w->pl->nentries) {
-			pthread_mutex_unlock(&sh->mu);
-			break;
-		}
+		rc = claim(sh, &e, &end);
 		pthread_mutex_unlock(&sh->mu);
-		rc = write_entry(w, e, &pool, &sh->mu, &bytes, &direct, &err);
+		if (!rc)
+			break;
+		rc = write_run(sh, e, end, &pool, &bytes, &direct, &err);
 		pthread_mutex_lock(&sh->mu);
 		if (rc && !sh->rc) {
 			sh->rc = rc;
@@ -297,10 +324,27 @@ static void *worker(void *arg)
 			w->st->peak_buffers = pool.peak;
 		progress(w, &sh->start, 0);
 		pthread_mutex_unlock(&sh->mu);
-		ex_pool_reset(&pool);
 	}
 	free(pool.bufs);
 	return NULL;
+}
+
+/* Entries per claim: about 64 KiB of output per run, at most 1/8 of each
+ * thread's share so the threads still balance, at least 1. */
+static uint32_t batch_size(const plan *pl, int jobs)
+{
+	uint64_t total = 0, per, b;
+	uint32_t i;
+
+	for (i = 0; i < pl->ntensors; i++)
+		total += pl->tensors[i].out.nbytes;
+	if (pl->nentries == 0)
+		return 1;
+	per = total / pl->nentries + 1;  /* mean output bytes per entry */
+	b = ((uint64_t)64 << 10) / per;
+	if (b > pl->nentries / ((uint64_t)jobs * 8))
+		b = pl->nentries / ((uint64_t)jobs * 8);
+	return b < 1 ? 1 : b > 4096 ? 4096 : (uint32_t)b;
 }
 
 static int write_data(wctx *w)
@@ -312,6 +356,7 @@ static int write_data(wctx *w)
 
 	memset(&sh, 0, sizeof sh);
 	sh.w = w;
+	sh.batch = batch_size(w->pl, n);
 	pthread_mutex_init(&sh.mu, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &sh.start);
 	w->last = sh.start;
