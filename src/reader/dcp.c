@@ -17,13 +17,27 @@
 #define MAX_OPEN_FILES 64
 #define MOD_METADATA "torch.distributed.checkpoint.metadata"
 #define MOD_FILESYSTEM "torch.distributed.checkpoint.filesystem"
+#define MOD_PLANNER "torch.distributed.checkpoint.planner"
+
+/* A storage_data entry met before its key (kept until the keys are in). */
+typedef struct pending {
+	char *fqn;
+	int n;                   /* offsets, -1 for none (bytes entries) */
+	int64_t off[TD_MAX_DIMS];
+	uint32_t file;
+	uint64_t item_off, item_len;
+} pending;
 
 typedef struct loader {
 	dcp_catalog *cat;
 	const char *path;   /* of .metadata, for messages */
-	td_map *storage;    /* "fqn|o0,o1,..." -> index into infos */
-	const pk_value **infos;
+	td_map *names;      /* key name -> index into cat->keys */
+	uint32_t **order;   /* per key: chunk indexes sorted by offsets */
+	size_t keys_cap;
+	pending *pend;
+	size_t npend, pend_cap;
 	td_map *files;      /* relative path -> index into cat->files */
+	int failed;         /* a callback set err (it names the file) */
 	td_err *err;
 } loader;
 
@@ -52,71 +66,6 @@ const char *dcp_skip_reason(const char *name)
 	return NULL;
 }
 
-/* ---------------------------------------------------------------- storage
- * index: MetadataIndex(fqn, offset) -> _StorageInfo */
-
-/* "fqn" NUL "o0,o1,..." (or "-" for no offsets) into buf; its length. */
-static size_t index_key(char *buf, size_t size, const char *fqn,
-			const int64_t *off, int n)
-{
-	size_t len = strlen(fqn) + 1;
-	int i;
-
-	if (len >= size)
-		return 0;
-	memcpy(buf, fqn, len);
-	if (n < 0)
-		len += (size_t)snprintf(buf + len, size - len, "-");
-	for (i = 0; i < n && len < size; i++)
-		len += (size_t)snprintf(buf + len, size - len, "%" PRId64 ",",
-					off[i]);
-	return len < size ? len : 0;
-}
-
-static int add_storage_entry(loader *ld, const pk_value *idx,
-			     const pk_value *info, size_t i)
-{
-	const char *fqn = pk_str(pk_attr(idx, "fqn"));
-	const pk_value *offv = pk_attr(idx, "offset");
-	int64_t off[TD_MAX_DIMS];
-	char key[4096];
-	size_t klen;
-	int n = -1;
-
-	if (!pk_is_instance(idx, MOD_METADATA, "MetadataIndex") || !fqn)
-		return bad(ld, NULL, "storage_data has a malformed index");
-	if (offv && offv->kind != PK_NONE &&
-	    (n = pk_int_tuple(offv, off, TD_MAX_DIMS)) < 0)
-		return bad(ld, fqn, "storage_data index has malformed offsets");
-	klen = index_key(key, sizeof key, fqn, off, n);
-	if (!klen)
-		return bad(ld, fqn, "key name too long");
-	ld->infos[i] = info;
-	switch (td_map_put(ld->storage, key, klen, i, NULL)) {
-	case 0:  return 0;
-	case 1:  return bad(ld, fqn, "storage_data lists a chunk twice");
-	default: return bad(ld, NULL, "out of memory");
-	}
-}
-
-static int index_storage(loader *ld, const pk_value *sd)
-{
-	size_t i, n;
-
-	if (!sd || sd->kind != PK_DICT)
-		return bad(ld, NULL, "storage_data is missing or not a dict");
-	n = sd->u.seq.n / 2;
-	ld->storage = td_map_new();
-	ld->infos = calloc(n ? n : 1, sizeof *ld->infos);
-	if (!ld->storage || !ld->infos)
-		return bad(ld, NULL, "out of memory");
-	for (i = 0; i < n; i++)
-		if (add_storage_entry(ld, sd->u.seq.v[2 * i],
-				      sd->u.seq.v[2 * i + 1], i) != 0)
-			return -1;
-	return 0;
-}
-
 /* ---------------------------------------------------------------- files */
 
 static int valid_relative_path(const char *p)
@@ -126,16 +75,21 @@ static int valid_relative_path(const char *p)
 }
 
 static int file_index(loader *ld, const char *key, const char *rel,
-		      size_t *out)
+		      uint32_t *out)
 {
 	dcp_catalog *c = ld->cat;
 	char **nf;
+	size_t i;
 
 	if (!valid_relative_path(rel))
 		return bad(ld, key, "storage file name '%s' is not a plain file "
 			   "name in the checkpoint directory", rel);
-	if (td_map_get(ld->files, rel, strlen(rel), out))
+	if (td_map_get(ld->files, rel, strlen(rel), &i)) {
+		*out = (uint32_t)i;
 		return 0;
+	}
+	if (c->nfiles >= UINT32_MAX)
+		return bad(ld, key, "too many storage files");
 	nf = realloc(c->files, (c->nfiles + 1) * sizeof *nf);
 	if (!nf)
 		return bad(ld, NULL, "out of memory");
@@ -144,37 +98,8 @@ static int file_index(loader *ld, const char *key, const char *rel,
 	if (!c->files[c->nfiles] ||
 	    td_map_put(ld->files, rel, strlen(rel), c->nfiles, NULL) < 0)
 		return bad(ld, NULL, "out of memory");
-	*out = c->nfiles++;
+	*out = (uint32_t)c->nfiles++;
 	return 0;
-}
-
-/* Finds the _StorageInfo of (key, offsets) and fills file/offset/length. */
-static int locate(loader *ld, const char *name, const int64_t *off, int n,
-		  dcp_chunk *ch)
-{
-	const pk_value *info, *tds, *ofs, *len;
-	char key[4096];
-	size_t klen = index_key(key, sizeof key, name, off, n), i;
-	const char *rel;
-
-	if (!klen || !td_map_get(ld->storage, key, klen, &i))
-		return bad(ld, name, "no storage_data entry for a chunk");
-	info = ld->infos[i];
-	if (!pk_is_instance(info, MOD_FILESYSTEM, "_StorageInfo"))
-		return bad(ld, name, "storage entry is not a _StorageInfo");
-	tds = pk_attr(info, "transform_descriptors");
-	if (tds && tds->kind != PK_NONE && pk_len(tds) > 0)
-		return bad(ld, name, "stored with transforms (e.g. compression),"
-			   " which td2hf does not support yet");
-	rel = pk_str(pk_attr(info, "relative_path"));
-	ofs = pk_attr(info, "offset");
-	len = pk_attr(info, "length");
-	if (!rel || !ofs || ofs->kind != PK_INT || ofs->u.i < 0 || !len ||
-	    len->kind != PK_INT || len->u.i < 0)
-		return bad(ld, name, "malformed _StorageInfo");
-	ch->item_off = (uint64_t)ofs->u.i;
-	ch->item_len = (uint64_t)len->u.i;
-	return file_index(ld, name, rel, &ch->file);
 }
 
 /* ---------------------------------------------------------------- keys */
@@ -206,8 +131,8 @@ static int parse_chunk(loader *ld, dcp_key *k, const pk_value *cm,
 
 	if (!pk_is_instance(cm, MOD_METADATA, "ChunkStorageMetadata"))
 		return bad(ld, k->name, "malformed chunk list");
-	no = pk_int_tuple(pk_attr(cm, "offsets"), ch->offsets, TD_MAX_DIMS);
-	ns = pk_int_tuple(pk_attr(cm, "sizes"), ch->sizes, TD_MAX_DIMS);
+	no = pk_int_tuple(pk_attr(cm, "offsets"), ch->offsets, k->ndim);
+	ns = pk_int_tuple(pk_attr(cm, "sizes"), ch->sizes, k->ndim);
 	if (no != k->ndim || ns != k->ndim)
 		return bad(ld, k->name, "chunk rank differs from the tensor's");
 	for (d = 0; d < k->ndim; d++)
@@ -219,7 +144,25 @@ static int parse_chunk(loader *ld, dcp_key *k, const pk_value *cm,
 	if (td_shape_nbytes(ch->sizes, k->ndim, td_dtype_size(k->dtype),
 			    &ch->nbytes) != 0)
 		return bad(ld, k->name, "chunk size overflows");
-	return locate(ld, k->name, ch->offsets, k->ndim, ch);
+	return 0;
+}
+
+/* The chunk array and, behind it, every chunk's offsets and sizes. */
+static int alloc_chunks(loader *ld, dcp_key *k, size_t n)
+{
+	size_t i, per = 2 * (size_t)k->ndim;
+
+	if (n > SIZE_MAX / sizeof *k->chunks / 2)
+		return bad(ld, k->name, "too many chunks");
+	k->chunks = calloc(n ? n : 1, sizeof *k->chunks);
+	k->dims = per ? calloc(n ? n * per : 1, sizeof *k->dims) : NULL;
+	if (!k->chunks || (per && !k->dims))
+		return bad(ld, NULL, "out of memory");
+	for (i = 0; i < n && per; i++) {
+		k->chunks[i].offsets = k->dims + i * per;
+		k->chunks[i].sizes = k->dims + i * per + k->ndim;
+	}
+	return 0;
 }
 
 static int parse_tensor_key(loader *ld, dcp_key *k, const pk_value *md)
@@ -239,10 +182,8 @@ static int parse_tensor_key(loader *ld, dcp_key *k, const pk_value *md)
 		return bad(ld, k->name, "shape is negative or too large");
 	if (!chunks || chunks->kind != PK_LIST)
 		return bad(ld, k->name, "chunk list is missing");
-	k->chunks = calloc(chunks->u.seq.n ? chunks->u.seq.n : 1,
-			   sizeof *k->chunks);
-	if (!k->chunks)
-		return bad(ld, NULL, "out of memory");
+	if (alloc_chunks(ld, k, chunks->u.seq.n) != 0)
+		return -1;
 	for (i = 0; i < chunks->u.seq.n; i++, k->nchunks++)
 		if (parse_chunk(ld, k, chunks->u.seq.v[i], &k->chunks[i]) != 0)
 			return -1;
@@ -253,68 +194,341 @@ static int parse_bytes_key(loader *ld, dcp_key *k)
 {
 	k->kind = DCP_BYTES;
 	k->dtype = TD_DT_U8;
-	k->chunks = calloc(1, sizeof *k->chunks);
-	if (!k->chunks)
-		return bad(ld, NULL, "out of memory");
-	k->nchunks = 1;
-	if (locate(ld, k->name, NULL, -1, &k->chunks[0]) != 0)
+	k->ndim = 0;
+	if (alloc_chunks(ld, k, 1) != 0)
 		return -1;
-	k->nbytes = k->chunks[0].item_len;
+	k->nchunks = 1;
 	return 0;
 }
 
-static int parse_key(loader *ld, dcp_key *k, const pk_value *name,
-		     const pk_value *md)
+static int grow_keys(loader *ld)
 {
+	dcp_catalog *c = ld->cat;
+	size_t cap = ld->keys_cap ? ld->keys_cap * 2 : 256;
+	dcp_key *nk;
+	uint32_t **no;
+
+	if (c->nkeys < ld->keys_cap)
+		return 0;
+	nk = realloc(c->keys, cap * sizeof *nk);
+	if (nk)
+		c->keys = nk;
+	no = realloc(ld->order, cap * sizeof *no);
+	if (no)
+		ld->order = no;
+	if (!nk || !no)
+		return bad(ld, NULL, "out of memory");
+	memset(c->keys + ld->keys_cap, 0, (cap - ld->keys_cap) * sizeof *nk);
+	memset(ld->order + ld->keys_cap, 0, (cap - ld->keys_cap) * sizeof *no);
+	ld->keys_cap = cap;
+	return 0;
+}
+
+/* One (name, TensorStorageMetadata | BytesStorageMetadata) pair. */
+static int add_key(loader *ld, const pk_value *name, const pk_value *md)
+{
+	dcp_catalog *c = ld->cat;
+	dcp_key *k;
+	int rc;
+
 	if (!pk_str(name))
 		return bad(ld, NULL, "state_dict_metadata has a non-string key");
+	if (grow_keys(ld) != 0)
+		return -1;
+	k = &c->keys[c->nkeys++];
 	k->name = strdup(pk_str(name));
 	if (!k->name)
 		return bad(ld, NULL, "out of memory");
+	switch (td_map_put(ld->names, k->name, strlen(k->name), c->nkeys - 1,
+			   NULL)) {
+	case 0:  break;
+	case 1:  return bad(ld, k->name, "key listed twice");
+	default: return bad(ld, NULL, "out of memory");
+	}
 	if (pk_is_instance(md, MOD_METADATA, "TensorStorageMetadata"))
-		return parse_tensor_key(ld, k, md);
-	if (pk_is_instance(md, MOD_METADATA, "BytesStorageMetadata"))
-		return parse_bytes_key(ld, k);
-	return bad(ld, k->name, "unknown storage metadata class");
-}
-
-static int parse_keys(loader *ld, const pk_value *sdm)
-{
-	dcp_catalog *c = ld->cat;
-	td_map *seen = td_map_new();
-	size_t i, n;
-	int rc = 0;
-
-	if (!sdm || sdm->kind != PK_DICT) {
-		td_map_free(seen);
-		return bad(ld, NULL, "state_dict_metadata is missing");
-	}
-	n = sdm->u.seq.n / 2;
-	c->keys = calloc(n ? n : 1, sizeof *c->keys);
-	if (!seen || !c->keys)
-		rc = bad(ld, NULL, "out of memory");
-	for (i = 0; rc == 0 && i < n; i++, c->nkeys++) {
-		dcp_key *k = &c->keys[i];
-
-		rc = parse_key(ld, k, sdm->u.seq.v[2 * i], sdm->u.seq.v[2 * i + 1]);
-		if (rc == 0 && td_map_put(seen, k->name, strlen(k->name), i,
-					  NULL) != 0)
-			rc = bad(ld, k->name, "key listed twice");
-	}
-	td_map_free(seen);
+		rc = parse_tensor_key(ld, k, md);
+	else if (pk_is_instance(md, MOD_METADATA, "BytesStorageMetadata"))
+		rc = parse_bytes_key(ld, k);
+	else
+		rc = bad(ld, k->name, "unknown storage metadata class");
 	return rc;
 }
 
-/* ---------------------------------------------------------------- load */
+/* ---------------------------------------------------------------- storage
+ * entries: MetadataIndex(fqn, offset) -> _StorageInfo, matched to chunks */
+
+static int cmp_offsets(const int64_t *a, const int64_t *b, int n)
+{
+	int d;
+
+	for (d = 0; d < n; d++)
+		if (a[d] != b[d])
+			return a[d] < b[d] ? -1 : 1;
+	return 0;
+}
+
+/* Insertion of each chunk index into its sorted place would be n^2:
+ * sort (index, offsets) records instead, then keep the indexes. */
+typedef struct chunk_pos {
+	const int64_t *off;
+	int ndim;
+	uint32_t i;
+} chunk_pos;
+
+static int cmp_pos(const void *x, const void *y)
+{
+	const chunk_pos *a = x, *b = y;
+
+	return cmp_offsets(a->off, b->off, a->ndim);
+}
+
+static int build_order(loader *ld, size_t ki)
+{
+	const dcp_key *k = &ld->cat->keys[ki];
+	chunk_pos *pos;
+	size_t i;
+
+	if (k->nchunks > UINT32_MAX)
+		return bad(ld, k->name, "too many chunks");
+	pos = malloc((k->nchunks ? k->nchunks : 1) * sizeof *pos);
+	ld->order[ki] = malloc((k->nchunks ? k->nchunks : 1) * sizeof **ld->order);
+	if (!pos || !ld->order[ki]) {
+		free(pos);
+		return bad(ld, NULL, "out of memory");
+	}
+	for (i = 0; i < k->nchunks; i++)
+		pos[i] = (chunk_pos){k->chunks[i].offsets, k->ndim, (uint32_t)i};
+	qsort(pos, k->nchunks, sizeof *pos, cmp_pos);
+	for (i = 0; i < k->nchunks; i++)
+		ld->order[ki][i] = pos[i].i;
+	free(pos);
+	return 0;
+}
+
+/* The first of key ki's chunks at offsets off[0..n) (n -1: a bytes
+ * entry) in ld->order[ki], or nchunks when none. */
+static size_t find_chunk(const loader *ld, size_t ki, const int64_t *off,
+			 int n)
+{
+	const dcp_key *k = &ld->cat->keys[ki];
+	size_t lo = 0, hi = k->nchunks;
+
+	if (k->kind == DCP_BYTES)
+		return n < 0 ? 0 : k->nchunks;
+	if (n != k->ndim)
+		return k->nchunks;
+	while (lo < hi) { /* the first position not below off */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp_offsets(k->chunks[ld->order[ki][mid]].offsets, off, n) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < k->nchunks &&
+	    cmp_offsets(k->chunks[ld->order[ki][lo]].offsets, off, n) == 0)
+		return lo;
+	return k->nchunks;
+}
+
+static void set_item(dcp_chunk *c, uint32_t file, uint64_t io, uint64_t il)
+{
+	c->file = file;
+	c->item_off = io;
+	c->item_len = il;
+	c->located = 1;
+}
+
+/* Records the archive of (fqn, off) in its chunk (in every chunk at those
+ * offsets: the tiling check reports duplicates): 1 done (or not a chunk
+ * of the key), 0 key unknown yet, -1 error. */
+static int place(loader *ld, const char *fqn, const int64_t *off, int n,
+		 uint32_t file, uint64_t item_off, uint64_t item_len)
+{
+	size_t ki, i;
+	dcp_key *k;
+
+	if (!td_map_get(ld->names, fqn, strlen(fqn), &ki))
+		return 0;
+	k = &ld->cat->keys[ki];
+	if (k->kind == DCP_BYTES) {
+		if (n >= 0)
+			return 1; /* names no chunk: unused, as torch leaves it */
+		if (k->chunks[0].located)
+			return bad(ld, fqn, "storage_data lists a chunk twice");
+		set_item(&k->chunks[0], file, item_off, item_len);
+		k->nbytes = item_len;
+		return 1;
+	}
+	if (!ld->order[ki] && build_order(ld, ki) != 0)
+		return -1;
+	i = find_chunk(ld, ki, off, n);
+	if (i < k->nchunks && k->chunks[ld->order[ki][i]].located)
+		return bad(ld, fqn, "storage_data lists a chunk twice");
+	for (; i < k->nchunks &&
+	       cmp_offsets(k->chunks[ld->order[ki][i]].offsets, off, n) == 0; i++)
+		set_item(&k->chunks[ld->order[ki][i]], file, item_off, item_len);
+	return 1;
+}
+
+static int add_pending(loader *ld, const char *fqn, const int64_t *off,
+		       int n, uint32_t file, uint64_t io, uint64_t il)
+{
+	pending *pd;
+
+	if (ld->npend == ld->pend_cap) {
+		size_t cap = ld->pend_cap ? ld->pend_cap * 2 : 64;
+
+		pd = realloc(ld->pend, cap * sizeof *pd);
+		if (!pd)
+			return bad(ld, NULL, "out of memory");
+		ld->pend = pd;
+		ld->pend_cap = cap;
+	}
+	pd = &ld->pend[ld->npend];
+	memset(pd, 0, sizeof *pd);
+	pd->fqn = strdup(fqn);
+	if (!pd->fqn)
+		return bad(ld, NULL, "out of memory");
+	pd->n = n;
+	if (n > 0)
+		memcpy(pd->off, off, (size_t)n * sizeof *off);
+	pd->file = file;
+	pd->item_off = io;
+	pd->item_len = il;
+	ld->npend++;
+	return 0;
+}
+
+static int add_storage_entry(loader *ld, const pk_value *idx,
+			     const pk_value *info)
+{
+	const char *fqn = pk_str(pk_attr(idx, "fqn"));
+	const pk_value *offv = pk_attr(idx, "offset"), *tds, *ofs, *len;
+	int64_t off[TD_MAX_DIMS];
+	const char *rel;
+	uint32_t file = 0;
+	int n = -1, rc;
+
+	if (!pk_is_instance(idx, MOD_METADATA, "MetadataIndex") || !fqn)
+		return bad(ld, NULL, "storage_data has a malformed index");
+	if (offv && offv->kind != PK_NONE &&
+	    (n = pk_int_tuple(offv, off, TD_MAX_DIMS)) < 0)
+		return bad(ld, fqn, "storage_data index has malformed offsets");
+	if (!pk_is_instance(info, MOD_FILESYSTEM, "_StorageInfo"))
+		return bad(ld, fqn, "storage entry is not a _StorageInfo");
+	tds = pk_attr(info, "transform_descriptors");
+	if (tds && tds->kind != PK_NONE && pk_len(tds) > 0)
+		return bad(ld, fqn, "stored with transforms (e.g. compression),"
+			   " which td2hf does not support yet");
+	rel = pk_str(pk_attr(info, "relative_path"));
+	ofs = pk_attr(info, "offset");
+	len = pk_attr(info, "length");
+	if (!rel || !ofs || ofs->kind != PK_INT || ofs->u.i < 0 || !len ||
+	    len->kind != PK_INT || len->u.i < 0)
+		return bad(ld, fqn, "malformed _StorageInfo");
+	if (file_index(ld, fqn, rel, &file) != 0)
+		return -1;
+	rc = place(ld, fqn, off, n, file, (uint64_t)ofs->u.i,
+		   (uint64_t)len->u.i);
+	if (rc == 0)
+		rc = add_pending(ld, fqn, off, n, file, (uint64_t)ofs->u.i,
+				 (uint64_t)len->u.i);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- streaming */
+
+static int is_storage_md(const pk_value *v)
+{
+	return pk_is_instance(v, MOD_METADATA, "TensorStorageMetadata") ||
+	       pk_is_instance(v, MOD_METADATA, "BytesStorageMetadata");
+}
+
+/* The big parts of the pickle, consumed item by item: state_dict_metadata
+ * pairs, storage_data pairs, and all_local_plans' WriteItems (dropped). */
+static int on_items(void *ctx, const pk_value *target,
+		    pk_value *const *items, size_t n, int is_dict, td_err *err)
+{
+	loader *ld = ctx;
+	size_t i;
+	int rc = 0;
+
+	(void)target;
+	(void)err;
+	if (is_dict && n >= 2 && is_storage_md(items[1])) {
+		for (i = 0; rc == 0 && i + 1 < n; i += 2)
+			rc = add_key(ld, items[i], items[i + 1]);
+	} else if (is_dict && n >= 2 &&
+		   pk_is_instance(items[0], MOD_METADATA, "MetadataIndex")) {
+		for (i = 0; rc == 0 && i + 1 < n; i += 2)
+			rc = add_storage_entry(ld, items[i], items[i + 1]);
+	} else if (!is_dict && n >= 1 &&
+		   pk_is_instance(items[0], MOD_PLANNER, "WriteItem")) {
+		return 1;
+	} else {
+		return 0;
+	}
+	if (rc != 0)
+		ld->failed = 1;
+	return rc != 0 ? -1 : 1;
+}
+
+/* Entries met before their keys, then every chunk must have its archive. */
+static int finish(loader *ld)
+{
+	dcp_catalog *c = ld->cat;
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < ld->npend; i++) {
+		pending *pd = &ld->pend[i];
+
+		rc = place(ld, pd->fqn, pd->off, pd->n, pd->file, pd->item_off,
+			   pd->item_len);
+		if (rc < 0) /* rc 0: an entry of no key is unused */
+			return -1;
+	}
+	for (i = 0; i < c->nkeys; i++)
+		for (j = 0; j < c->keys[i].nchunks; j++)
+			if (!c->keys[i].chunks[j].located)
+				return bad(ld, c->keys[i].name,
+					   "no storage_data entry for a chunk");
+	return 0;
+}
 
 static int parse_metadata(loader *ld, const pk_value *root)
 {
+	const pk_value *sdm, *sd;
+
 	if (!pk_is_instance(root, MOD_METADATA, "Metadata"))
 		return bad(ld, NULL, "not a torch.distributed.checkpoint "
 			   "Metadata pickle");
-	if (index_storage(ld, pk_attr(root, "storage_data")) != 0)
-		return -1;
-	return parse_keys(ld, pk_attr(root, "state_dict_metadata"));
+	sd = pk_attr(root, "storage_data");
+	if (!sd || sd->kind != PK_DICT)
+		return bad(ld, NULL, "storage_data is missing or not a dict");
+	sdm = pk_attr(root, "state_dict_metadata");
+	if (!sdm || sdm->kind != PK_DICT)
+		return bad(ld, NULL, "state_dict_metadata is missing");
+	/* a dict the callback did not consume holds something else */
+	if (sdm->u.seq.n || sd->u.seq.n)
+		return bad(ld, NULL, "state_dict_metadata or storage_data holds "
+			   "an entry of an unexpected class");
+	return finish(ld);
+}
+
+static void loader_free(loader *ld)
+{
+	size_t i;
+
+	for (i = 0; ld->order && i < ld->cat->nkeys; i++)
+		free(ld->order[i]);
+	free(ld->order);
+	for (i = 0; i < ld->npend; i++)
+		free(ld->pend[i].fqn);
+	free(ld->pend);
+	td_map_free(ld->names);
+	td_map_free(ld->files);
 }
 
 int dcp_load_buffer(const char *dir, const unsigned char *buf, size_t len,
@@ -329,22 +543,22 @@ int dcp_load_buffer(const char *dir, const unsigned char *buf, size_t len,
 	cat->dir = strdup(dir);
 	ld.path = path;
 	ld.files = td_map_new();
-	if (!path || !cat->dir || !ld.files)
+	ld.names = td_map_new();
+	if (!path || !cat->dir || !ld.files || !ld.names)
 		td_errf(err, "%s: out of memory", dir);
-	else if (!(doc = pk_parse(buf, len, NULL, err)))
-		td_err_prefix(err, "%s", path);
-	else
+	else if (!(doc = pk_parse_stream(buf, len, NULL, on_items, &ld, err))) {
+		if (!ld.failed)
+			td_err_prefix(err, "%s", path);
+	} else
 		rc = parse_metadata(&ld, pk_root(doc));
+	pk_doc_free(doc);
 	if (rc == 0) {
 		cat->open = calloc(cat->nfiles ? cat->nfiles : 1,
 				   sizeof *cat->open);
 		if (!cat->open)
 			rc = td_errf(err, "%s: out of memory", dir);
 	}
-	pk_doc_free(doc);
-	td_map_free(ld.storage);
-	td_map_free(ld.files);
-	free(ld.infos);
+	loader_free(&ld);
 	free(path);
 	if (rc != 0)
 		dcp_free(cat);
@@ -376,6 +590,7 @@ void dcp_free(dcp_catalog *cat)
 	for (i = 0; i < cat->nkeys; i++) {
 		free(cat->keys[i].name);
 		free(cat->keys[i].chunks);
+		free(cat->keys[i].dims);
 	}
 	for (i = 0; i < cat->nfiles; i++) {
 		if (cat->open && cat->open[i].path)
@@ -466,7 +681,7 @@ static int chunk_from_cache(const dcp_key *k, const dcp_chunk *ch,
 	memset(out, 0, sizeof *out);
 	out->dtype = k->dtype;
 	out->ndim = k->ndim;
-	memcpy(out->shape, ch->sizes, sizeof out->shape);
+	memcpy(out->shape, ch->sizes, (size_t)k->ndim * sizeof *ch->sizes);
 	td_shape_strides(out->shape, out->ndim, out->stride);
 	out->nbytes = ch->nbytes;
 	out->data_off = ch->data_off;

@@ -1,7 +1,8 @@
 /* dcp.h — the catalog of a PyTorch Distributed Checkpoint directory.
  *
  * dcp_load reads `.metadata` (a pickled torch Metadata) into, per key in
- * stored order: kind, dtype, global shape, and chunks, each mapped through
+ * stored order (streaming: the pickle's big dicts are read item by item
+ * and never kept as a tree; `all_local_plans` is skipped the same way): kind, dtype, global shape, and chunks, each mapped through
  * `storage_data` to the torch.save archive (file, offset, length) that
  * holds it.  dcp_read_chunk then opens that archive and says where the
  * chunk's raw bytes are.  Nothing here reads tensor data. */
@@ -18,17 +19,18 @@
 #include "torchsave.h"
 
 typedef struct dcp_chunk {
-	int64_t offsets[TD_MAX_DIMS];
-	int64_t sizes[TD_MAX_DIMS];
-	size_t file;        /* index into dcp_catalog.files */
-	uint64_t item_off;  /* the torch.save archive in that file */
+	int64_t *offsets;   /* ndim values each, in the key's dims */
+	int64_t *sizes;
+	uint64_t item_off;  /* the torch.save archive in file `file` */
 	uint64_t item_len;
 	uint64_t nbytes;    /* numel(sizes) * element size */
-	_Atomic int verified; /* CRC-32 checked (writer threads set it) */
 	/* Where its bytes are, once dcp_read_chunk has read its archive: */
-	int resolved;
 	uint64_t data_off, storage_off, storage_nbytes;
 	uint32_t storage_crc32;
+	uint32_t file;      /* index into dcp_catalog.files */
+	_Atomic int verified; /* CRC-32 checked (writer threads set it) */
+	unsigned char resolved;
+	unsigned char located; /* storage_data named its archive */
 } dcp_chunk;
 
 typedef enum dcp_kind { DCP_TENSOR, DCP_BYTES } dcp_kind;
@@ -42,6 +44,7 @@ typedef struct dcp_key {
 	uint64_t nbytes;    /* tensor: numel(shape) * element size */
 	dcp_chunk *chunks;  /* bytes entries: one chunk, ndim 0 */
 	size_t nchunks;
+	int64_t *dims;      /* the chunks' offsets and sizes */
 } dcp_key;
 
 typedef struct dcp_catalog {

@@ -11,6 +11,7 @@
 
 #include "../common/bytes.h"
 #include "../common/arena.h"
+#include "../common/map.h"
 
 struct pk_doc {
 	td_arena *arena;
@@ -35,8 +36,19 @@ typedef struct parser {
 	 * True, the empty tuple and small ints (most of a .metadata). */
 	pk_value *none, *bools[2], *empty_tuple;
 	pk_value *small_int[PK_SMALL_INTS];
+	/* Streaming (pk_parse_stream): p->arena is the scratch arena, `main`
+	 * the document's; the memo keeps only entries a GET reads later. */
+	pk_items_fn on_items;
+	void *ctx;
+	td_arena *main;
+	unsigned char *fetched, *filled;  /* bit per memo index */
+	size_t nbits;
+	td_map *kept_memo;                /* memo index -> kept value */
 	td_err *err;
 } parser;
+
+#define SCRATCH_RELEASE ((size_t)4 << 20) /* bytes that trigger reclaiming */
+#define KEEP_DEPTH 4096
 
 typedef int (*handler)(parser *p, unsigned char op);
 
@@ -99,6 +111,18 @@ static int take_line(parser *p, const char **s, size_t *n)
 static pk_value *new_value(parser *p, pk_kind kind)
 {
 	pk_value *v = td_arena_alloc(p->arena, sizeof *v);
+
+	if (v) {
+		v->kind = kind;
+		v->scratch = p->main != NULL;
+	}
+	return v;
+}
+
+/* Shared immutable values live in the document's arena. */
+static pk_value *new_shared(parser *p, pk_kind kind)
+{
+	pk_value *v = td_arena_alloc(p->main ? p->main : p->arena, sizeof *v);
 
 	if (v)
 		v->kind = kind;
@@ -231,6 +255,169 @@ static pk_value *new_object(parser *p, pk_value *callable, pk_value *args,
 	return v;
 }
 
+/* ---------------------------------------------------------------- streaming:
+ * keeping values (copying them out of the scratch arena) */
+
+typedef struct keeper {
+	parser *p;
+	td_map *seen;   /* scratch address -> its copy: sharing and cycles */
+} keeper;
+
+static int keep(keeper *k, pk_value *v, pk_value **out, int depth);
+
+static int keep_vec(keeper *k, pk_vec *vec, int depth)
+{
+	pk_value **nv;
+	uint32_t i;
+
+	if (vec->n == 0) {
+		vec->v = NULL;
+		vec->cap = 0;
+		return 0;
+	}
+	nv = td_arena_alloc(k->p->main, vec->n * sizeof *nv);
+	if (!nv)
+		return oom(k->p);
+	for (i = 0; i < vec->n; i++)
+		if (keep(k, vec->v[i], &nv[i], depth + 1) != 0)
+			return -1;
+	vec->v = nv;
+	vec->cap = vec->n;
+	return 0;
+}
+
+static int keep_object(keeper *k, pk_value *c, int depth)
+{
+	pk_object *o = td_arena_alloc(k->p->main, sizeof *o);
+
+	if (!o)
+		return oom(k->p);
+	*o = *c->u.obj;
+	c->u.obj = o;
+	if (keep(k, o->callable, &o->callable, depth + 1) != 0 ||
+	    keep(k, o->args, &o->args, depth + 1) != 0 ||
+	    keep(k, o->kwargs, &o->kwargs, depth + 1) != 0 ||
+	    keep(k, o->state, &o->state, depth + 1) != 0 ||
+	    keep_vec(k, &o->items, depth) != 0)
+		return -1;
+	return keep_vec(k, &o->dict_items, depth);
+}
+
+static int keep_str(keeper *k, const char **s, size_t n)
+{
+	*s = td_arena_strndup(k->p->main, *s, n);
+	return *s ? 0 : oom(k->p);
+}
+
+/* The copy's own parts (c starts as a shallow copy of a scratch value). */
+static int keep_parts(keeper *k, pk_value *c, int depth)
+{
+	switch (c->kind) {
+	case PK_STR: case PK_BYTES: case PK_BIGINT:
+		return keep_str(k, &c->u.s.p, c->u.s.n);
+	case PK_TUPLE: case PK_LIST: case PK_DICT: case PK_SET:
+	case PK_FROZENSET:
+		return keep_vec(k, &c->u.seq, depth);
+	case PK_GLOBAL:
+		if (keep_str(k, &c->u.glob.module, strlen(c->u.glob.module)))
+			return -1;
+		return keep_str(k, &c->u.glob.name, strlen(c->u.glob.name));
+	case PK_OBJECT:
+		return keep_object(k, c, depth);
+	case PK_PERSID:
+		return keep(k, c->u.pid, &c->u.pid, depth + 1);
+	default:
+		return 0;
+	}
+}
+
+/* *out = v, or its copy in the document's arena when v is scratch. */
+static int keep(keeper *k, pk_value *v, pk_value **out, int depth)
+{
+	uintptr_t addr = (uintptr_t)v;
+	size_t found;
+	pk_value *c;
+
+	*out = v;
+	if (!v || !v->scratch)
+		return 0;
+	if (depth > KEEP_DEPTH)
+		return fail(k->p, "values nested deeper than the limit");
+	if (td_map_get(k->seen, (const char *)&addr, sizeof addr, &found)) {
+		*out = (pk_value *)(uintptr_t)found;
+		return 0;
+	}
+	c = td_arena_alloc(k->p->main, sizeof *c);
+	if (!c)
+		return oom(k->p);
+	*c = *v;
+	c->scratch = 0;
+	if (td_map_put(k->seen, (const char *)&addr, sizeof addr,
+		       (size_t)(uintptr_t)c, NULL) < 0)
+		return oom(k->p);
+	*out = c;
+	return keep_parts(k, c, depth);
+}
+
+/* Keeps n values in place (one sharing-preserving pass). */
+static int keep_all(parser *p, pk_value **v, size_t n)
+{
+	keeper k = {p, NULL};
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n && !v[i]->scratch; i++)
+		;
+	if (i == n)
+		return 0;
+	k.seen = td_map_new();
+	if (!k.seen)
+		return oom(p);
+	for (; rc == 0 && i < n; i++)
+		rc = keep(&k, v[i], &v[i], 0);
+	td_map_free(k.seen);
+	return rc;
+}
+
+/* After a consumed batch: once the scratch arena is big, keep what the
+ * stack still holds and empty it.  Nothing else can point into it: the
+ * memo and kept containers hold kept values only. */
+static int maybe_release(parser *p)
+{
+	td_arena *fresh;
+
+	if (td_arena_used(p->arena) < SCRATCH_RELEASE)
+		return 0;
+	if (keep_all(p, p->stack, p->sp) != 0)
+		return -1;
+	fresh = td_arena_new(p->lim.max_memory);
+	if (!fresh)
+		return oom(p);
+	td_arena_free(p->arena);
+	p->arena = fresh;
+	return 0;
+}
+
+/* Streaming: offers items to the callback.  1 consumed, 0 to be stored
+ * (kept first when the target is kept), -1 error. */
+static int offer(parser *p, const pk_value *target, pk_value **items,
+		 size_t n, int is_dict)
+{
+	int rc;
+
+	if (!p->main)
+		return 0;
+	rc = p->on_items ? p->on_items(p->ctx, target, items, n, is_dict,
+				       p->err) : 0;
+	if (rc < 0)
+		return -1;
+	if (rc > 0)
+		return maybe_release(p) == 0 ? 1 : -1;
+	if (!target->scratch && keep_all(p, items, n) != 0)
+		return -1;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- handlers:
  * scalars */
 
@@ -238,7 +425,7 @@ static int op_none(parser *p, unsigned char op)
 {
 	(void)op;
 	if (!p->none)
-		p->none = new_value(p, PK_NONE);
+		p->none = new_shared(p, PK_NONE);
 	return push(p, p->none);
 }
 
@@ -247,7 +434,7 @@ static int op_bool(parser *p, unsigned char op)
 	int b = op == 0x88; /* NEWTRUE */
 
 	if (!p->bools[b]) {
-		p->bools[b] = new_value(p, PK_BOOL);
+		p->bools[b] = new_shared(p, PK_BOOL);
 		if (p->bools[b])
 			p->bools[b]->u.b = b;
 	}
@@ -260,7 +447,7 @@ static int push_int(parser *p, int64_t i)
 	pk_value *v = small ? p->small_int[i] : NULL;
 
 	if (!v) {
-		v = new_value(p, PK_INT);
+		v = small ? new_shared(p, PK_INT) : new_value(p, PK_INT);
 		if (v)
 			v->u.i = i;
 		if (small)
@@ -388,7 +575,7 @@ static int op_empty(parser *p, unsigned char op)
 	if (k != PK_TUPLE)
 		return push(p, new_value(p, k));
 	if (!p->empty_tuple)
-		p->empty_tuple = new_value(p, PK_TUPLE);
+		p->empty_tuple = new_shared(p, PK_TUPLE);
 	return push(p, p->empty_tuple);
 }
 
@@ -433,6 +620,11 @@ static int add_items(parser *p, pk_value *target, pk_value **items, size_t n,
 	else
 		return fail(p, is_set ? "ADDITEMS onto something not a set"
 				      : "APPEND onto something not a list");
+	switch (offer(p, target, items, n, 0)) {
+	case 1:  return 0;
+	case 0:  break;
+	default: return -1;
+	}
 	for (i = 0; i < n; i++)
 		if (vec_push(p, vec, items[i]) != 0)
 			return -1;
@@ -473,6 +665,11 @@ static int set_items(parser *p, pk_value *target, pk_value **kv, size_t n)
 		vec = &target->u.obj->dict_items;
 	else
 		return fail(p, "SETITEM onto something not a dict");
+	switch (offer(p, target, kv, n, 1)) {
+	case 1:  return 0;
+	case 0:  break;
+	default: return -1;
+	}
 	for (i = 0; i < n; i++)
 		if (vec_push(p, vec, kv[i]) != 0)
 			return -1;
@@ -523,12 +720,46 @@ static int op_dup(parser *p, unsigned char op)
 	return push(p, v);
 }
 
+static int bit(const unsigned char *bits, size_t nbits, uint64_t i)
+{
+	return i < nbits && (bits[i / 8] >> (i % 8)) & 1;
+}
+
+/* Streaming memo: a slot a GET reads later keeps (a copy of) the value,
+ * the others are only counted (MEMOIZE numbers slots by that count). */
+static int memo_put_stream(parser *p, uint64_t idx)
+{
+	pk_value **v = &p->stack[p->sp - 1];
+	size_t old;
+
+	if (idx >= p->nbits)
+		return fail(p, "memo index out of range");
+	if (!bit(p->filled, p->nbits, idx)) {
+		p->filled[idx / 8] |= (unsigned char)(1u << (idx % 8));
+		p->memo_n++;
+	}
+	if (!bit(p->fetched, p->nbits, idx))
+		return 0;
+	if (keep_all(p, v, 1) != 0)
+		return -1;
+	switch (td_map_put(p->kept_memo, (const char *)&idx, sizeof idx,
+			   (size_t)(uintptr_t)*v, &old)) {
+	case 0:  return 0;
+	case 1:  /* Python's picklers never PUT twice at an index that is
+		  * read later; refuse rather than keep two meanings */
+		return fail(p, "memo index stored twice");
+	default: return oom(p);
+	}
+}
+
 static int memo_put(parser *p, uint64_t idx)
 {
 	pk_value *v = NULL;
 
 	if (top(p, &v) != 0)
 		return -1;
+	if (p->main)
+		return memo_put_stream(p, idx);
 	/* Picklers number memo slots 0, 1, 2, ...: an index beyond the input
 	 * length cannot be genuine and would size the memo from the file. */
 	if (idx > p->len)
@@ -569,6 +800,13 @@ static int op_get(parser *p, unsigned char op)
 
 	if (take_uint(p, op == 'h' ? 1 : 4, &idx) != 0)
 		return -1;
+	if (p->main) {
+		size_t v;
+
+		if (!td_map_get(p->kept_memo, (const char *)&idx, sizeof idx, &v))
+			return fail(p, "memo index out of range");
+		return push(p, (pk_value *)(uintptr_t)v);
+	}
 	if (idx >= p->memo_cap || !p->memo[idx])
 		return fail(p, "memo index out of range");
 	return push(p, p->memo[idx]);
@@ -719,6 +957,8 @@ static int op_build(parser *p, unsigned char op)
 		return -1;
 	if (obj->kind != PK_OBJECT)
 		return fail(p, "BUILD on something that is not an object");
+	if (p->main && !obj->scratch && keep_all(p, &state, 1) != 0)
+		return -1;
 	obj->u.obj->state = state;
 	return 0;
 }
@@ -768,6 +1008,8 @@ static int op_stop(parser *p, unsigned char op)
 	(void)op;
 	if (p->sp != 1 || p->nmarks != 0)
 		return fail(p, "STOP with an unbalanced stack");
+	if (p->main && keep_all(p, p->stack, 1) != 0)
+		return -1;
 	p->result = p->stack[0];
 	return 0;
 }
@@ -811,33 +1053,155 @@ static int run(parser *p)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- streaming:
+ * the pre-scan finds the memo slots that are ever read */
+
+enum { SC_OTHER, SC_PUT, SC_MEMOIZE, SC_GET, SC_STOP };
+
+/* Skips op's argument at *pos; its kind and, for PUT/GET, the index.
+ * -1 at an unknown opcode or a truncated argument. */
+static int scan_arg(const unsigned char *b, size_t len, size_t *pos,
+		    unsigned char op, int *kind, uint64_t *idx)
+{
+	static const unsigned char fixed[256] = {
+		['J'] = 4, ['K'] = 1, ['M'] = 2, ['G'] = 8, [0x80] = 1,
+		[0x95] = 8, ['q'] = 1, ['r'] = 4, ['h'] = 1, ['j'] = 4,
+	};
+	int width = 0;
+	uint64_t n = 0;
+
+	*kind = op == 'q' || op == 'r' ? SC_PUT : op == 'h' || op == 'j' ?
+		SC_GET : op == 0x94 ? SC_MEMOIZE : op == '.' ? SC_STOP : SC_OTHER;
+	if (!handlers[op])
+		return -1;
+	if (op == 'c') { /* GLOBAL: two lines */
+		int i;
+
+		for (i = 0; i < 2; i++) {
+			const unsigned char *nl = memchr(b + *pos, '\n', len - *pos);
+
+			if (!nl)
+				return -1;
+			*pos = (size_t)(nl - b) + 1;
+		}
+		return 0;
+	}
+	switch (op) {
+	case 0x8a: case 'U': case 'C': case 0x8c: width = 1; break;
+	case 0x8b: case 'T': case 'B': case 'X':  width = 4; break;
+	case 0x8d: case 0x8e: case 0x96:          width = 8; break;
+	default:
+		if (fixed[op] > len - *pos)
+			return -1;
+		if (*kind == SC_PUT || *kind == SC_GET)
+			*idx = td_le(b + *pos, fixed[op]);
+		*pos += (size_t)fixed[op];
+		return 0;
+	}
+	if ((size_t)width > len - *pos)
+		return -1;
+	n = td_le(b + *pos, width);
+	*pos += (size_t)width;
+	if (n > len - *pos)
+		return -1;
+	*pos += (size_t)n;
+	return 0;
+}
+
+/* Pass 0 sizes the bitmaps (slots < number of PUTs, or an explicit
+ * index); pass 1 marks the slots a GET reads.  A malformed stream just
+ * ends the scan: the parse itself then reports it. */
+static int prescan(parser *p)
+{
+	int pass, kind;
+
+	for (pass = 0; pass < 2; pass++) {
+		size_t pos = 0, nput = 0;
+		uint64_t idx = 0, top = 0;
+
+		while (pos < p->len) {
+			unsigned char op = p->buf[pos++];
+
+			if (scan_arg(p->buf, p->len, &pos, op, &kind, &idx) != 0 ||
+			    kind == SC_STOP)
+				break;
+			if (kind == SC_PUT || kind == SC_MEMOIZE)
+				nput++;
+			if (kind == SC_PUT && idx < p->len && idx + 1 > top)
+				top = idx + 1;
+			if (pass && kind == SC_GET && idx < p->nbits)
+				p->fetched[idx / 8] |= (unsigned char)(1u << (idx % 8));
+		}
+		if (pass == 0) {
+			p->nbits = (size_t)(top > nput ? top : nput);
+			p->fetched = calloc(p->nbits / 8 + 1, 1);
+			p->filled = calloc(p->nbits / 8 + 1, 1);
+			if (!p->fetched || !p->filled)
+				return oom(p);
+		}
+	}
+	return 0;
+}
+
+static void parser_free(parser *p)
+{
+	free(p->stack);
+	free(p->marks);
+	free(p->memo);
+	free(p->fetched);
+	free(p->filled);
+	td_map_free(p->kept_memo);
+	if (p->main) /* streaming: p->arena is the scratch arena */
+		td_arena_free(p->arena);
+}
+
+static pk_doc *parse(parser *p, const pk_limits *lim, int stream)
+{
+	pk_doc *doc = calloc(1, sizeof *doc);
+	td_arena *docarena;
+
+	p->lim = lim ? *lim : default_limits;
+	docarena = td_arena_new(p->lim.max_memory);
+	if (stream) {
+		p->main = docarena;
+		p->arena = td_arena_new(p->lim.max_memory);
+		p->kept_memo = td_map_new();
+	} else {
+		p->arena = docarena;
+	}
+	if (!doc || !docarena || !p->arena || (stream && !p->kept_memo)) {
+		td_errf(p->err, "pickle: out of memory");
+		goto fail;
+	}
+	if ((stream && prescan(p) != 0) || run(p) != 0)
+		goto fail;
+	doc->arena = docarena;
+	doc->root = p->result;
+	parser_free(p);
+	return doc;
+fail:
+	parser_free(p);
+	td_arena_free(docarena);
+	free(doc);
+	return NULL;
+}
+
 pk_doc *pk_parse(const unsigned char *buf, size_t len, const pk_limits *lim,
 		 td_err *err)
 {
 	parser p = {.buf = buf, .len = len, .err = err};
-	pk_doc *doc = calloc(1, sizeof *doc);
 
-	p.lim = lim ? *lim : default_limits;
-	p.arena = td_arena_new(p.lim.max_memory);
-	if (!doc || !p.arena) {
-		td_errf(err, "pickle: out of memory");
-		goto fail;
-	}
-	if (run(&p) != 0)
-		goto fail;
-	doc->arena = p.arena;
-	doc->root = p.result;
-	free(p.stack);
-	free(p.marks);
-	free(p.memo);
-	return doc;
-fail:
-	free(p.stack);
-	free(p.marks);
-	free(p.memo);
-	td_arena_free(p.arena);
-	free(doc);
-	return NULL;
+	return parse(&p, lim, 0);
+}
+
+pk_doc *pk_parse_stream(const unsigned char *buf, size_t len,
+			const pk_limits *lim, pk_items_fn on_items, void *ctx,
+			td_err *err)
+{
+	parser p = {.buf = buf, .len = len, .err = err, .on_items = on_items,
+		    .ctx = ctx};
+
+	return parse(&p, lim, 1);
 }
 
 void pk_doc_free(pk_doc *doc)
