@@ -11,7 +11,6 @@
 
 #include "../common/bytes.h"
 #include "../common/arena.h"
-#include "../common/map.h"
 
 struct pk_doc {
 	td_arena *arena;
@@ -41,9 +40,10 @@ typedef struct parser {
 	pk_items_fn on_items;
 	void *ctx;
 	td_arena *main;
-	unsigned char *fetched, *filled;  /* bit per memo index */
+	uint64_t *fetched, *filled;  /* bit per memo index */
 	size_t nbits;
-	td_map *kept_memo;                /* memo index -> kept value */
+	uint32_t *rank;     /* per 64 slots: fetched slots before them */
+	pk_value **kept;    /* per fetched slot (by rank): its kept value */
 	td_err *err;
 } parser;
 
@@ -258,9 +258,13 @@ static pk_value *new_object(parser *p, pk_value *callable, pk_value *args,
 /* ---------------------------------------------------------------- streaming:
  * keeping values (copying them out of the scratch arena) */
 
+/* A scratch value's `scratch` field: 1 in the scratch arena, 2 being
+ * copied (met again: a cycle), 3 copied: its parts are the copy's, in
+ * the document's arena, so meeting it again costs one shallow copy. */
+enum { SCRATCH = 1, KEEPING = 2, KEPT = 3 };
+
 typedef struct keeper {
 	parser *p;
-	td_map *seen;   /* scratch address -> its copy: sharing and cycles */
 } keeper;
 
 static int keep(keeper *k, pk_value *v, pk_value **out, int depth);
@@ -331,11 +335,17 @@ static int keep_parts(keeper *k, pk_value *c, int depth)
 	}
 }
 
+/* Kinds whose parts never change once built. */
+static int immutable_kind(pk_kind kind)
+{
+	return kind == PK_STR || kind == PK_BYTES || kind == PK_BIGINT ||
+	       kind == PK_GLOBAL || kind == PK_TUPLE || kind == PK_FROZENSET ||
+	       kind <= PK_FLOAT;
+}
+
 /* *out = v, or its copy in the document's arena when v is scratch. */
 static int keep(keeper *k, pk_value *v, pk_value **out, int depth)
 {
-	uintptr_t addr = (uintptr_t)v;
-	size_t found;
 	pk_value *c;
 
 	*out = v;
@@ -343,40 +353,35 @@ static int keep(keeper *k, pk_value *v, pk_value **out, int depth)
 		return 0;
 	if (depth > KEEP_DEPTH)
 		return fail(k->p, "values nested deeper than the limit");
-	if (td_map_get(k->seen, (const char *)&addr, sizeof addr, &found)) {
-		*out = (pk_value *)(uintptr_t)found;
-		return 0;
-	}
+	if (v->scratch == KEEPING)
+		return fail(k->p, "a value contains itself (not supported "
+			    "while streaming)");
 	c = td_arena_alloc(k->p->main, sizeof *c);
 	if (!c)
 		return oom(k->p);
 	*c = *v;
 	c->scratch = 0;
-	if (td_map_put(k->seen, (const char *)&addr, sizeof addr,
-		       (size_t)(uintptr_t)c, NULL) < 0)
-		return oom(k->p);
 	*out = c;
-	return keep_parts(k, c, depth);
+	if (v->scratch == KEPT) /* containers may have grown since: again */
+		return immutable_kind(v->kind) ? 0 : keep_parts(k, c, depth);
+	v->scratch = KEEPING;
+	if (keep_parts(k, c, depth) != 0)
+		return -1;
+	v->u = c->u;
+	v->scratch = KEPT;
+	return 0;
 }
 
-/* Keeps n values in place (one sharing-preserving pass). */
+/* Keeps n values in place. */
 static int keep_all(parser *p, pk_value **v, size_t n)
 {
-	keeper k = {p, NULL};
+	keeper k = {p};
 	size_t i;
-	int rc = 0;
 
-	for (i = 0; i < n && !v[i]->scratch; i++)
-		;
-	if (i == n)
-		return 0;
-	k.seen = td_map_new();
-	if (!k.seen)
-		return oom(p);
-	for (; rc == 0 && i < n; i++)
-		rc = keep(&k, v[i], &v[i], 0);
-	td_map_free(k.seen);
-	return rc;
+	for (i = 0; i < n; i++)
+		if (keep(&k, v[i], &v[i], 0) != 0)
+			return -1;
+	return 0;
 }
 
 /* After a consumed batch: once the scratch arena is big, keep what the
@@ -720,9 +725,26 @@ static int op_dup(parser *p, unsigned char op)
 	return push(p, v);
 }
 
-static int bit(const unsigned char *bits, size_t nbits, uint64_t i)
+static int bit(const uint64_t *bits, size_t nbits, uint64_t i)
 {
-	return i < nbits && (bits[i / 8] >> (i % 8)) & 1;
+	return i < nbits && (bits[i / 64] >> (i % 64)) & 1;
+}
+
+static unsigned popcount64(uint64_t x)
+{
+	x -= (x >> 1) & UINT64_C(0x5555555555555555);
+	x = (x & UINT64_C(0x3333333333333333)) +
+	    ((x >> 2) & UINT64_C(0x3333333333333333));
+	x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+	return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
+}
+
+/* Where fetched slot i's value is kept: the fetched slots before it. */
+static size_t kept_slot(const parser *p, uint64_t i)
+{
+	uint64_t below = p->fetched[i / 64] & ((UINT64_C(1) << (i % 64)) - 1);
+
+	return p->rank[i / 64] + popcount64(below);
 }
 
 /* Streaming memo: a slot a GET reads later keeps (a copy of) the value,
@@ -730,26 +752,21 @@ static int bit(const unsigned char *bits, size_t nbits, uint64_t i)
 static int memo_put_stream(parser *p, uint64_t idx)
 {
 	pk_value **v = &p->stack[p->sp - 1];
-	size_t old;
+	size_t k;
 
 	if (idx >= p->nbits)
 		return fail(p, "memo index out of range");
 	if (!bit(p->filled, p->nbits, idx)) {
-		p->filled[idx / 8] |= (unsigned char)(1u << (idx % 8));
+		p->filled[idx / 64] |= UINT64_C(1) << (idx % 64);
 		p->memo_n++;
 	}
 	if (!bit(p->fetched, p->nbits, idx))
 		return 0;
 	if (keep_all(p, v, 1) != 0)
 		return -1;
-	switch (td_map_put(p->kept_memo, (const char *)&idx, sizeof idx,
-			   (size_t)(uintptr_t)*v, &old)) {
-	case 0:  return 0;
-	case 1:  /* Python's picklers never PUT twice at an index that is
-		  * read later; refuse rather than keep two meanings */
-		return fail(p, "memo index stored twice");
-	default: return oom(p);
-	}
+	k = kept_slot(p, idx);
+	p->kept[k] = *v; /* a PUT again at the slot replaces it, as in Python */
+	return 0;
 }
 
 static int memo_put(parser *p, uint64_t idx)
@@ -801,11 +818,10 @@ static int op_get(parser *p, unsigned char op)
 	if (take_uint(p, op == 'h' ? 1 : 4, &idx) != 0)
 		return -1;
 	if (p->main) {
-		size_t v;
-
-		if (!td_map_get(p->kept_memo, (const char *)&idx, sizeof idx, &v))
+		if (!bit(p->fetched, p->nbits, idx) ||
+		    !p->kept[kept_slot(p, idx)])
 			return fail(p, "memo index out of range");
-		return push(p, (pk_value *)(uintptr_t)v);
+		return push(p, p->kept[kept_slot(p, idx)]);
 	}
 	if (idx >= p->memo_cap || !p->memo[idx])
 		return fail(p, "memo index out of range");
@@ -1108,6 +1124,26 @@ static int scan_arg(const unsigned char *b, size_t len, size_t *pos,
 	return 0;
 }
 
+/* The rank table and one kept slot per fetched memo slot. */
+static int make_ranks(parser *p)
+{
+	size_t w, nw = p->nbits / 64 + 1, n = 0;
+
+	p->rank = malloc(nw * sizeof *p->rank);
+	if (!p->rank)
+		return oom(p);
+	for (w = 0; w < nw; w++) {
+		uint64_t b = p->fetched[w];
+
+		p->rank[w] = (uint32_t)n;
+		n += popcount64(b);
+	}
+	if (n > UINT32_MAX)
+		return oom(p);
+	p->kept = calloc(n ? n : 1, sizeof *p->kept);
+	return p->kept ? 0 : oom(p);
+}
+
 /* Pass 0 sizes the bitmaps (slots < number of PUTs, or an explicit
  * index); pass 1 marks the slots a GET reads.  A malformed stream just
  * ends the scan: the parse itself then reports it. */
@@ -1130,17 +1166,17 @@ static int prescan(parser *p)
 			if (kind == SC_PUT && idx < p->len && idx + 1 > top)
 				top = idx + 1;
 			if (pass && kind == SC_GET && idx < p->nbits)
-				p->fetched[idx / 8] |= (unsigned char)(1u << (idx % 8));
+				p->fetched[idx / 64] |= UINT64_C(1) << (idx % 64);
 		}
 		if (pass == 0) {
 			p->nbits = (size_t)(top > nput ? top : nput);
-			p->fetched = calloc(p->nbits / 8 + 1, 1);
-			p->filled = calloc(p->nbits / 8 + 1, 1);
+			p->fetched = calloc(p->nbits / 64 + 1, sizeof *p->fetched);
+			p->filled = calloc(p->nbits / 64 + 1, sizeof *p->filled);
 			if (!p->fetched || !p->filled)
 				return oom(p);
 		}
 	}
-	return 0;
+	return make_ranks(p);
 }
 
 static void parser_free(parser *p)
@@ -1150,7 +1186,8 @@ static void parser_free(parser *p)
 	free(p->memo);
 	free(p->fetched);
 	free(p->filled);
-	td_map_free(p->kept_memo);
+	free(p->rank);
+	free(p->kept);
 	if (p->main) /* streaming: p->arena is the scratch arena */
 		td_arena_free(p->arena);
 }
@@ -1165,11 +1202,10 @@ static pk_doc *parse(parser *p, const pk_limits *lim, int stream)
 	if (stream) {
 		p->main = docarena;
 		p->arena = td_arena_new(p->lim.max_memory);
-		p->kept_memo = td_map_new();
 	} else {
 		p->arena = docarena;
 	}
-	if (!doc || !docarena || !p->arena || (stream && !p->kept_memo)) {
+	if (!doc || !docarena || !p->arena) {
 		td_errf(p->err, "pickle: out of memory");
 		goto fail;
 	}
