@@ -546,7 +546,8 @@ int dcp_load_buffer(const char *dir, const unsigned char *buf, size_t len,
 	ld.names = td_map_new();
 	if (!path || !cat->dir || !ld.files || !ld.names)
 		td_errf(err, "%s: out of memory", dir);
-	else if (!(doc = pk_parse_stream(buf, len, NULL, on_items, &ld, err))) {
+	else if (!(doc = pk_parse_stream(buf, len, NULL, on_items, &ld,
+					   "all_local_plans", err))) {
 		if (!ld.failed)
 			td_err_prefix(err, "%s", path);
 	} else

@@ -44,6 +44,9 @@ typedef struct parser {
 	size_t nbits;
 	uint32_t *rank;     /* per 64 slots: fetched slots before them */
 	pk_value **kept;    /* per fetched slot (by rank): its kept value */
+	const char *drop_from;  /* this string starts the dropped part */
+	size_t drop_pos;        /* where (SIZE_MAX: nowhere) */
+	int dropping;           /* past it: unkept memo entries read None */
 	td_err *err;
 } parser;
 
@@ -547,6 +550,8 @@ static int op_counted(parser *p, unsigned char op)
 		return fail(p, "string length runs past the end of the input");
 	if (take(p, (size_t)n, &b) != 0)
 		return -1;
+	if (p->op_pos == p->drop_pos)
+		p->dropping = 1;
 	return push(p, new_string(p, is_str ? PK_STR : PK_BYTES, b, (size_t)n));
 }
 
@@ -747,6 +752,17 @@ static size_t kept_slot(const parser *p, uint64_t i)
 	return p->rank[i / 64] + popcount64(below);
 }
 
+/* A GET in the dropped part: the slot's kept value, or None in place of
+ * what was not kept. */
+static pk_value *dropped_get(parser *p, uint64_t idx)
+{
+	if (bit(p->fetched, p->nbits, idx) && p->kept[kept_slot(p, idx)])
+		return p->kept[kept_slot(p, idx)];
+	if (!p->none)
+		p->none = new_shared(p, PK_NONE);
+	return p->none;
+}
+
 /* Streaming memo: a slot a GET reads later keeps (a copy of) the value,
  * the others are only counted (MEMOIZE numbers slots by that count). */
 static int memo_put_stream(parser *p, uint64_t idx)
@@ -817,6 +833,8 @@ static int op_get(parser *p, unsigned char op)
 
 	if (take_uint(p, op == 'h' ? 1 : 4, &idx) != 0)
 		return -1;
+	if (p->main && p->dropping)
+		return push(p, dropped_get(p, idx));
 	if (p->main) {
 		if (!bit(p->fetched, p->nbits, idx) ||
 		    !p->kept[kept_slot(p, idx)])
@@ -1077,7 +1095,8 @@ enum { SC_OTHER, SC_PUT, SC_MEMOIZE, SC_GET, SC_STOP };
 /* Skips op's argument at *pos; its kind and, for PUT/GET, the index.
  * -1 at an unknown opcode or a truncated argument. */
 static int scan_arg(const unsigned char *b, size_t len, size_t *pos,
-		    unsigned char op, int *kind, uint64_t *idx)
+		    unsigned char op, int *kind, uint64_t *idx, size_t *str,
+		    size_t *strn)
 {
 	static const unsigned char fixed[256] = {
 		['J'] = 4, ['K'] = 1, ['M'] = 2, ['G'] = 8, [0x80] = 1,
@@ -1120,6 +1139,8 @@ static int scan_arg(const unsigned char *b, size_t len, size_t *pos,
 	*pos += (size_t)width;
 	if (n > len - *pos)
 		return -1;
+	*str = *pos;
+	*strn = (size_t)n;
 	*pos += (size_t)n;
 	return 0;
 }
@@ -1144,38 +1165,96 @@ static int make_ranks(parser *p)
 	return p->kept ? 0 : oom(p);
 }
 
+static void set_bit(uint64_t *bits, uint64_t i)
+{
+	bits[i / 64] |= UINT64_C(1) << (i % 64);
+}
+
+static int is_str_op(unsigned char op)
+{
+	return op == 0x8c || op == 'X' || op == 0x8d;
+}
+
+/* The memo slot a PUT or MEMOIZE fills (MEMOIZE: the number of slots
+ * filled so far, tracked in `filled`). */
+static uint64_t put_slot(parser *p, int kind, uint64_t idx, size_t *nfilled)
+{
+	uint64_t slot = kind == SC_MEMOIZE ? *nfilled : idx;
+
+	if (slot < p->nbits && !bit(p->filled, p->nbits, slot)) {
+		set_bit(p->filled, slot);
+		(*nfilled)++;
+	}
+	return slot;
+}
+
+/* Pass 1 of the pre-scan: marks the slots a GET reads.  Past drop_from
+ * only strings and classes count (what STACK_GLOBAL and the caller's
+ * class tests need); `small` marks the slots holding one. */
+static void mark_fetched(parser *p, uint64_t *small)
+{
+	size_t pos = 0, str = 0, strn = 0, nfilled = 0;
+	uint64_t idx = 0;
+	unsigned char prev = 0;
+	int kind;
+
+	while (pos < p->len) {
+		size_t at = pos;
+		unsigned char op = p->buf[pos++];
+
+		if (scan_arg(p->buf, p->len, &pos, op, &kind, &idx, &str,
+			     &strn) != 0 || kind == SC_STOP)
+			break;
+		if (p->drop_pos == SIZE_MAX && p->drop_from && is_str_op(op) &&
+		    strn == strlen(p->drop_from) &&
+		    memcmp(p->buf + str, p->drop_from, strn) == 0)
+			p->drop_pos = at;
+		if (kind == SC_PUT || kind == SC_MEMOIZE) {
+			uint64_t slot = put_slot(p, kind, idx, &nfilled);
+
+			if (slot < p->nbits && (is_str_op(prev) || prev == 'c' ||
+						prev == 0x93))
+				set_bit(small, slot);
+		}
+		if (kind == SC_GET && idx < p->nbits &&
+		    (p->drop_pos == SIZE_MAX || bit(small, p->nbits, idx)))
+			set_bit(p->fetched, idx);
+		prev = op;
+	}
+}
+
 /* Pass 0 sizes the bitmaps (slots < number of PUTs, or an explicit
  * index); pass 1 marks the slots a GET reads.  A malformed stream just
  * ends the scan: the parse itself then reports it. */
 static int prescan(parser *p)
 {
-	int pass, kind;
+	size_t pos = 0, nput = 0, str = 0, strn = 0, words;
+	uint64_t idx = 0, top = 0, *small;
+	int kind;
 
-	for (pass = 0; pass < 2; pass++) {
-		size_t pos = 0, nput = 0;
-		uint64_t idx = 0, top = 0;
+	while (pos < p->len) {
+		unsigned char op = p->buf[pos++];
 
-		while (pos < p->len) {
-			unsigned char op = p->buf[pos++];
-
-			if (scan_arg(p->buf, p->len, &pos, op, &kind, &idx) != 0 ||
-			    kind == SC_STOP)
-				break;
-			if (kind == SC_PUT || kind == SC_MEMOIZE)
-				nput++;
-			if (kind == SC_PUT && idx < p->len && idx + 1 > top)
-				top = idx + 1;
-			if (pass && kind == SC_GET && idx < p->nbits)
-				p->fetched[idx / 64] |= UINT64_C(1) << (idx % 64);
-		}
-		if (pass == 0) {
-			p->nbits = (size_t)(top > nput ? top : nput);
-			p->fetched = calloc(p->nbits / 64 + 1, sizeof *p->fetched);
-			p->filled = calloc(p->nbits / 64 + 1, sizeof *p->filled);
-			if (!p->fetched || !p->filled)
-				return oom(p);
-		}
+		if (scan_arg(p->buf, p->len, &pos, op, &kind, &idx, &str,
+			     &strn) != 0 || kind == SC_STOP)
+			break;
+		if (kind == SC_PUT || kind == SC_MEMOIZE)
+			nput++;
+		if (kind == SC_PUT && idx < p->len && idx + 1 > top)
+			top = idx + 1;
 	}
+	p->nbits = (size_t)(top > nput ? top : nput);
+	words = p->nbits / 64 + 1;
+	p->fetched = calloc(words, sizeof *p->fetched);
+	p->filled = calloc(words, sizeof *p->filled);
+	small = calloc(words, sizeof *small);
+	if (!p->fetched || !p->filled || !small) {
+		free(small);
+		return oom(p);
+	}
+	mark_fetched(p, small);
+	free(small);
+	memset(p->filled, 0, words * sizeof *p->filled);
 	return make_ranks(p);
 }
 
@@ -1188,6 +1267,7 @@ static void parser_free(parser *p)
 	free(p->filled);
 	free(p->rank);
 	free(p->kept);
+
 	if (p->main) /* streaming: p->arena is the scratch arena */
 		td_arena_free(p->arena);
 }
@@ -1225,17 +1305,17 @@ fail:
 pk_doc *pk_parse(const unsigned char *buf, size_t len, const pk_limits *lim,
 		 td_err *err)
 {
-	parser p = {.buf = buf, .len = len, .err = err};
+	parser p = {.buf = buf, .len = len, .err = err, .drop_pos = SIZE_MAX};
 
 	return parse(&p, lim, 0);
 }
 
 pk_doc *pk_parse_stream(const unsigned char *buf, size_t len,
 			const pk_limits *lim, pk_items_fn on_items, void *ctx,
-			td_err *err)
+			const char *drop_from, td_err *err)
 {
 	parser p = {.buf = buf, .len = len, .err = err, .on_items = on_items,
-		    .ctx = ctx};
+		    .ctx = ctx, .drop_from = drop_from, .drop_pos = SIZE_MAX};
 
 	return parse(&p, lim, 1);
 }

@@ -91,14 +91,19 @@ void pk_doc_free(pk_doc *doc);
  * input: values are built in a scratch arena, and copied into the
  * document only when stored, memoized and fetched again later (a
  * pre-scan of the opcodes finds which memo entries are ever read), or
- * left on the stack when the scratch arena is emptied. */
+ * left on the stack when the scratch arena is emptied.
+ *
+ * drop_from (NULL: none) names a string (a dict key such as
+ * "all_local_plans") from which on the caller drops everything: there a
+ * GET of a memo entry that was not kept reads None (classes excepted),
+ * so what follows need not be kept for those reads. */
 typedef int (*pk_items_fn)(void *ctx, const pk_value *target,
 			   pk_value *const *items, size_t n, int is_dict,
 			   td_err *err);
 
 pk_doc *pk_parse_stream(const unsigned char *buf, size_t len,
 			const pk_limits *lim, pk_items_fn on_items, void *ctx,
-			td_err *err);
+			const char *drop_from, td_err *err);
 const pk_value *pk_root(const pk_doc *doc);
 
 /* ---- helpers for readers of the tree (all NULL-safe) ---- */
