@@ -171,6 +171,9 @@ static int on_entry(void *ctx, const vm_entry *e, td_err *err)
 	pe = &pl->entries[pl->nentries];
 	memset(pe, 0, sizeof *pe);
 	pe->e = *e;
+	pe->e.name = td_arena_strndup(pl->arena, e->name, strlen(e->name));
+	if (!pe->e.name)
+		return td_errf(err, "out of memory");
 	pe->rule = res.rule;
 	pe->first = pl->ntensors;
 	pe->n = (uint32_t)res.nout;
@@ -332,9 +335,11 @@ static int origin_tensor(void *ctx, const char *name, const vm_shape *shape,
 	plan_entry *pe;
 
 	memset(&o, 0, sizeof o);
-	if (strlen(name) >= sizeof o.name)
+	if (strlen(name) >= VM_NAME_MAX)
 		return td_errf(err, "%s: tensor name too long", f->path);
-	strcpy(o.name, name);
+	o.name = td_arena_strndup(pl->arena, name, strlen(name));
+	if (!o.name)
+		return td_errf(err, "out of memory");
 	o.node = vn_entry(pl->arena, shape, err);
 	if (!o.node || td_shape_nbytes(shape->dims, shape->ndim,
 				       td_dtype_size(shape->dtype), &o.nbytes))
@@ -344,7 +349,7 @@ static int origin_tensor(void *ctx, const char *name, const vm_shape *shape,
 		return td_errf(err, "out of memory");
 	pe = &pl->entries[pl->nentries++];
 	memset(pe, 0, sizeof *pe);
-	strcpy(pe->e.name, name);
+	pe->e.name = o.name;
 	pe->e.shape = *shape;
 	pe->first = pl->ntensors;
 	pe->n = 1;
