@@ -5,6 +5,7 @@
 #include "dcp.h"
 
 #include <inttypes.h>
+#include <sys/resource.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -554,9 +555,12 @@ int dcp_load_buffer(const char *dir, const unsigned char *buf, size_t len,
 		rc = parse_metadata(&ld, pk_root(doc));
 	pk_doc_free(doc);
 	if (rc == 0) {
+		cat->max_open = dcp_handle_budget(1, 16);
 		cat->open = calloc(cat->nfiles ? cat->nfiles : 1,
 				   sizeof *cat->open);
-		if (!cat->open)
+		cat->used = calloc(cat->nfiles ? cat->nfiles : 1,
+				   sizeof *cat->used);
+		if (!cat->open || !cat->used)
 			rc = td_errf(err, "%s: out of memory", dir);
 	}
 	loader_free(&ld);
@@ -599,6 +603,7 @@ void dcp_free(dcp_catalog *cat)
 		free(cat->files[i]);
 	}
 	free(cat->open);
+	free(cat->used);
 	free(cat->files);
 	free(cat->keys);
 	free(cat->dir);
@@ -607,14 +612,19 @@ void dcp_free(dcp_catalog *cat)
 
 /* ---------------------------------------------------------------- chunks */
 
-static void close_all(dcp_catalog *cat)
+/* Closes the least recently used open file. */
+static void close_lru(dcp_catalog *cat)
 {
-	size_t i;
+	size_t i, v = cat->nfiles;
 
 	for (i = 0; i < cat->nfiles; i++)
-		if (cat->open[i].path)
-			td_file_close(&cat->open[i]);
-	cat->nopen = 0;
+		if (cat->open[i].path &&
+		    (v == cat->nfiles || cat->used[i] < cat->used[v]))
+			v = i;
+	if (v < cat->nfiles) {
+		td_file_close(&cat->open[v]);
+		cat->nopen--;
+	}
 }
 
 const td_file *dcp_file(dcp_catalog *cat, size_t i, td_err *err)
@@ -624,10 +634,11 @@ const td_file *dcp_file(dcp_catalog *cat, size_t i, td_err *err)
 
 	if (i >= cat->nfiles)
 		return td_errf(err, "%s: no file %zu", cat->dir, i), NULL;
+	cat->used[i] = ++cat->tick;
 	if (cat->open[i].path)
 		return &cat->open[i];
 	if (cat->nopen >= (cat->max_open ? cat->max_open : MAX_OPEN_FILES))
-		close_all(cat);
+		close_lru(cat);
 	path = td_path_join(cat->dir, cat->files[i]);
 	if (!path)
 		return td_errf(err, "%s: out of memory", cat->dir), NULL;
@@ -736,4 +747,99 @@ int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
 	ch->storage_crc32 = out->storage_crc32;
 	ch->resolved = 1;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- handles */
+
+size_t dcp_handle_budget(size_t users, size_t reserved)
+{
+	struct rlimit rl;
+	size_t lim = 1024, per;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		lim = (size_t)rl.rlim_cur;
+	per = lim > reserved ? (lim - reserved) / (users ? users : 1) : 0;
+	return per < 2 ? 2 : per > MAX_OPEN_FILES ? MAX_OPEN_FILES : per;
+}
+
+/* The least recently used handle not used since the mark, or n. */
+static size_t victim(const dcp_handles *hs)
+{
+	size_t i, v = hs->n;
+
+	for (i = 0; i < hs->n; i++)
+		if (hs->h[i].used < hs->mark &&
+		    (v == hs->n || hs->h[i].used < hs->h[v].used))
+			v = i;
+	return v;
+}
+
+/* A slot for a new handle: a free one, the victim's, or a new one. */
+static dcp_handle *handle_slot(dcp_handles *hs, const dcp_catalog *cat,
+			       td_err *err)
+{
+	size_t limit = hs->limit ? hs->limit
+				 : cat->max_open ? cat->max_open : MAX_OPEN_FILES;
+	size_t v = hs->n >= limit ? victim(hs) : hs->n;
+
+	if (v < hs->n) {
+		td_file_close(&hs->h[v].f);
+		return &hs->h[v];
+	}
+	if (hs->n == hs->cap) {
+		size_t cap = hs->cap ? hs->cap * 2 : 8;
+		dcp_handle *nh = realloc(hs->h, cap * sizeof *nh);
+
+		if (!nh)
+			return td_errf(err, "out of memory"), NULL;
+		hs->h = nh;
+		hs->cap = cap;
+	}
+	return &hs->h[hs->n++];
+}
+
+const td_file *dcp_handles_get(dcp_handles *hs, const dcp_catalog *cat,
+			       size_t file, td_err *err)
+{
+	dcp_handle *h;
+	char *path;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < hs->n; i++)
+		if (hs->h[i].file == file) {
+			hs->h[i].used = ++hs->tick;
+			return &hs->h[i].f;
+		}
+	if (file >= cat->nfiles)
+		return td_errf(err, "%s: no file %zu", cat->dir, file), NULL;
+	h = handle_slot(hs, cat, err);
+	if (!h)
+		return NULL;
+	path = td_path_join(cat->dir, cat->files[file]);
+	rc = path ? td_file_open(&h->f, path, err)
+		  : td_errf(err, "%s: out of memory", cat->dir);
+	free(path);
+	if (rc != 0) { /* the slot is the last one, or a victim's: drop it */
+		*h = hs->h[--hs->n];
+		return NULL;
+	}
+	h->file = file;
+	h->used = ++hs->tick;
+	return &h->f;
+}
+
+void dcp_handles_mark(dcp_handles *hs)
+{
+	hs->mark = hs->tick + 1;
+}
+
+void dcp_handles_free(dcp_handles *hs)
+{
+	size_t i;
+
+	for (i = 0; i < hs->n; i++)
+		td_file_close(&hs->h[i].f);
+	free(hs->h);
+	memset(hs, 0, sizeof *hs);
 }

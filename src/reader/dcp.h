@@ -54,10 +54,14 @@ typedef struct dcp_catalog {
 	dcp_key *keys;
 	size_t nkeys;
 	td_file *open;      /* lazily opened files, one per entry of files */
+	uint64_t *used;     /* per file: tick of its last dcp_file */
+	uint64_t tick;
 	size_t nopen;
-	size_t max_open;    /* beyond this many, all are closed (0: 64); a
-			     * caller sharing the catalog between threads
-			     * sets it to nfiles so nothing is ever closed */
+	size_t max_open;    /* beyond this many, the least recently used is
+			     * closed (dcp_load
+			     * sets it from the descriptor limit); threads
+			     * sharing the catalog use dcp_file only under
+			     * their lock and read through dcp_handles */
 } dcp_catalog;
 
 /* Reads dir/.metadata.  Errors name the file and the key concerned. */
@@ -71,6 +75,33 @@ void dcp_free(dcp_catalog *cat);
 /* Opens (once) and returns file i of the catalog.  Not thread-safe;
  * callers serialize it, and pread on the result is safe. */
 const td_file *dcp_file(dcp_catalog *cat, size_t i, td_err *err);
+
+/* Descriptors a thread opens for itself on a shared catalog's files (the
+ * catalog's own, dcp_file, serve only its archive lookups).  At most
+ * `limit` stay open (0: the catalog's max_open); the least recently used
+ * is closed first, but never one used since the last dcp_handles_mark,
+ * so every descriptor a unit of work (one entry) got stays valid until it
+ * marks the next.  Zero-initialise; dcp_handles_free closes them all. */
+typedef struct dcp_handle {
+	size_t file;
+	td_file f;
+	uint64_t used;      /* tick of the last use */
+} dcp_handle;
+
+typedef struct dcp_handles {
+	dcp_handle *h;
+	size_t n, cap, limit;
+	uint64_t tick, mark;
+} dcp_handles;
+
+const td_file *dcp_handles_get(dcp_handles *hs, const dcp_catalog *cat,
+			       size_t file, td_err *err);
+void dcp_handles_mark(dcp_handles *hs);
+void dcp_handles_free(dcp_handles *hs);
+
+/* How many descriptors each of `users` may keep open: what the process's
+ * limit (RLIMIT_NOFILE) leaves after `reserved`, shared, within 2..64. */
+size_t dcp_handle_budget(size_t users, size_t reserved);
 
 /* Locates the raw bytes of one chunk: reads its archive's directory and
  * data.pkl and checks that the stored tensor matches the chunk (dtype,

@@ -171,8 +171,11 @@ static void progress(wctx *w, const struct timespec *start, int final)
 typedef struct shared {
 	wctx *w;
 	pthread_mutex_t mu;       /* catalog lookups, and the fields below */
-	uint32_t next;            /* next entry to take */
+	uint32_t next;            /* next position in order to take */
 	uint32_t batch;           /* entries taken per lock round trip */
+	uint32_t *order;          /* entries by the file and offset of their
+				   * first chunk: few files open at a time,
+				   * sequential reads within each */
 	int rc;
 	td_err err;               /* the first error */
 	struct timespec start;
@@ -182,16 +185,16 @@ typedef struct shared {
  * possible, -1 error.  *segs is computed once per entry (*state: 0 not
  * yet, 1 available, -1 unavailable). */
 static int write_direct(wctx *w, const plan_entry *pe, const plan_tensor *t,
-			pthread_mutex_t *mu, dr_seg **segs, size_t *nsegs,
-			int *state, td_err *err)
+			pthread_mutex_t *mu, dcp_handles *hs, dr_seg **segs,
+			size_t *nsegs, int *state, td_err *err)
 {
 	uint64_t off;
 
 	if (!w->o->direct || !dr_node_range(t->out.node, &off))
 		return 0;
 	if (*state == 0) {
-		int rc = dr_segments(&w->ck->cat, &pe->e, mu, w->o->verify,
-				     segs, nsegs, err);
+		int rc = dr_segments(&w->ck->cat, &pe->e, mu, hs,
+				     w->o->verify, segs, nsegs, err);
 
 		if (rc < 0)
 			return -1;
@@ -254,7 +257,8 @@ static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 
 		if (t->dropped)
 			continue;
-		rc = write_direct(w, pe, t, mu, &segs, &nsegs, &state, err);
+		rc = write_direct(w, pe, t, mu, &pool->files, &segs, &nsegs,
+				  &state, err);
 		if (rc > 0)
 			*direct += t->out.nbytes;
 		if (rc == 0)
@@ -280,17 +284,84 @@ static int claim(shared *sh, uint32_t *first, uint32_t *end)
 	return 1;
 }
 
-/* Writes entries [e, end) without the lock; stops at the first error. */
-static int write_run(shared *sh, uint32_t e, uint32_t end, ex_pool *pool,
+/* Writes the entries at positions [i, end) of the order without the
+ * lock; stops at the first error. */
+static int write_run(shared *sh, uint32_t i, uint32_t end, ex_pool *pool,
 		     uint64_t *bytes, uint64_t *direct, td_err *err)
 {
 	int rc = 0;
 
-	for (; rc == 0 && e < end && !interrupted; e++) {
-		rc = write_entry(sh->w, e, pool, &sh->mu, bytes, direct, err);
+	for (; rc == 0 && i < end && !interrupted; i++) {
+		rc = write_entry(sh->w, sh->order[i], pool, &sh->mu, bytes,
+				 direct, err);
 		ex_pool_reset(pool);
 	}
 	return rc;
+}
+
+/* Where an entry's bytes start: its first overlapping chunk's file and
+ * archive offset (entries copied from an HF file go last). */
+typedef struct entry_pos {
+	uint32_t file, entry;
+	uint64_t off;
+} entry_pos;
+
+static entry_pos place_of(const dcp_catalog *cat, const plan_entry *pe,
+			  uint32_t ei)
+{
+	entry_pos p = {UINT32_MAX, ei, 0};
+	const dcp_key *k;
+	size_t i;
+	int d;
+
+	if (pe->origin || pe->e.key >= cat->nkeys)
+		return p;
+	k = &cat->keys[pe->e.key];
+	for (i = 0; i < k->nchunks; i++) {
+		for (d = 0; d < pe->e.nfixed && d < k->ndim; d++)
+			if (pe->e.fixed[d] < k->chunks[i].offsets[d] ||
+			    pe->e.fixed[d] >= k->chunks[i].offsets[d] +
+					      k->chunks[i].sizes[d])
+				break;
+		if (d == pe->e.nfixed || d == k->ndim) {
+			p.file = k->chunks[i].file;
+			p.off = k->chunks[i].item_off;
+			return p;
+		}
+	}
+	return p;
+}
+
+static int by_place(const void *x, const void *y)
+{
+	const entry_pos *a = x, *b = y;
+
+	if (a->file != b->file)
+		return a->file < b->file ? -1 : 1;
+	if (a->off != b->off)
+		return a->off < b->off ? -1 : 1;
+	return a->entry < b->entry ? -1 : a->entry > b->entry;
+}
+
+/* The order in which the threads take the entries. */
+static uint32_t *work_order(const wctx *w)
+{
+	uint32_t i, n = w->pl->nentries;
+	entry_pos *pos = malloc((n ? n : 1) * sizeof *pos);
+	uint32_t *order = malloc((n ? n : 1) * sizeof *order);
+
+	if (!pos || !order) {
+		free(pos);
+		free(order);
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		pos[i] = place_of(&w->ck->cat, &w->pl->entries[i], i);
+	qsort(pos, n, sizeof *pos, by_place);
+	for (i = 0; i < n; i++)
+		order[i] = pos[i].entry;
+	free(pos);
+	return order;
 }
 
 /* Takes runs of entries until none are left, an error occurs or a signal
@@ -325,7 +396,7 @@ static void *worker(void *arg)
 		progress(w, &sh->start, 0);
 		pthread_mutex_unlock(&sh->mu);
 	}
-	free(pool.bufs);
+	ex_pool_free(&pool);
 	return NULL;
 }
 
@@ -357,10 +428,16 @@ static int write_data(wctx *w)
 	memset(&sh, 0, sizeof sh);
 	sh.w = w;
 	sh.batch = batch_size(w->pl, n);
+	sh.order = work_order(w);
+	if (!sh.order)
+		return td_errf(w->err, "out of memory");
 	pthread_mutex_init(&sh.mu, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &sh.start);
 	w->last = sh.start;
-	w->ck->cat.max_open = w->ck->cat.nfiles + 1; /* never close a shared fd */
+	/* each thread keeps its own descriptors, the catalog its own for the
+	 * lookups under the lock: all within the process's limit */
+	w->ck->cat.max_open = dcp_handle_budget((size_t)n + 1,
+						w->pl->nshards + 16);
 	for (j = 1; j < n; j++)
 		if (pthread_create(&tid[j], NULL, worker, &sh) != 0)
 			break;
@@ -369,6 +446,7 @@ static int write_data(wctx *w)
 	for (j = 1; j < n; j++)
 		pthread_join(tid[j], NULL);
 	pthread_mutex_destroy(&sh.mu);
+	free(sh.order);
 	if (sh.rc) {
 		*w->err = sh.err;
 		return -1;
