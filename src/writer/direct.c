@@ -169,6 +169,7 @@ int dr_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
 {
 	loff_t ri = (loff_t)in_off, ro = (loff_t)out_off;
 	char buf[1 << 16];
+	ssize_t w;
 
 	while (len > 0) {
 		ssize_t n = copy_file_range(in, &ri, out, &ro, (size_t)len, 0);
@@ -186,9 +187,20 @@ int dr_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
 			return td_errf(err, "copy_file_range: %s", strerror(errno));
 		/* no kernel copy here: fall back to read and write */
 		n = pread(in, buf, len < sizeof buf ? (size_t)len : sizeof buf, ri);
-		if (n <= 0 || pwrite(out, buf, (size_t)n, ro) != n)
+		if (n <= 0)
 			return td_errf(err, "copying data: %s",
 				       n < 0 ? strerror(errno) : "short read");
+		for (w = 0; w < n;) { /* a short write: the next says why */
+			ssize_t m = pwrite(out, buf + w, (size_t)(n - w), ro + w);
+
+			if (m < 0 && errno == EINTR)
+				continue;
+			if (m <= 0) /* ENOSPC, EIO, ... */
+				return td_errf(err, "copying data: %s",
+					       m < 0 ? strerror(errno)
+						     : "no progress writing");
+			w += m;
+		}
 		ri += n;
 		ro += n;
 		len -= (uint64_t)n;
