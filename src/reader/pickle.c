@@ -132,12 +132,17 @@ static pk_value *new_shared(parser *p, pk_kind kind)
 	return v;
 }
 
-static int vec_push(parser *p, pk_vec *vec, pk_value *v)
+/* Appends v to a vector of `owner` (a list, set, dict or object): grown
+ * in the owner's arena, the document's once the owner is kept. */
+static int vec_push(parser *p, const pk_value *owner, pk_vec *vec,
+		    pk_value *v)
 {
+	td_arena *a = p->main && !owner->scratch ? p->main : p->arena;
+
 	if (vec->n == vec->cap) {
 		size_t cap = vec->cap ? (size_t)vec->cap * 2 : 4;
 		pk_value **nv = cap <= UINT32_MAX ?
-			td_arena_alloc(p->arena, cap * sizeof *nv) : NULL;
+			td_arena_alloc(a, cap * sizeof *nv) : NULL;
 
 		if (!nv)
 			return oom(p);
@@ -636,7 +641,7 @@ static int add_items(parser *p, pk_value *target, pk_value **items, size_t n,
 	default: return -1;
 	}
 	for (i = 0; i < n; i++)
-		if (vec_push(p, vec, items[i]) != 0)
+		if (vec_push(p, target, vec, items[i]) != 0)
 			return -1;
 	return 0;
 }
@@ -681,7 +686,7 @@ static int set_items(parser *p, pk_value *target, pk_value **kv, size_t n)
 	default: return -1;
 	}
 	for (i = 0; i < n; i++)
-		if (vec_push(p, vec, kv[i]) != 0)
+		if (vec_push(p, target, vec, kv[i]) != 0)
 			return -1;
 	return 0;
 }
