@@ -768,34 +768,52 @@ static size_t victim(const dcp_handles *hs)
 	size_t i, v = hs->n;
 
 	for (i = 0; i < hs->n; i++)
-		if (hs->h[i].used < hs->mark &&
-		    (v == hs->n || hs->h[i].used < hs->h[v].used))
+		if (hs->h[i]->used < hs->mark &&
+		    (v == hs->n || hs->h[i]->used < hs->h[v]->used))
 			v = i;
 	return v;
 }
 
-/* A slot for a new handle: a free one, the victim's, or a new one. */
+/* A handle for a new file: the victim's (closed), or a new one. */
 static dcp_handle *handle_slot(dcp_handles *hs, const dcp_catalog *cat,
 			       td_err *err)
 {
 	size_t limit = hs->limit ? hs->limit
 				 : cat->max_open ? cat->max_open : MAX_OPEN_FILES;
 	size_t v = hs->n >= limit ? victim(hs) : hs->n;
+	dcp_handle *h;
 
 	if (v < hs->n) {
-		td_file_close(&hs->h[v].f);
-		return &hs->h[v];
+		td_file_close(&hs->h[v]->f);
+		return hs->h[v];
 	}
 	if (hs->n == hs->cap) {
 		size_t cap = hs->cap ? hs->cap * 2 : 8;
-		dcp_handle *nh = realloc(hs->h, cap * sizeof *nh);
+		dcp_handle **nh = realloc(hs->h, cap * sizeof *nh);
 
 		if (!nh)
 			return td_errf(err, "out of memory"), NULL;
 		hs->h = nh;
 		hs->cap = cap;
 	}
-	return &hs->h[hs->n++];
+	h = calloc(1, sizeof *h);
+	if (!h)
+		return td_errf(err, "out of memory"), NULL;
+	hs->h[hs->n++] = h;
+	return h;
+}
+
+/* Drops handle h (its file failed to open). */
+static void drop_handle(dcp_handles *hs, dcp_handle *h)
+{
+	size_t i;
+
+	for (i = 0; i < hs->n && hs->h[i] != h; i++)
+		;
+	if (i == hs->n)
+		return;
+	free(h);
+	hs->h[i] = hs->h[--hs->n];
 }
 
 const td_file *dcp_handles_get(dcp_handles *hs, const dcp_catalog *cat,
@@ -807,9 +825,9 @@ const td_file *dcp_handles_get(dcp_handles *hs, const dcp_catalog *cat,
 	int rc;
 
 	for (i = 0; i < hs->n; i++)
-		if (hs->h[i].file == file) {
-			hs->h[i].used = ++hs->tick;
-			return &hs->h[i].f;
+		if (hs->h[i]->file == file && hs->h[i]->f.path) {
+			hs->h[i]->used = ++hs->tick;
+			return &hs->h[i]->f;
 		}
 	if (file >= cat->nfiles)
 		return td_errf(err, "%s: no file %zu", cat->dir, file), NULL;
@@ -820,8 +838,9 @@ const td_file *dcp_handles_get(dcp_handles *hs, const dcp_catalog *cat,
 	rc = path ? td_file_open(&h->f, path, err)
 		  : td_errf(err, "%s: out of memory", cat->dir);
 	free(path);
-	if (rc != 0) { /* the slot is the last one, or a victim's: drop it */
-		*h = hs->h[--hs->n];
+	if (rc != 0) {
+		memset(&h->f, 0, sizeof h->f);
+		drop_handle(hs, h);
 		return NULL;
 	}
 	h->file = file;
@@ -838,8 +857,11 @@ void dcp_handles_free(dcp_handles *hs)
 {
 	size_t i;
 
-	for (i = 0; i < hs->n; i++)
-		td_file_close(&hs->h[i].f);
+	for (i = 0; i < hs->n; i++) {
+		if (hs->h[i]->f.path)
+			td_file_close(&hs->h[i]->f);
+		free(hs->h[i]);
+	}
 	free(hs->h);
 	memset(hs, 0, sizeof *hs);
 }

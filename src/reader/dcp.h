@@ -89,7 +89,7 @@ typedef struct dcp_handle {
 } dcp_handle;
 
 typedef struct dcp_handles {
-	dcp_handle *h;
+	dcp_handle **h;     /* each allocated once: its td_file never moves */
 	size_t n, cap, limit;
 	uint64_t tick, mark;
 } dcp_handles;
