@@ -222,7 +222,7 @@ def metadata_only(a):
         ChunkStorageMetadata, Metadata, MetadataIndex, TensorProperties,
         TensorStorageMetadata, BytesStorageMetadata)
     L = 48
-    per_expert = 3 + 2      # fc1 halves + fc2 chunks, two _extra_state items
+    per_expert = 3          # chunks: fc1's gate and up halves, fc2
     E = max(1, round((a.metadata_only / L - 8) / per_expert))
     files = ["__%d_%d.distcp" % (r, t) for r in range(a.ranks) for t in range(a.threads)]
     sdm, storage = {}, {}
