@@ -52,23 +52,13 @@ measure() {
             || { cat "$SCRATCH/err" >&2; return 1; }
         read -r t m < "$SCRATCH/time"
         best=$(awk -v a="${best:-1e99}" -v b="$t" 'BEGIN{print (b < a) ? b : a}')
-        [ "$m" -gt "$rss" ] && rss=$m
+        if [ "$m" -gt "$rss" ]; then rss=$m; fi
     done
     echo "$best $rss"
 }
 
 torch_read_metadata() {  # ITER_DIR: best-of-REPS seconds of read_metadata()
-    cat > "$SCRATCH/rm.py" <<'PY'
-import sys, time
-from torch.distributed.checkpoint import FileSystemReader
-best = 1e99
-for _ in range(int(sys.argv[2])):
-    t = time.perf_counter()
-    FileSystemReader(sys.argv[1]).read_metadata()
-    best = min(best, time.perf_counter() - t)
-print("%.3f" % best)
-PY
-    "$HERE/in-chroot.sh" "$DATA" "$SCRATCH/rm.py" "$1" "$REPS" 2>/dev/null | tail -1
+    "$HERE/in-chroot.sh" "$DATA" "$HERE/read_metadata.py" "$1" "$REPS" 2>/dev/null | tail -1
 }
 
 # bytes read from .distcp files (read/pread/copy_file_range/sendfile)
@@ -141,7 +131,7 @@ for n in $SIZES; do
     read -r t r < <(measure "$TD2HF" inspect --metadata-only "$it")
     tt=$(torch_read_metadata "$it")
     step=-
-    [ -n "$prev" ] && step=$(ratio "$t" "$prev")
+    if [ -n "$prev" ]; then step=$(ratio "$t" "$prev"); fi
     printf "  %9s %12s %9s %9s %9s %11s %9s\n" "$ch" "$md" "$t" $((r / 1024)) "$(ratio $((r * 1024)) "$md")" "$tt" "$step"
     prev=$t
 done

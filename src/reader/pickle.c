@@ -1095,28 +1095,58 @@ static int run(parser *p)
 /* ---------------------------------------------------------------- streaming:
  * the pre-scan finds the memo slots that are ever read */
 
-enum { SC_OTHER, SC_PUT, SC_MEMOIZE, SC_GET, SC_STOP };
+/* How each opcode's argument is laid out (A_BAD: not an opcode we
+ * read); the table lists the opcodes of `handlers`. */
+enum { A_BAD, A_NONE, A_FIXED1, A_FIXED2, A_FIXED4, A_FIXED8, A_COUNT1,
+       A_COUNT4, A_COUNT8, A_LINES };
 
-/* Skips op's argument at *pos; its kind and, for PUT/GET, the index.
- * -1 at an unknown opcode or a truncated argument. */
-static int scan_arg(const unsigned char *b, size_t len, size_t *pos,
-		    unsigned char op, int *kind, uint64_t *idx, size_t *str,
-		    size_t *strn)
+static const unsigned char arg_kind[256] = {
+	['N'] = A_NONE, [0x88] = A_NONE, [0x89] = A_NONE, ['('] = A_NONE,
+	[')'] = A_NONE, [']'] = A_NONE, ['}'] = A_NONE, [0x8f] = A_NONE,
+	[0x85] = A_NONE, [0x86] = A_NONE, [0x87] = A_NONE, ['t'] = A_NONE,
+	['l'] = A_NONE, ['d'] = A_NONE, [0x91] = A_NONE, ['a'] = A_NONE,
+	['e'] = A_NONE, [0x90] = A_NONE, ['s'] = A_NONE, ['u'] = A_NONE,
+	['0'] = A_NONE, ['1'] = A_NONE, ['2'] = A_NONE, [0x94] = A_NONE,
+	[0x93] = A_NONE, ['R'] = A_NONE, [0x81] = A_NONE, [0x92] = A_NONE,
+	['b'] = A_NONE, ['Q'] = A_NONE, ['.'] = A_NONE,
+	['K'] = A_FIXED1, [0x80] = A_FIXED1, ['q'] = A_FIXED1, ['h'] = A_FIXED1,
+	['M'] = A_FIXED2, ['J'] = A_FIXED4, ['r'] = A_FIXED4, ['j'] = A_FIXED4,
+	['G'] = A_FIXED8, [0x95] = A_FIXED8,
+	[0x8a] = A_COUNT1, ['U'] = A_COUNT1, ['C'] = A_COUNT1, [0x8c] = A_COUNT1,
+	[0x8b] = A_COUNT4, ['T'] = A_COUNT4, ['B'] = A_COUNT4, ['X'] = A_COUNT4,
+	[0x8d] = A_COUNT8, [0x8e] = A_COUNT8, [0x96] = A_COUNT8,
+	['c'] = A_LINES,
+};
+
+static const unsigned char arg_width[] = {
+	[A_FIXED1] = 1, [A_FIXED2] = 2, [A_FIXED4] = 4, [A_FIXED8] = 8,
+	[A_COUNT1] = 1, [A_COUNT4] = 4, [A_COUNT8] = 8,
+};
+
+/* One opcode of the scan. */
+typedef struct scan_op {
+	unsigned char op;
+	size_t at;           /* its offset */
+	uint64_t arg;        /* fixed-width argument (PUT/GET index) */
+	size_t str, strn;    /* counted argument: offset and length */
+} scan_op;
+
+/* Reads the opcode at *pos and skips its argument: 0, or -1 at an
+ * opcode we do not read or a truncated argument. */
+static int scan_next(const unsigned char *b, size_t len, size_t *pos,
+		     scan_op *o)
 {
-	static const unsigned char fixed[256] = {
-		['J'] = 4, ['K'] = 1, ['M'] = 2, ['G'] = 8, [0x80] = 1,
-		[0x95] = 8, ['q'] = 1, ['r'] = 4, ['h'] = 1, ['j'] = 4,
-	};
-	int width = 0;
-	uint64_t n = 0;
+	unsigned kind, w;
+	int i;
 
-	*kind = op == 'q' || op == 'r' ? SC_PUT : op == 'h' || op == 'j' ?
-		SC_GET : op == 0x94 ? SC_MEMOIZE : op == '.' ? SC_STOP : SC_OTHER;
-	if (!handlers[op])
+	o->at = *pos;
+	o->op = b[(*pos)++];
+	o->strn = SIZE_MAX;
+	kind = arg_kind[o->op];
+	w = kind < sizeof arg_width ? arg_width[kind] : 0;
+	if (kind == A_BAD || w > len - *pos)
 		return -1;
-	if (op == 'c') { /* GLOBAL: two lines */
-		int i;
-
+	if (kind == A_LINES) { /* GLOBAL: two lines */
 		for (i = 0; i < 2; i++) {
 			const unsigned char *nl = memchr(b + *pos, '\n', len - *pos);
 
@@ -1126,43 +1156,29 @@ static int scan_arg(const unsigned char *b, size_t len, size_t *pos,
 		}
 		return 0;
 	}
-	switch (op) {
-	case 0x8a: case 'U': case 'C': case 0x8c: width = 1; break;
-	case 0x8b: case 'T': case 'B': case 'X':  width = 4; break;
-	case 0x8d: case 0x8e: case 0x96:          width = 8; break;
-	default:
-		if (fixed[op] > len - *pos)
-			return -1;
-		if (*kind == SC_PUT || *kind == SC_GET)
-			*idx = td_le(b + *pos, fixed[op]);
-		*pos += (size_t)fixed[op];
+	o->arg = w ? td_le(b + *pos, (int)w) : 0;
+	*pos += w;
+	if (kind < A_COUNT1)
 		return 0;
-	}
-	if ((size_t)width > len - *pos)
+	if (o->arg > len - *pos)
 		return -1;
-	n = td_le(b + *pos, width);
-	*pos += (size_t)width;
-	if (n > len - *pos)
-		return -1;
-	*str = *pos;
-	*strn = (size_t)n;
-	*pos += (size_t)n;
+	o->str = *pos;
+	o->strn = (size_t)o->arg;
+	*pos += o->strn;
 	return 0;
 }
 
 /* The rank table and one kept slot per fetched memo slot. */
 static int make_ranks(parser *p)
 {
-	size_t w, nw = p->nbits / 64 + 1, n = 0;
+	size_t w, nw = p->nbits / 64, n = 0; /* nbits: whole words */
 
-	p->rank = malloc(nw * sizeof *p->rank);
+	p->rank = malloc((nw ? nw : 1) * sizeof *p->rank);
 	if (!p->rank)
 		return oom(p);
 	for (w = 0; w < nw; w++) {
-		uint64_t b = p->fetched[w];
-
 		p->rank[w] = (uint32_t)n;
-		n += popcount64(b);
+		n += popcount64(p->fetched[w]);
 	}
 	if (n > UINT32_MAX)
 		return oom(p);
@@ -1180,86 +1196,86 @@ static int is_str_op(unsigned char op)
 	return op == 0x8c || op == 'X' || op == 0x8d;
 }
 
-/* The memo slot a PUT or MEMOIZE fills (MEMOIZE: the number of slots
- * filled so far, tracked in `filled`). */
-static uint64_t put_slot(parser *p, int kind, uint64_t idx, size_t *nfilled)
-{
-	uint64_t slot = kind == SC_MEMOIZE ? *nfilled : idx;
+/* The scan's three bitmaps, grown together as slots appear. */
+typedef struct scan_bits {
+	uint64_t *filled, *small, *fetched;
+	size_t words;
+} scan_bits;
 
-	if (slot < p->nbits && !bit(p->filled, p->nbits, slot)) {
-		set_bit(p->filled, slot);
-		(*nfilled)++;
+static int grow_bits(scan_bits *sb, uint64_t slot)
+{
+	size_t words = sb->words ? sb->words : 64, i;
+	uint64_t **maps[3] = {&sb->filled, &sb->small, &sb->fetched};
+
+	if (slot / 64 < sb->words)
+		return 0;
+	while (slot / 64 >= words)
+		words *= 2;
+	for (i = 0; i < 3; i++) {
+		uint64_t *n = realloc(*maps[i], words * sizeof *n);
+
+		if (!n)
+			return -1;
+		memset(n + sb->words, 0, (words - sb->words) * sizeof *n);
+		*maps[i] = n;
 	}
-	return slot;
+	sb->words = words;
+	return 0;
 }
 
-/* Pass 1 of the pre-scan: marks the slots a GET reads.  Past drop_from
- * only strings and classes count (what STACK_GLOBAL and the caller's
- * class tests need); `small` marks the slots holding one. */
-static void mark_fetched(parser *p, uint64_t *small)
+/* One opcode's effect on the bitmaps: PUT/MEMOIZE fill a slot (`small`
+ * when it holds a string or a class), GET marks it fetched.  Past
+ * drop_from only small slots count (what STACK_GLOBAL and the caller's
+ * class tests need). */
+static int scan_memo(parser *p, scan_bits *sb, const scan_op *o,
+		     unsigned char prev, size_t *nfilled)
 {
-	size_t pos = 0, str = 0, strn = 0, nfilled = 0;
-	uint64_t idx = 0;
-	unsigned char prev = 0;
-	int kind;
+	uint64_t slot = o->op == 0x94 ? *nfilled : o->arg;
 
-	while (pos < p->len) {
-		size_t at = pos;
-		unsigned char op = p->buf[pos++];
-
-		if (scan_arg(p->buf, p->len, &pos, op, &kind, &idx, &str,
-			     &strn) != 0 || kind == SC_STOP)
-			break;
-		if (p->drop_pos == SIZE_MAX && p->drop_from && is_str_op(op) &&
-		    strn == strlen(p->drop_from) &&
-		    memcmp(p->buf + str, p->drop_from, strn) == 0)
-			p->drop_pos = at;
-		if (kind == SC_PUT || kind == SC_MEMOIZE) {
-			uint64_t slot = put_slot(p, kind, idx, &nfilled);
-
-			if (slot < p->nbits && (is_str_op(prev) || prev == 'c' ||
-						prev == 0x93))
-				set_bit(small, slot);
+	if (slot >= p->len)
+		return 0; /* not genuine: the parse says so */
+	if (o->op == 'q' || o->op == 'r' || o->op == 0x94) {
+		if (grow_bits(sb, slot) != 0)
+			return oom(p);
+		if (!bit(sb->filled, sb->words * 64, slot)) {
+			set_bit(sb->filled, slot);
+			(*nfilled)++;
 		}
-		if (kind == SC_GET && idx < p->nbits &&
-		    (p->drop_pos == SIZE_MAX || bit(small, p->nbits, idx)))
-			set_bit(p->fetched, idx);
-		prev = op;
+		if (is_str_op(prev) || prev == 'c' || prev == 0x93)
+			set_bit(sb->small, slot);
+	} else if ((o->op == 'h' || o->op == 'j') && slot / 64 < sb->words &&
+		   (p->drop_pos == SIZE_MAX || bit(sb->small, sb->words * 64, slot))) {
+		set_bit(sb->fetched, slot);
 	}
+	return 0;
 }
 
-/* Pass 0 sizes the bitmaps (slots < number of PUTs, or an explicit
- * index); pass 1 marks the slots a GET reads.  A malformed stream just
- * ends the scan: the parse itself then reports it. */
+/* One pass over the opcodes marks the memo slots a GET reads.  A
+ * malformed stream just ends the scan: the parse itself reports it. */
 static int prescan(parser *p)
 {
-	size_t pos = 0, nput = 0, str = 0, strn = 0, words;
-	uint64_t idx = 0, top = 0, *small;
-	int kind;
+	scan_bits sb = {0};
+	size_t pos = 0, nfilled = 0;
+	size_t dl = p->drop_from ? strlen(p->drop_from) : 0;
+	unsigned char prev = 0;
+	scan_op o = {0};
+	int rc = grow_bits(&sb, 0) ? oom(p) : 0;
 
-	while (pos < p->len) {
-		unsigned char op = p->buf[pos++];
-
-		if (scan_arg(p->buf, p->len, &pos, op, &kind, &idx, &str,
-			     &strn) != 0 || kind == SC_STOP)
-			break;
-		if (kind == SC_PUT || kind == SC_MEMOIZE)
-			nput++;
-		if (kind == SC_PUT && idx < p->len && idx + 1 > top)
-			top = idx + 1;
+	while (rc == 0 && pos < p->len &&
+	       scan_next(p->buf, p->len, &pos, &o) == 0 && o.op != '.') {
+		if (p->drop_pos == SIZE_MAX && dl && is_str_op(o.op) &&
+		    o.strn == dl && memcmp(p->buf + o.str, p->drop_from, dl) == 0)
+			p->drop_pos = o.at;
+		rc = scan_memo(p, &sb, &o, prev, &nfilled);
+		prev = o.op;
 	}
-	p->nbits = (size_t)(top > nput ? top : nput);
-	words = p->nbits / 64 + 1;
-	p->fetched = calloc(words, sizeof *p->fetched);
-	p->filled = calloc(words, sizeof *p->filled);
-	small = calloc(words, sizeof *small);
-	if (!p->fetched || !p->filled || !small) {
-		free(small);
-		return oom(p);
-	}
-	mark_fetched(p, small);
-	free(small);
-	memset(p->filled, 0, words * sizeof *p->filled);
+	free(sb.small);
+	p->fetched = sb.fetched;
+	p->filled = sb.filled;
+	p->nbits = sb.words * 64;
+	if (rc != 0)
+		return rc;
+	memset(p->filled, 0, sb.words * sizeof *p->filled);
 	return make_ranks(p);
 }
 
