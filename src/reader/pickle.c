@@ -51,6 +51,8 @@ typedef struct parser {
 } parser;
 
 #define SCRATCH_RELEASE ((size_t)4 << 20) /* bytes that trigger reclaiming */
+
+static int skip_dropped(parser *p);
 #define KEEP_DEPTH 4096
 
 typedef int (*handler)(parser *p, unsigned char op);
@@ -555,9 +557,13 @@ static int op_counted(parser *p, unsigned char op)
 		return fail(p, "string length runs past the end of the input");
 	if (take(p, (size_t)n, &b) != 0)
 		return -1;
-	if (p->op_pos == p->drop_pos)
-		p->dropping = 1;
-	return push(p, new_string(p, is_str ? PK_STR : PK_BYTES, b, (size_t)n));
+	if (p->op_pos != p->drop_pos)
+		return push(p, new_string(p, is_str ? PK_STR : PK_BYTES, b,
+					  (size_t)n));
+	p->dropping = 1;
+	if (push(p, new_string(p, PK_STR, b, (size_t)n)) != 0)
+		return -1;
+	return skip_dropped(p);
 }
 
 /* ---------------------------------------------------------------- handlers:
@@ -1165,6 +1171,142 @@ static int scan_next(const unsigned char *b, size_t len, size_t *pos,
 	o->str = *pos;
 	o->strn = (size_t)o->arg;
 	*pos += o->strn;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- streaming:
+ * the dropped value, walked without building it */
+
+/* Stack effect of an opcode: `pop` values (DOWN_TO_MARK: down to the last
+ * MARK, which goes too), then `push`.  MARK itself is SET_MARK. */
+enum { DOWN_TO_MARK = -1, SET_MARK = -2 };
+
+typedef struct effect {
+	signed char pop, push;
+} effect;
+
+static effect stack_effect(unsigned char op)
+{
+	switch (op) {
+	case '(':  return (effect){SET_MARK, 0};
+	case 0x85: return (effect){1, 1};
+	case 0x86: return (effect){2, 1};
+	case 0x87: return (effect){3, 1};
+	case 't': case 'l': case 'd': case 0x91:
+		return (effect){DOWN_TO_MARK, 1};
+	case 'e': case 0x90: case 'u': case '1':
+		return (effect){DOWN_TO_MARK, 0};
+	case 'a': case '0': case 'b':
+		return (effect){1, 0};
+	case 's':  return (effect){2, 0};
+	case '2':  return (effect){0, 1};
+	case 0x93: case 'R': case 0x81:
+		return (effect){2, 1};
+	case 0x92: return (effect){3, 1};
+	case 'Q':  return (effect){1, 1};
+	case 'q': case 'r': case 0x94: case 0x80: case 0x95:
+		return (effect){0, 0};
+	default:   return (effect){0, 1}; /* values, GET, GLOBAL */
+	}
+}
+
+/* A PUT or MEMOIZE in the dropped value: the slot counts as filled (so
+ * later MEMOIZEs number theirs as they would) but holds nothing. */
+static int skip_memo(parser *p, const scan_op *o)
+{
+	uint64_t idx = o->op == 0x94 ? p->memo_n : o->arg;
+
+	if (idx >= p->nbits)
+		return fail(p, "memo index out of range");
+	if (!bit(p->filled, p->nbits, idx)) {
+		p->filled[idx / 64] |= UINT64_C(1) << (idx % 64);
+		p->memo_n++;
+	}
+	return 0;
+}
+
+/* The MARKs the dropped value sets, as stack depths. */
+typedef struct marks {
+	size_t *d;
+	size_t n, cap;
+} marks;
+
+static int marks_push(marks *m, size_t depth)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 16;
+		size_t *nd = realloc(m->d, cap * sizeof *nd);
+
+		if (!nd)
+			return -1;
+		m->d = nd;
+		m->cap = cap;
+	}
+	m->d[m->n++] = depth;
+	return 0;
+}
+
+/* The depth after op's pops, or SIZE_MAX when they reach below `base`
+ * (the op then belongs to the caller's parse). */
+static size_t after_pops(const marks *m, effect e, size_t depth, size_t base)
+{
+	if (e.pop == DOWN_TO_MARK)
+		return m->n ? m->d[m->n - 1] : SIZE_MAX;
+	return depth >= base + (size_t)e.pop ? depth - (size_t)e.pop : SIZE_MAX;
+}
+
+/* Walks the ops of the dropped value (the one after the drop_from string
+ * just pushed) tracking only the stack depth, up to the op that would
+ * take it below the string: the parse resumes there, with None in place
+ * of the value. */
+static int skip_dropped(parser *p)
+{
+	size_t base = p->sp, depth = p->sp, mark_limit = p->lim.max_marks;
+	marks m = {0};
+	scan_op o = {0};
+	int rc = 0;
+
+	for (;;) {
+		size_t at = p->pos, next;
+		effect e;
+
+		p->op_pos = at;
+		if (p->pos >= p->len ||
+		    scan_next(p->buf, p->len, &p->pos, &o) != 0 || o.op == '.') {
+			rc = fail(p, o.op == '.' && p->pos <= p->len
+				     ? "STOP inside a dropped value"
+				     : "unsupported, invalid or truncated opcode");
+			break;
+		}
+		e = stack_effect(o.op);
+		if (e.pop == SET_MARK) {
+			rc = m.n >= mark_limit || marks_push(&m, depth) != 0
+			     ? fail(p, "MARKs nested deeper than the limit") : 0;
+			if (rc)
+				break;
+			continue;
+		}
+		next = after_pops(&m, e, depth, base);
+		if (next == SIZE_MAX || next < base) { /* the caller's op */
+			p->pos = at;
+			break;
+		}
+		if (e.pop == DOWN_TO_MARK)
+			m.n--;
+		depth = next + (size_t)e.push;
+		if ((o.op == 'q' || o.op == 'r' || o.op == 0x94) &&
+		    (rc = skip_memo(p, &o)) != 0)
+			break;
+	}
+	free(m.d);
+	if (rc != 0)
+		return rc;
+	if (depth > base + 1)
+		return fail(p, "values follow the dropped one in the same "
+			    "container (not supported)");
+	if (depth == base + 1)
+		return push(p, p->none ? p->none : (p->none = new_shared(p,
+								 PK_NONE)));
 	return 0;
 }
 

@@ -546,30 +546,54 @@ static void test_stream_reclaims(void)
 static const char dropped[] =
 	"\x80\x04}(\x8c\x01x]\x94\x8c\x01y\x8c\x03mod\x94"
 	"\x8c\x0f" "all_local_plans](h\x00h\x01h\x01\x8c\x04Name\x93" "eu.";
+/* The same with "z": 1 after the dropped value in the same SETITEMS. */
+static const char dropped_then[] =
+	"\x80\x04}(\x8c\x01x]\x94\x8c\x01y\x8c\x03mod\x94"
+	"\x8c\x0f" "all_local_plans](h\x00h\x01" "e\x8c\x01zK\x01u.";
 
 static void test_stream_drop(void)
 {
-	td_err err;
+	td_err err = {{0}};
 	pk_doc *doc = pk_parse_stream((const unsigned char *)dropped,
 				      sizeof dropped - 1, NULL, NULL, NULL,
 				      "all_local_plans", &err);
 	const pk_value *l;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
-	l = pk_dict_get(pk_root(doc), "all_local_plans");
-	CU_ASSERT_EQUAL_FATAL(pk_len(l), 3);
-	CU_ASSERT_EQUAL(pk_item(l, 0)->kind, PK_NONE); /* not kept */
-	CU_ASSERT_STRING_EQUAL(pk_str(pk_item(l, 1)), "mod");
-	CU_ASSERT(pk_is_global(pk_item(l, 2), "mod", "Name"));
+	/* the dropped value reads None, the rest is intact */
+	CU_ASSERT_EQUAL(pk_dict_get(pk_root(doc), "all_local_plans")->kind,
+			PK_NONE);
 	CU_ASSERT_EQUAL(pk_dict_get(pk_root(doc), "x")->kind, PK_LIST);
+	CU_ASSERT_STRING_EQUAL(pk_str(pk_dict_get(pk_root(doc), "y")), "mod");
 	pk_doc_free(doc);
 	/* without drop_from, the list is read back */
 	doc = pk_parse_stream((const unsigned char *)dropped, sizeof dropped - 1,
 			      NULL, NULL, NULL, NULL, &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
 	l = pk_dict_get(pk_root(doc), "all_local_plans");
+	CU_ASSERT_EQUAL_FATAL(pk_len(l), 3);
 	CU_ASSERT_EQUAL(pk_item(l, 0)->kind, PK_LIST);
+	CU_ASSERT_STRING_EQUAL(pk_str(pk_item(l, 1)), "mod");
+	CU_ASSERT(pk_is_global(pk_item(l, 2), "mod", "Name"));
 	pk_doc_free(doc);
+	/* values after the dropped one in its batch cannot be kept: refused */
+	doc = pk_parse_stream((const unsigned char *)dropped_then,
+			      sizeof dropped_then - 1, NULL, NULL, NULL,
+			      "all_local_plans", &err);
+	CU_ASSERT_PTR_NULL(doc);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "follow the dropped one"));
+	/* every truncation of it fails cleanly */
+	{
+		size_t cut;
+
+		for (cut = 0; cut < sizeof dropped - 1; cut++) {
+			doc = pk_parse_stream((const unsigned char *)dropped, cut,
+					      NULL, NULL, NULL,
+					      "all_local_plans", &err);
+			CU_ASSERT_PTR_NULL(doc);
+			pk_doc_free(doc);
+		}
+	}
 }
 
 /* A list holding itself, built without the memo: pk_parse keeps it,
