@@ -320,8 +320,10 @@ static size_t pattern_of(const char *name, char *buf, size_t size)
 	size_t n = 0;
 
 	while (*s && n + 4 < size) {
-		size_t run = strspn(s, "0123456789");
+		size_t run = 0;
 
+		while (isdigit((unsigned char)s[run]))
+			run++;
 		if (run == 0 || part_of_name(name, s, run)) {
 			run = run ? run : 1;
 			if (n + run + 1 >= size)

@@ -20,6 +20,18 @@
 #define MOD_FILESYSTEM "torch.distributed.checkpoint.filesystem"
 #define MOD_PLANNER "torch.distributed.checkpoint.planner"
 
+/* The classes the streaming callback tells apart, by their kept value
+ * once one matched (string compares only the first time). */
+enum { CLS_TENSOR_MD, CLS_BYTES_MD, CLS_INDEX, CLS_WRITE_ITEM, CLS_N };
+
+static const char *const cls_module[CLS_N] = {
+	MOD_METADATA, MOD_METADATA, MOD_METADATA, MOD_PLANNER
+};
+static const char *const cls_name[CLS_N] = {
+	"TensorStorageMetadata", "BytesStorageMetadata", "MetadataIndex",
+	"WriteItem"
+};
+
 /* A storage_data entry met before its key (kept until the keys are in). */
 typedef struct pending {
 	char *fqn;
@@ -39,6 +51,9 @@ typedef struct loader {
 	size_t npend, pend_cap;
 	td_map *files;      /* relative path -> index into cat->files */
 	int failed;         /* a callback set err (it names the file) */
+	const pk_value *cls[CLS_N]; /* kept class values seen to match */
+	const pk_value *last_rel;   /* the last kept relative_path value */
+	uint32_t last_file;         /* and its file index */
 	td_err *err;
 } loader;
 
@@ -56,6 +71,23 @@ static int bad(const loader *ld, const char *key, const char *fmt, ...)
 	if (key)
 		return td_errf(ld->err, "%s: key '%s': %s", ld->path, key, what);
 	return td_errf(ld->err, "%s: %s", ld->path, what);
+}
+
+/* v is an instance of class c (an object whose callable is it). */
+static int is_class(loader *ld, const pk_value *v, int c)
+{
+	const pk_value *cl;
+
+	if (!v || v->kind != PK_OBJECT)
+		return 0;
+	cl = v->u.obj->callable;
+	if (cl && cl == ld->cls[c])
+		return 1;
+	if (!pk_is_instance(v, cls_module[c], cls_name[c]))
+		return 0;
+	if (cl && !cl->scratch) /* kept: its address stays its own */
+		ld->cls[c] = cl;
+	return 1;
 }
 
 const char *dcp_skip_reason(const char *name)
@@ -246,9 +278,9 @@ static int add_key(loader *ld, const pk_value *name, const pk_value *md)
 	case 1:  return bad(ld, k->name, "key listed twice");
 	default: return bad(ld, NULL, "out of memory");
 	}
-	if (pk_is_instance(md, MOD_METADATA, "TensorStorageMetadata"))
+	if (is_class(ld, md, CLS_TENSOR_MD))
 		rc = parse_tensor_key(ld, k, md);
-	else if (pk_is_instance(md, MOD_METADATA, "BytesStorageMetadata"))
+	else if (is_class(ld, md, CLS_BYTES_MD))
 		rc = parse_bytes_key(ld, k);
 	else
 		rc = bad(ld, k->name, "unknown storage metadata class");
@@ -405,13 +437,13 @@ static int add_storage_entry(loader *ld, const pk_value *idx,
 			     const pk_value *info)
 {
 	const char *fqn = pk_str(pk_attr(idx, "fqn"));
-	const pk_value *offv = pk_attr(idx, "offset"), *tds, *ofs, *len;
+	const pk_value *offv = pk_attr(idx, "offset"), *tds, *ofs, *len, *relv;
 	int64_t off[TD_MAX_DIMS];
 	const char *rel;
 	uint32_t file = 0;
 	int n = -1, rc;
 
-	if (!pk_is_instance(idx, MOD_METADATA, "MetadataIndex") || !fqn)
+	if (!is_class(ld, idx, CLS_INDEX) || !fqn)
 		return bad(ld, NULL, "storage_data has a malformed index");
 	if (offv && offv->kind != PK_NONE &&
 	    (n = pk_int_tuple(offv, off, TD_MAX_DIMS)) < 0)
@@ -422,14 +454,23 @@ static int add_storage_entry(loader *ld, const pk_value *idx,
 	if (tds && tds->kind != PK_NONE && pk_len(tds) > 0)
 		return bad(ld, fqn, "stored with transforms (e.g. compression),"
 			   " which td2hf does not support yet");
-	rel = pk_str(pk_attr(info, "relative_path"));
+	relv = pk_attr(info, "relative_path");
+	rel = pk_str(relv);
 	ofs = pk_attr(info, "offset");
 	len = pk_attr(info, "length");
 	if (!rel || !ofs || ofs->kind != PK_INT || ofs->u.i < 0 || !len ||
 	    len->kind != PK_INT || len->u.i < 0)
 		return bad(ld, fqn, "malformed _StorageInfo");
-	if (file_index(ld, fqn, rel, &file) != 0)
-		return -1;
+	if (relv && relv == ld->last_rel) { /* the same kept string */
+		file = ld->last_file;
+	} else {
+		if (file_index(ld, fqn, rel, &file) != 0)
+			return -1;
+		if (relv && !relv->scratch) {
+			ld->last_rel = relv;
+			ld->last_file = file;
+		}
+	}
 	rc = place(ld, fqn, off, n, file, (uint64_t)ofs->u.i,
 		   (uint64_t)len->u.i);
 	if (rc == 0)
@@ -440,10 +481,9 @@ static int add_storage_entry(loader *ld, const pk_value *idx,
 
 /* ---------------------------------------------------------------- streaming */
 
-static int is_storage_md(const pk_value *v)
+static int is_storage_md(loader *ld, const pk_value *v)
 {
-	return pk_is_instance(v, MOD_METADATA, "TensorStorageMetadata") ||
-	       pk_is_instance(v, MOD_METADATA, "BytesStorageMetadata");
+	return is_class(ld, v, CLS_TENSOR_MD) || is_class(ld, v, CLS_BYTES_MD);
 }
 
 /* The big parts of the pickle, consumed item by item: state_dict_metadata
@@ -457,15 +497,14 @@ static int on_items(void *ctx, const pk_value *target,
 
 	(void)target;
 	(void)err;
-	if (is_dict && n >= 2 && is_storage_md(items[1])) {
+	if (is_dict && n >= 2 && is_storage_md(ld, items[1])) {
 		for (i = 0; rc == 0 && i + 1 < n; i += 2)
 			rc = add_key(ld, items[i], items[i + 1]);
-	} else if (is_dict && n >= 2 &&
-		   pk_is_instance(items[0], MOD_METADATA, "MetadataIndex")) {
+	} else if (is_dict && n >= 2 && is_class(ld, items[0], CLS_INDEX)) {
 		for (i = 0; rc == 0 && i + 1 < n; i += 2)
 			rc = add_storage_entry(ld, items[i], items[i + 1]);
 	} else if (!is_dict && n >= 1 &&
-		   pk_is_instance(items[0], MOD_PLANNER, "WriteItem")) {
+		   is_class(ld, items[0], CLS_WRITE_ITEM)) {
 		return 1;
 	} else {
 		return 0;

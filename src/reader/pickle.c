@@ -41,7 +41,8 @@ typedef struct parser {
 	void *ctx;
 	td_arena *main;
 	uint64_t *fetched, *filled;  /* bit per memo index */
-	size_t nbits;
+	size_t nbits;       /* of fetched (and rank) */
+	size_t filled_bits; /* of filled: grows past drop_from */
 	uint32_t *rank;     /* per 64 slots: fetched slots before them */
 	pk_value **kept;    /* per fetched slot (by rank): its kept value */
 	const char *drop_from;  /* this string starts the dropped part */
@@ -774,6 +775,32 @@ static pk_value *dropped_get(parser *p, uint64_t idx)
 	return p->none;
 }
 
+/* Counts memo slot idx as filled (MEMOIZE numbers slots by that count);
+ * the bitmap grows for the slots past drop_from the scan did not see. */
+static int fill_slot(parser *p, uint64_t idx)
+{
+	if (idx >= p->len)
+		return fail(p, "memo index out of range");
+	if (idx >= p->filled_bits) {
+		size_t words = p->filled_bits / 64, nw = words ? words : 1;
+		uint64_t *n;
+
+		while (idx / 64 >= nw)
+			nw *= 2;
+		n = realloc(p->filled, nw * sizeof *n);
+		if (!n)
+			return oom(p);
+		memset(n + words, 0, (nw - words) * sizeof *n);
+		p->filled = n;
+		p->filled_bits = nw * 64;
+	}
+	if (!bit(p->filled, p->filled_bits, idx)) {
+		p->filled[idx / 64] |= UINT64_C(1) << (idx % 64);
+		p->memo_n++;
+	}
+	return 0;
+}
+
 /* Streaming memo: a slot a GET reads later keeps (a copy of) the value,
  * the others are only counted (MEMOIZE numbers slots by that count). */
 static int memo_put_stream(parser *p, uint64_t idx)
@@ -781,12 +808,8 @@ static int memo_put_stream(parser *p, uint64_t idx)
 	pk_value **v = &p->stack[p->sp - 1];
 	size_t k;
 
-	if (idx >= p->nbits)
-		return fail(p, "memo index out of range");
-	if (!bit(p->filled, p->nbits, idx)) {
-		p->filled[idx / 64] |= UINT64_C(1) << (idx % 64);
-		p->memo_n++;
-	}
+	if (fill_slot(p, idx) != 0)
+		return -1;
 	if (!bit(p->fetched, p->nbits, idx))
 		return 0;
 	if (keep_all(p, v, 1) != 0)
@@ -1149,6 +1172,18 @@ static int scan_next(const unsigned char *b, size_t len, size_t *pos,
 	o->op = b[(*pos)++];
 	o->strn = SIZE_MAX;
 	kind = arg_kind[o->op];
+	if (kind == A_NONE) /* the common cases first */
+		return 0;
+	if (kind == A_FIXED1 && *pos < len) {
+		o->arg = b[(*pos)++];
+		return 0;
+	}
+	if (kind == A_COUNT1 && *pos < len && b[*pos] < len - *pos) {
+		o->strn = o->arg = b[*pos];
+		o->str = *pos + 1;
+		*pos += 1 + o->strn;
+		return 0;
+	}
 	w = kind < sizeof arg_width ? arg_width[kind] : 0;
 	if (kind == A_BAD || w > len - *pos)
 		return -1;
@@ -1214,15 +1249,7 @@ static effect stack_effect(unsigned char op)
  * later MEMOIZEs number theirs as they would) but holds nothing. */
 static int skip_memo(parser *p, const scan_op *o)
 {
-	uint64_t idx = o->op == 0x94 ? p->memo_n : o->arg;
-
-	if (idx >= p->nbits)
-		return fail(p, "memo index out of range");
-	if (!bit(p->filled, p->nbits, idx)) {
-		p->filled[idx / 64] |= UINT64_C(1) << (idx % 64);
-		p->memo_n++;
-	}
-	return 0;
+	return fill_slot(p, o->op == 0x94 ? p->memo_n : o->arg);
 }
 
 /* The MARKs the dropped value sets, as stack depths. */
@@ -1338,22 +1365,22 @@ static int is_str_op(unsigned char op)
 	return op == 0x8c || op == 'X' || op == 0x8d;
 }
 
-/* The scan's three bitmaps, grown together as slots appear. */
+/* The scan's two bitmaps, grown together as slots appear. */
 typedef struct scan_bits {
-	uint64_t *filled, *small, *fetched;
+	uint64_t *filled, *fetched;
 	size_t words;
 } scan_bits;
 
 static int grow_bits(scan_bits *sb, uint64_t slot)
 {
 	size_t words = sb->words ? sb->words : 64, i;
-	uint64_t **maps[3] = {&sb->filled, &sb->small, &sb->fetched};
+	uint64_t **maps[2] = {&sb->filled, &sb->fetched};
 
 	if (slot / 64 < sb->words)
 		return 0;
 	while (slot / 64 >= words)
 		words *= 2;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 2; i++) {
 		uint64_t *n = realloc(*maps[i], words * sizeof *n);
 
 		if (!n)
@@ -1365,56 +1392,51 @@ static int grow_bits(scan_bits *sb, uint64_t slot)
 	return 0;
 }
 
-/* One opcode's effect on the bitmaps: PUT/MEMOIZE fill a slot (`small`
- * when it holds a string or a class), GET marks it fetched.  Past
- * drop_from only small slots count (what STACK_GLOBAL and the caller's
- * class tests need). */
+/* One opcode's effect on the bitmaps: PUT/MEMOIZE fill a slot, GET
+ * marks it fetched. */
 static int scan_memo(parser *p, scan_bits *sb, const scan_op *o,
-		     unsigned char prev, size_t *nfilled)
+		     size_t *nfilled)
 {
 	uint64_t slot = o->op == 0x94 ? *nfilled : o->arg;
 
 	if (slot >= p->len)
 		return 0; /* not genuine: the parse says so */
 	if (o->op == 'q' || o->op == 'r' || o->op == 0x94) {
-		if (grow_bits(sb, slot) != 0)
+		if (slot / 64 >= sb->words && grow_bits(sb, slot) != 0)
 			return oom(p);
 		if (!bit(sb->filled, sb->words * 64, slot)) {
 			set_bit(sb->filled, slot);
 			(*nfilled)++;
 		}
-		if (is_str_op(prev) || prev == 'c' || prev == 0x93)
-			set_bit(sb->small, slot);
-	} else if ((o->op == 'h' || o->op == 'j') && slot / 64 < sb->words &&
-		   (p->drop_pos == SIZE_MAX || bit(sb->small, sb->words * 64, slot))) {
+	} else if ((o->op == 'h' || o->op == 'j') && slot / 64 < sb->words) {
 		set_bit(sb->fetched, slot);
 	}
 	return 0;
 }
 
-/* One pass over the opcodes marks the memo slots a GET reads.  A
- * malformed stream just ends the scan: the parse itself reports it. */
+/* One pass over the opcodes marks the memo slots a GET reads, up to the
+ * drop_from string (past it nothing not kept is read).  A malformed
+ * stream just ends the scan: the parse itself reports it. */
 static int prescan(parser *p)
 {
 	scan_bits sb = {0};
 	size_t pos = 0, nfilled = 0;
 	size_t dl = p->drop_from ? strlen(p->drop_from) : 0;
-	unsigned char prev = 0;
 	scan_op o = {0};
 	int rc = grow_bits(&sb, 0) ? oom(p) : 0;
 
 	while (rc == 0 && pos < p->len &&
 	       scan_next(p->buf, p->len, &pos, &o) == 0 && o.op != '.') {
-		if (p->drop_pos == SIZE_MAX && dl && is_str_op(o.op) &&
-		    o.strn == dl && memcmp(p->buf + o.str, p->drop_from, dl) == 0)
+		if (dl && is_str_op(o.op) && o.strn == dl &&
+		    memcmp(p->buf + o.str, p->drop_from, dl) == 0) {
 			p->drop_pos = o.at;
-		rc = scan_memo(p, &sb, &o, prev, &nfilled);
-		prev = o.op;
+			break;
+		}
+		rc = scan_memo(p, &sb, &o, &nfilled);
 	}
-	free(sb.small);
 	p->fetched = sb.fetched;
 	p->filled = sb.filled;
-	p->nbits = sb.words * 64;
+	p->nbits = p->filled_bits = sb.words * 64;
 	if (rc != 0)
 		return rc;
 	memset(p->filled, 0, sb.words * sizeof *p->filled);

@@ -94,9 +94,10 @@ void pk_doc_free(pk_doc *doc);
  * left on the stack when the scratch arena is emptied.
  *
  * drop_from (NULL: none) names a string (a dict key such as
- * "all_local_plans") from which on the caller drops everything: there a
- * GET of a memo entry that was not kept reads None (classes excepted),
- * so what follows need not be kept for those reads. */
+ * "all_local_plans") from which on the caller drops everything: the
+ * value after it is skipped without being built and reads None (values
+ * after it in the same container are refused), and later GETs of memo
+ * entries not kept before it read None. */
 typedef int (*pk_items_fn)(void *ctx, const pk_value *target,
 			   pk_value *const *items, size_t n, int is_dict,
 			   td_err *err);
