@@ -45,7 +45,6 @@ typedef struct loader {
 	dcp_catalog *cat;
 	const char *path;   /* of .metadata, for messages */
 	td_map *names;      /* key name -> index into cat->keys */
-	uint32_t **order;   /* per key: chunk indexes sorted by offsets */
 	size_t keys_cap;
 	pending *pend;
 	size_t npend, pend_cap;
@@ -239,20 +238,14 @@ static int grow_keys(loader *ld)
 	dcp_catalog *c = ld->cat;
 	size_t cap = ld->keys_cap ? ld->keys_cap * 2 : 256;
 	dcp_key *nk;
-	uint32_t **no;
 
 	if (c->nkeys < ld->keys_cap)
 		return 0;
 	nk = realloc(c->keys, cap * sizeof *nk);
-	if (nk)
-		c->keys = nk;
-	no = realloc(ld->order, cap * sizeof *no);
-	if (no)
-		ld->order = no;
-	if (!nk || !no)
+	if (!nk)
 		return bad(ld, NULL, "out of memory");
+	c->keys = nk;
 	memset(c->keys + ld->keys_cap, 0, (cap - ld->keys_cap) * sizeof *nk);
-	memset(ld->order + ld->keys_cap, 0, (cap - ld->keys_cap) * sizeof *no);
 	ld->keys_cap = cap;
 	return 0;
 }
@@ -317,29 +310,32 @@ static int cmp_pos(const void *x, const void *y)
 
 static int build_order(loader *ld, size_t ki)
 {
-	const dcp_key *k = &ld->cat->keys[ki];
+	dcp_key *k = &ld->cat->keys[ki];
 	chunk_pos *pos;
 	size_t i;
 
 	if (k->nchunks > UINT32_MAX)
 		return bad(ld, k->name, "too many chunks");
 	pos = malloc((k->nchunks ? k->nchunks : 1) * sizeof *pos);
-	ld->order[ki] = malloc((k->nchunks ? k->nchunks : 1) * sizeof **ld->order);
-	if (!pos || !ld->order[ki]) {
+	k->order = malloc((k->nchunks ? k->nchunks : 1) * sizeof *k->order);
+	if (!pos || !k->order) {
 		free(pos);
 		return bad(ld, NULL, "out of memory");
 	}
 	for (i = 0; i < k->nchunks; i++)
 		pos[i] = (chunk_pos){k->chunks[i].offsets, k->ndim, (uint32_t)i};
 	qsort(pos, k->nchunks, sizeof *pos, cmp_pos);
-	for (i = 0; i < k->nchunks; i++)
-		ld->order[ki][i] = pos[i].i;
+	for (i = 0; i < k->nchunks; i++) {
+		k->order[i] = pos[i].i;
+		if (k->ndim && k->chunks[i].sizes[0] > k->span0)
+			k->span0 = k->chunks[i].sizes[0];
+	}
 	free(pos);
 	return 0;
 }
 
 /* The first of key ki's chunks at offsets off[0..n) (n -1: a bytes
- * entry) in ld->order[ki], or nchunks when none. */
+ * entry) in k->order, or nchunks when none. */
 static size_t find_chunk(const loader *ld, size_t ki, const int64_t *off,
 			 int n)
 {
@@ -353,13 +349,13 @@ static size_t find_chunk(const loader *ld, size_t ki, const int64_t *off,
 	while (lo < hi) { /* the first position not below off */
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (cmp_offsets(k->chunks[ld->order[ki][mid]].offsets, off, n) < 0)
+		if (cmp_offsets(k->chunks[k->order[mid]].offsets, off, n) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	if (lo < k->nchunks &&
-	    cmp_offsets(k->chunks[ld->order[ki][lo]].offsets, off, n) == 0)
+	    cmp_offsets(k->chunks[k->order[lo]].offsets, off, n) == 0)
 		return lo;
 	return k->nchunks;
 }
@@ -393,14 +389,14 @@ static int place(loader *ld, const char *fqn, const int64_t *off, int n,
 		k->nbytes = item_len;
 		return 1;
 	}
-	if (!ld->order[ki] && build_order(ld, ki) != 0)
+	if (!k->order && build_order(ld, ki) != 0)
 		return -1;
 	i = find_chunk(ld, ki, off, n);
-	if (i < k->nchunks && k->chunks[ld->order[ki][i]].located)
+	if (i < k->nchunks && k->chunks[k->order[i]].located)
 		return bad(ld, fqn, "storage_data lists a chunk twice");
 	for (; i < k->nchunks &&
-	       cmp_offsets(k->chunks[ld->order[ki][i]].offsets, off, n) == 0; i++)
-		set_item(&k->chunks[ld->order[ki][i]], file, item_off, item_len);
+	       cmp_offsets(k->chunks[k->order[i]].offsets, off, n) == 0; i++)
+		set_item(&k->chunks[k->order[i]], file, item_off, item_len);
 	return 1;
 }
 
@@ -561,9 +557,6 @@ static void loader_free(loader *ld)
 {
 	size_t i;
 
-	for (i = 0; ld->order && i < ld->cat->nkeys; i++)
-		free(ld->order[i]);
-	free(ld->order);
 	for (i = 0; i < ld->npend; i++)
 		free(ld->pend[i].fqn);
 	free(ld->pend);
@@ -635,6 +628,7 @@ void dcp_free(dcp_catalog *cat)
 		free(cat->keys[i].name);
 		free(cat->keys[i].chunks);
 		free(cat->keys[i].dims);
+		free(cat->keys[i].order);
 	}
 	for (i = 0; i < cat->nfiles; i++) {
 		if (cat->open && cat->open[i].path)
@@ -903,4 +897,35 @@ void dcp_handles_free(dcp_handles *hs)
 	}
 	free(hs->h);
 	memset(hs, 0, sizeof *hs);
+}
+
+/* ---------------------------------------------------------------- lookups */
+
+/* The first position of k->order whose chunk starts beyond index v of
+ * axis 0. */
+static size_t upper0(const dcp_key *k, int64_t v)
+{
+	size_t lo = 0, hi = k->nchunks;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (k->chunks[k->order[mid]].offsets[0] <= v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void dcp_chunks_along0(const dcp_key *k, int64_t i, size_t *from,
+		       size_t *to)
+{
+	*from = 0;
+	*to = k->nchunks;
+	if (!k->order || k->ndim < 1 || k->span0 < 1)
+		return;
+	/* a chunk holding i starts in (i - span0, i] */
+	*from = upper0(k, i - k->span0);
+	*to = upper0(k, i);
 }

@@ -45,6 +45,8 @@ typedef struct dcp_key {
 	dcp_chunk *chunks;  /* bytes entries: one chunk, ndim 0 */
 	size_t nchunks;
 	int64_t *dims;      /* the chunks' offsets and sizes */
+	uint32_t *order;    /* chunk indexes sorted by offsets (tensors) */
+	int64_t span0;      /* the largest chunk size along axis 0 */
 } dcp_key;
 
 typedef struct dcp_catalog {
@@ -75,6 +77,18 @@ void dcp_free(dcp_catalog *cat);
 /* Opens (once) and returns file i of the catalog.  Not thread-safe;
  * callers serialize it, and pread on the result is safe. */
 const td_file *dcp_file(dcp_catalog *cat, size_t i, td_err *err);
+
+/* The chunks of k that can hold index i of its first axis: positions
+ * [*from, *to) of k->order (every chunk when k has no order).  Entries
+ * that fix the first axis (one layer, one expert) look at these only. */
+void dcp_chunks_along0(const dcp_key *k, int64_t i, size_t *from,
+		       size_t *to);
+
+/* Chunk index at position j of dcp_chunks_along0's range. */
+static inline size_t dcp_chunk_at(const dcp_key *k, size_t j)
+{
+	return k->order ? k->order[j] : j;
+}
 
 /* Descriptors a thread opens for itself on a shared catalog's files (the
  * catalog's own, dcp_file, serve only its archive lookups).  At most

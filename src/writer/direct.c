@@ -137,19 +137,22 @@ int dr_segments(dcp_catalog *cat, const vm_entry *e, pthread_mutex_t *lock,
 {
 	const dcp_key *k = &cat->keys[e->key];
 	int64_t elo[TD_MAX_DIMS], esz[TD_MAX_DIMS];
-	dr_seg *segs = calloc(k->nchunks ? k->nchunks : 1, sizeof *segs);
-	size_t i, n = 0;
+	size_t j, n = 0, from = 0, to = k->nchunks;
+	dr_seg *segs;
 	int d, rc = 1;
 
+	if (e->nfixed > 0) /* one layer or expert: only its chunks */
+		dcp_chunks_along0(k, e->fixed[0], &from, &to);
+	segs = calloc(to > from ? to - from : 1, sizeof *segs);
 	if (!segs)
 		return td_errf(err, "out of memory");
 	for (d = 0; d < k->ndim; d++) {
 		elo[d] = d < e->nfixed ? e->fixed[d] : 0;
 		esz[d] = d < e->nfixed ? 1 : k->shape[d];
 	}
-	for (i = 0; rc > 0 && i < k->nchunks; i++) {
-		rc = chunk_segment(cat, k, i, elo, esz, lock, hs, verify,
-				   &segs[n], err);
+	for (j = from; rc > 0 && j < to; j++) {
+		rc = chunk_segment(cat, k, dcp_chunk_at(k, j), elo, esz, lock,
+				   hs, verify, &segs[n], err);
 		n += rc == 1;
 	}
 	if (rc <= 0) {

@@ -120,7 +120,7 @@ int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
 	const dcp_key *k = &cat->keys[e->key];
 	uint64_t n = td_dtype_size(k->dtype);
 	box eb, x;
-	size_t i;
+	size_t j, from = 0, to = k->nchunks;
 	int d;
 
 	eb.n = k->ndim;
@@ -136,10 +136,15 @@ int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
 	out->base = ex_pool_alloc(pool, n, err);
 	if (!out->base)
 		return -1;
-	for (i = 0; i < k->nchunks; i++)
+	if (e->nfixed > 0) /* one layer or expert: only its chunks */
+		dcp_chunks_along0(k, e->fixed[0], &from, &to);
+	for (j = from; j < to; j++) {
+		size_t i = dcp_chunk_at(k, j);
+
 		if (intersect(&k->chunks[i], &eb, &x) &&
 		    copy_chunk(cat, k, i, &eb, &x, out->base, lock, &pool->files,
 			       verify, err) != 0)
 			return -1;
+	}
 	return 0;
 }

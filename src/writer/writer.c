@@ -311,13 +311,18 @@ static entry_pos place_of(const dcp_catalog *cat, const plan_entry *pe,
 {
 	entry_pos p = {UINT32_MAX, ei, 0};
 	const dcp_key *k;
-	size_t i;
+	size_t i, j, from, to;
 	int d;
 
 	if (pe->origin || pe->e.key >= cat->nkeys)
 		return p;
 	k = &cat->keys[pe->e.key];
-	for (i = 0; i < k->nchunks; i++) {
+	from = 0;
+	to = k->nchunks;
+	if (pe->e.nfixed > 0)
+		dcp_chunks_along0(k, pe->e.fixed[0], &from, &to);
+	for (j = from; j < to; j++) {
+		i = dcp_chunk_at(k, j);
 		for (d = 0; d < pe->e.nfixed && d < k->ndim; d++)
 			if (pe->e.fixed[d] < k->chunks[i].offsets[d] ||
 			    pe->e.fixed[d] >= k->chunks[i].offsets[d] +
