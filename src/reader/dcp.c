@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/arena.h"
 #include "../common/map.h"
 #include "pickle.h"
 
@@ -32,6 +33,98 @@ static const char *const cls_name[CLS_N] = {
 	"WriteItem"
 };
 
+/* Key names to key indexes without copying the names: open addressing
+ * over slots holding the name's hash (high half) and index + 1 (low
+ * half; 0: empty), compared with the names the catalog holds. */
+typedef struct name_index {
+	uint64_t *slot;
+	size_t cap, n;      /* cap: a power of two */
+} name_index;
+
+#define SLOT_KEY(s) ((uint32_t)((s) & 0xffffffffu))
+#define SLOT_TAG(s) ((uint32_t)((s) >> 32))
+
+/* Eight bytes at a time (names are long and share long prefixes). */
+static uint64_t name_hash(const char *s)
+{
+	size_t n = strlen(s);
+	uint64_t h = n * UINT64_C(0x9e3779b97f4a7c15), w;
+
+	for (; n >= 8; n -= 8, s += 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * UINT64_C(0xbf58476d1ce4e5b9);
+		h ^= h >> 31;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * UINT64_C(0x94d049bb133111eb);
+	return h ^ (h >> 29);
+}
+
+/* The slot of name (hash h): its entry, or the empty slot where it
+ * would go. */
+static uint64_t *name_slot(const name_index *ix, const dcp_key *keys,
+			   const char *name, uint64_t h)
+{
+	size_t i = (size_t)h & (ix->cap - 1);
+	uint32_t tag = (uint32_t)(h >> 32);
+
+	while (ix->slot[i] &&
+	       (SLOT_TAG(ix->slot[i]) != tag ||
+		strcmp(keys[SLOT_KEY(ix->slot[i]) - 1].name, name) != 0))
+		i = (i + 1) & (ix->cap - 1);
+	return &ix->slot[i];
+}
+
+static int name_grow(name_index *ix, const dcp_key *keys)
+{
+	name_index big = {NULL, ix->cap ? ix->cap * 2 : 1024, ix->n};
+	size_t i;
+
+	big.slot = calloc(big.cap, sizeof *big.slot);
+	if (!big.slot)
+		return -1;
+	for (i = 0; i < ix->cap; i++)
+		if (ix->slot[i]) {
+			const char *nm = keys[SLOT_KEY(ix->slot[i]) - 1].name;
+
+			*name_slot(&big, keys, nm, name_hash(nm)) = ix->slot[i];
+		}
+	free(ix->slot);
+	*ix = big;
+	return 0;
+}
+
+/* 0 added, 1 already there, -1 out of memory. */
+static int name_add(name_index *ix, const dcp_key *keys, uint32_t k)
+{
+	uint64_t *s, h;
+
+	if ((ix->n + 1) * 2 > ix->cap && name_grow(ix, keys) != 0)
+		return -1;
+	h = name_hash(keys[k].name);
+	s = name_slot(ix, keys, keys[k].name, h);
+	if (*s)
+		return 1;
+	*s = (h >> 32 << 32) | (uint64_t)(k + 1);
+	ix->n++;
+	return 0;
+}
+
+/* 1 and *k when the catalog has a key of that name. */
+static int name_find(const name_index *ix, const dcp_key *keys,
+		     const char *name, size_t *k)
+{
+	uint64_t *s;
+
+	if (!ix->cap)
+		return 0;
+	s = name_slot(ix, keys, name, name_hash(name));
+	if (*s)
+		*k = SLOT_KEY(*s) - 1;
+	return *s != 0;
+}
+
 /* A storage_data entry met before its key (kept until the keys are in). */
 typedef struct pending {
 	char *fqn;
@@ -44,7 +137,7 @@ typedef struct pending {
 typedef struct loader {
 	dcp_catalog *cat;
 	const char *path;   /* of .metadata, for messages */
-	td_map *names;      /* key name -> index into cat->keys */
+	name_index names;   /* key name -> index into cat->keys */
 	size_t keys_cap;
 	pending *pend;
 	size_t npend, pend_cap;
@@ -179,17 +272,24 @@ static int parse_chunk(loader *ld, dcp_key *k, const pk_value *cm,
 	return 0;
 }
 
-/* The chunk array and, behind it, every chunk's offsets and sizes. */
+/* One block: the chunk array, every chunk's offsets and sizes, and the
+ * order (filled by build_order). */
 static int alloc_chunks(loader *ld, dcp_key *k, size_t n)
 {
 	size_t i, per = 2 * (size_t)k->ndim;
+	size_t each = sizeof *k->chunks + per * sizeof *k->dims +
+		      sizeof *k->order;
+	unsigned char *block;
 
-	if (n > SIZE_MAX / sizeof *k->chunks / 2)
+	if (n > UINT32_MAX || n > SIZE_MAX / each - 1)
 		return bad(ld, k->name, "too many chunks");
-	k->chunks = calloc(n ? n : 1, sizeof *k->chunks);
-	k->dims = per ? calloc(n ? n * per : 1, sizeof *k->dims) : NULL;
-	if (!k->chunks || (per && !k->dims))
+	block = calloc(n ? n : 1, each);
+	if (!block)
 		return bad(ld, NULL, "out of memory");
+	k->chunks = (dcp_chunk *)block;
+	k->dims = (int64_t *)(block + n * sizeof *k->chunks);
+	k->order = (uint32_t *)(block + n * (sizeof *k->chunks +
+					     per * sizeof *k->dims));
 	for (i = 0; i < n && per; i++) {
 		k->chunks[i].offsets = k->dims + i * per;
 		k->chunks[i].sizes = k->dims + i * per + k->ndim;
@@ -262,11 +362,12 @@ static int add_key(loader *ld, const pk_value *name, const pk_value *md)
 	if (grow_keys(ld) != 0)
 		return -1;
 	k = &c->keys[c->nkeys++];
-	k->name = strdup(pk_str(name));
+	k->name = td_arena_strndup(c->names, pk_str(name), name->u.s.n);
 	if (!k->name)
 		return bad(ld, NULL, "out of memory");
-	switch (td_map_put(ld->names, k->name, strlen(k->name), c->nkeys - 1,
-			   NULL)) {
+	if (c->nkeys > UINT32_MAX - 1)
+		return bad(ld, NULL, "too many keys");
+	switch (name_add(&ld->names, c->keys, (uint32_t)(c->nkeys - 1))) {
 	case 0:  break;
 	case 1:  return bad(ld, k->name, "key listed twice");
 	default: return bad(ld, NULL, "out of memory");
@@ -317,11 +418,8 @@ static int build_order(loader *ld, size_t ki)
 	if (k->nchunks > UINT32_MAX)
 		return bad(ld, k->name, "too many chunks");
 	pos = malloc((k->nchunks ? k->nchunks : 1) * sizeof *pos);
-	k->order = malloc((k->nchunks ? k->nchunks : 1) * sizeof *k->order);
-	if (!pos || !k->order) {
-		free(pos);
+	if (!pos)
 		return bad(ld, NULL, "out of memory");
-	}
 	for (i = 0; i < k->nchunks; i++)
 		pos[i] = (chunk_pos){k->chunks[i].offsets, k->ndim, (uint32_t)i};
 	qsort(pos, k->nchunks, sizeof *pos, cmp_pos);
@@ -330,6 +428,7 @@ static int build_order(loader *ld, size_t ki)
 		if (k->ndim && k->chunks[i].sizes[0] > k->span0)
 			k->span0 = k->chunks[i].sizes[0];
 	}
+	k->ordered = 1;
 	free(pos);
 	return 0;
 }
@@ -377,7 +476,7 @@ static int place(loader *ld, const char *fqn, const int64_t *off, int n,
 	size_t ki, i;
 	dcp_key *k;
 
-	if (!td_map_get(ld->names, fqn, strlen(fqn), &ki))
+	if (!name_find(&ld->names, ld->cat->keys, fqn, &ki))
 		return 0;
 	k = &ld->cat->keys[ki];
 	if (k->kind == DCP_BYTES) {
@@ -389,7 +488,7 @@ static int place(loader *ld, const char *fqn, const int64_t *off, int n,
 		k->nbytes = item_len;
 		return 1;
 	}
-	if (!k->order && build_order(ld, ki) != 0)
+	if (!k->ordered && build_order(ld, ki) != 0)
 		return -1;
 	i = find_chunk(ld, ki, off, n);
 	if (i < k->nchunks && k->chunks[k->order[i]].located)
@@ -560,7 +659,7 @@ static void loader_free(loader *ld)
 	for (i = 0; i < ld->npend; i++)
 		free(ld->pend[i].fqn);
 	free(ld->pend);
-	td_map_free(ld->names);
+	free(ld->names.slot);
 	td_map_free(ld->files);
 }
 
@@ -576,8 +675,8 @@ int dcp_load_buffer(const char *dir, const unsigned char *buf, size_t len,
 	cat->dir = strdup(dir);
 	ld.path = path;
 	ld.files = td_map_new();
-	ld.names = td_map_new();
-	if (!path || !cat->dir || !ld.files || !ld.names)
+	cat->names = td_arena_new(MAX_METADATA);
+	if (!path || !cat->dir || !ld.files || !cat->names)
 		td_errf(err, "%s: out of memory", dir);
 	else if (!(doc = pk_parse_stream(buf, len, NULL, on_items, &ld,
 					   "all_local_plans", err))) {
@@ -586,6 +685,12 @@ int dcp_load_buffer(const char *dir, const unsigned char *buf, size_t len,
 	} else
 		rc = parse_metadata(&ld, pk_root(doc));
 	pk_doc_free(doc);
+	if (rc == 0 && cat->nkeys) { /* give back the growth's slack */
+		dcp_key *k = realloc(cat->keys, cat->nkeys * sizeof *k);
+
+		if (k)
+			cat->keys = k;
+	}
 	if (rc == 0) {
 		cat->max_open = dcp_handle_budget(1, 16);
 		cat->open = calloc(cat->nfiles ? cat->nfiles : 1,
@@ -625,10 +730,7 @@ void dcp_free(dcp_catalog *cat)
 	size_t i;
 
 	for (i = 0; i < cat->nkeys; i++) {
-		free(cat->keys[i].name);
-		free(cat->keys[i].chunks);
-		free(cat->keys[i].dims);
-		free(cat->keys[i].order);
+		free(cat->keys[i].chunks); /* with its dims and order */
 	}
 	for (i = 0; i < cat->nfiles; i++) {
 		if (cat->open && cat->open[i].path)
@@ -639,6 +741,7 @@ void dcp_free(dcp_catalog *cat)
 	free(cat->used);
 	free(cat->files);
 	free(cat->keys);
+	td_arena_free(cat->names);
 	free(cat->dir);
 	memset(cat, 0, sizeof *cat);
 }
@@ -923,7 +1026,7 @@ void dcp_chunks_along0(const dcp_key *k, int64_t i, size_t *from,
 {
 	*from = 0;
 	*to = k->nchunks;
-	if (!k->order || k->ndim < 1 || k->span0 < 1)
+	if (!k->ordered || k->ndim < 1 || k->span0 < 1)
 		return;
 	/* a chunk holding i starts in (i - span0, i] */
 	*from = upper0(k, i - k->span0);

@@ -40,17 +40,20 @@ typedef struct dcp_key {
 	dcp_kind kind;
 	td_dtype dtype;     /* tensors only */
 	int ndim;
+	int ordered;        /* order is filled */
 	int64_t shape[TD_MAX_DIMS];
 	uint64_t nbytes;    /* tensor: numel(shape) * element size */
 	dcp_chunk *chunks;  /* bytes entries: one chunk, ndim 0 */
 	size_t nchunks;
-	int64_t *dims;      /* the chunks' offsets and sizes */
-	uint32_t *order;    /* chunk indexes sorted by offsets (tensors) */
+	int64_t *dims;      /* the chunks' offsets and sizes (in the block
+			     * chunks points to, as order is) */
+	uint32_t *order;    /* chunk indexes sorted by offsets, if ordered */
 	int64_t span0;      /* the largest chunk size along axis 0 */
 } dcp_key;
 
 typedef struct dcp_catalog {
 	char *dir;
+	struct td_arena *names; /* the keys' names */
 	char **files;       /* relative paths, in order of first use */
 	size_t nfiles;
 	dcp_key *keys;
@@ -87,7 +90,7 @@ void dcp_chunks_along0(const dcp_key *k, int64_t i, size_t *from,
 /* Chunk index at position j of dcp_chunks_along0's range. */
 static inline size_t dcp_chunk_at(const dcp_key *k, size_t j)
 {
-	return k->order ? k->order[j] : j;
+	return k->ordered ? k->order[j] : j;
 }
 
 /* Descriptors a thread opens for itself on a shared catalog's files (the
