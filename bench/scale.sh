@@ -44,13 +44,17 @@ gen() {  # NAME ARGS...: generate DATA/NAME once
     "$HERE/in-chroot.sh" "$DATA" "$HERE/gen_scale_ckpt.py" "$DATA/$name" "$@" >&2
 }
 
-# best-of-REPS wall time (s) and the largest peak RSS (KiB) of a command
+# best-of-REPS wall time (s, from bash's clock: GNU time's has 10 ms
+# steps) and the largest peak RSS (KiB, from GNU time) of a command
 measure() {
-    local best="" rss=0 i t m
+    local best="" rss=0 i t m t0 t1
     for ((i = 0; i < REPS; i++)); do
-        /usr/bin/time -f "%e %M" -o "$SCRATCH/time" "$@" > /dev/null 2> "$SCRATCH/err" \
+        t0=$EPOCHREALTIME
+        /usr/bin/time -f "%M" -o "$SCRATCH/time" "$@" > /dev/null 2> "$SCRATCH/err" \
             || { cat "$SCRATCH/err" >&2; return 1; }
-        read -r t m < "$SCRATCH/time"
+        t1=$EPOCHREALTIME
+        t=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')
+        read -r m < "$SCRATCH/time"
         best=$(awk -v a="${best:-1e99}" -v b="$t" 'BEGIN{print (b < a) ? b : a}')
         if [ "$m" -gt "$rss" ]; then rss=$m; fi
     done
@@ -61,12 +65,13 @@ torch_read_metadata() {  # ITER_DIR: best-of-REPS seconds of read_metadata()
     "$HERE/in-chroot.sh" "$DATA" "$HERE/read_metadata.py" "$1" "$REPS" 2>/dev/null | tail -1
 }
 
-# bytes read from .distcp files (read/pread/copy_file_range/sendfile)
-distcp_bytes_read() {
-    strace -f -qq -y -e trace=read,pread64,preadv,preadv2,copy_file_range,sendfile \
-        -e signal=none -o "$SCRATCH/strace" "$@" > /dev/null 2>&1
-    awk '/\.distcp>/ { n = $NF; if (n ~ /^[0-9]+$/) s += n } END { printf "%d\n", s }' \
-        "$SCRATCH/strace"
+# every byte a one-thread conversion reads from the .distcp files, split
+# over the catalog's items (bench/io_account.py): "read R skipped S ..."
+distcp_reads() {  # CATALOG_JSON td2hf args...
+    local cat=$1; shift
+    strace -qq -y -s 0 -e trace=read,pread64,copy_file_range \
+        -e signal=none -o "$SCRATCH/strace" "$@" -j 1 > /dev/null 2>&1
+    python3 "$HERE/io_account.py" "$SCRATCH/strace" "$cat"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
@@ -106,23 +111,37 @@ for s in $SHAPES; do
         cmp -s "$f" "$SCRATCH/out/$(basename "$f")" || { same="DIFFERENT: $(basename "$f")"; fail=1; }
     done
     [ "$(ls "$d/expected" | wc -l)" = "$(ls "$SCRATCH/out" | wc -l)" ] || { same="DIFFERENT file lists"; fail=1; }
-    conv=$(awk -F'[:,]' '/"total_size"/{gsub(/ /,"",$3); print $3; exit}' "$SCRATCH/out/model.safetensors.index.json")
+    conv=$(tr -d ' \n' < "$SCRATCH/out/model.safetensors.index.json" |
+        sed 's/.*"total_size":\([0-9]*\).*/\1/')
     rm -rf "$SCRATCH/out"
-    rd=$(distcp_bytes_read "$TD2HF" -q --input "$it" --output "$SCRATCH/out" --hf-checkpoint "$d/hf")
+    "$TD2HF" inspect --json --metadata-only "$it" > "$SCRATCH/cat.json"
+    read -r _ rd _ sk _ _ < <(distcp_reads "$SCRATCH/cat.json" "$TD2HF" -q \
+        --input "$it" --output "$SCRATCH/out" --hf-checkpoint "$d/hf")
     rm -rf "$SCRATCH/out"
-    nch=$("$TD2HF" inspect --json --metadata-only "$it" | python3 -c '
+    read -r _ rdnv _ sknv _ _ < <(distcp_reads "$SCRATCH/cat.json" "$TD2HF" -q \
+        --no-verify --input "$it" --output "$SCRATCH/out" --hf-checkpoint "$d/hf")
+    rm -rf "$SCRATCH/out"
+    [ "$sk" = 0 ] && [ "$sknv" = 0 ] || fail=1
+    skb=$(python3 -c '
+import json,sys; ks=json.load(open(sys.argv[1]))["keys"]
+print(sum(c["length"] for k in ks if k["skip"] for c in k["chunks"]))' "$SCRATCH/cat.json")
+    nch=$(python3 -c '
 import json,sys; j=json.load(sys.stdin); ks=j["keys"]
-print(len(ks), sum(k.get("nchunks", len(k.get("chunks", []))) for k in ks))' 2>/dev/null || echo "? ?")
-    echo "  $s: .metadata $md bytes, keys/chunks $nch, .distcp $dist bytes"
+t=[k for k in ks if k["kind"] == "tensor"]; sk=[k for k in ks if k["skip"]]
+print("%d keys (%d skipped), %d tensor chunks, %d storage items" % (len(ks), len(sk),
+      sum(len(k["chunks"]) for k in t), sum(len(k["chunks"]) for k in ks)))' < "$SCRATCH/cat.json" 2>/dev/null || echo "?")
+    echo "  $s: .metadata $md bytes; $nch; .distcp $dist bytes"
     echo "    catalog parse:   td2hf ${tc} s vs torch read_metadata ${tt} s  = $(ratio "$tt" "$tc") x faster (target >= 10)"
     echo "    catalog RSS:     $((rc / 1024)) MiB = $(ratio $((rc * 1024)) "$md") x .metadata"
     echo "    catalog+plan:    ${tp} s, RSS $((rp / 1024)) MiB = $(ratio $((rp * 1024)) "$md") x .metadata (target <= 3)"
     echo "    conversion:      ${tv} s, RSS $((rv / 1024)) MiB; output $same to the reference"
-    echo "    bytes read:      $rd from .distcp for $conv converted tensor bytes = $(ratio "$rd" "$conv") x (target ~1: skipped bytes never read); .distcp total $(ratio "$dist" "$conv") x"
+    echo "    bytes read (-j 1): $rd from .distcp = $(ratio "$rd" "$conv") x the $conv converted tensor bytes (the CRC check reads each chunk, then it is copied; archive headers)"
+    echo "                     $rdnv with --no-verify = $(ratio "$rdnv" "$conv") x; all .distcp bytes = $(ratio "$dist" "$conv") x"
+    echo "    skipped items:   $skb bytes of optimizer/_extra_state/rng items; read from them: $sk (--no-verify: $sknv) (target: 0)"
 done
 echo
 echo "catalog scaling (metadata-only catalogs, 48 layers, experts scaled; td2hf inspect --metadata-only):"
-printf "  %9s %12s %9s %9s %9s %11s %9s\n" chunks .metadata time_s RSS_MiB RSS/md torch_s step_x
+printf "  %9s %12s %9s %9s %9s %11s %9s %9s\n" chunks .metadata time_s RSS_MiB RSS/md torch_s x_torch step_x
 prev=""
 for n in $SIZES; do
     it=$DATA/md-$n/ckpt/iter_0000100
@@ -132,7 +151,7 @@ for n in $SIZES; do
     tt=$(torch_read_metadata "$it")
     step=-
     if [ -n "$prev" ]; then step=$(ratio "$t" "$prev"); fi
-    printf "  %9s %12s %9s %9s %9s %11s %9s\n" "$ch" "$md" "$t" $((r / 1024)) "$(ratio $((r * 1024)) "$md")" "$tt" "$step"
+    printf "  %9s %12s %9s %9s %9s %11s %9s %9s\n" "$ch" "$md" "$t" $((r / 1024)) "$(ratio $((r * 1024)) "$md")" "$tt" "$(ratio "$tt" "$t")" "$step"
     prev=$t
 done
 echo "  (step_x: time over the previous row's, for 10x the chunks; target <= 12)"
