@@ -5,6 +5,7 @@
 #include "dcp.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -851,22 +852,14 @@ static int looks_like_safetensors(const td_file *f)
 	       head[8] == '{' && head[9] == '"';
 }
 
-int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
-		   ts_tensor *out, td_err *err)
+/* Reads and checks chunk i's archive in f into out; writes nothing. */
+static int read_archive(const dcp_catalog *cat, const dcp_key *key, size_t i,
+			const td_file *f, ts_tensor *out, td_err *err)
 {
-	dcp_chunk *ch;
-	const td_file *f;
+	const dcp_chunk *ch = &key->chunks[i];
 	int rc;
 
-	if (key->kind != DCP_TENSOR || i >= key->nchunks)
-		return td_errf(err, "%s: key '%s' has no tensor chunk %zu",
-			       cat->dir, key->name, i);
-	ch = &key->chunks[i];
-	if (ch->resolved)
-		return chunk_from_cache(key, ch, out);
-	f = dcp_file(cat, ch->file, err);
-	if (!f)
-		return -1;
+	(void)cat;
 	rc = ts_read_tensor(f, ch->item_off, ch->item_len, out, err);
 	if (rc != 0 && looks_like_safetensors(f))
 		return td_errf(err, "%s: written with DCP's SAFETENSORS "
@@ -877,11 +870,70 @@ int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
 	if (rc != 0)
 		return td_err_context(err, f->path, "key '%s' chunk %zu",
 				      key->name, i);
-	ch->data_off = out->data_off;
-	ch->storage_off = out->storage_off;
-	ch->storage_nbytes = out->storage_nbytes;
-	ch->storage_crc32 = out->storage_crc32;
-	ch->resolved = 1;
+	return 0;
+}
+
+/* Records where the chunk's bytes are, then marks it resolved. */
+static void remember(dcp_chunk *ch, const ts_tensor *t)
+{
+	ch->data_off = t->data_off;
+	ch->storage_off = t->storage_off;
+	ch->storage_nbytes = t->storage_nbytes;
+	ch->storage_crc32 = t->storage_crc32;
+	atomic_store_explicit(&ch->resolved, CHUNK_RESOLVED,
+			      memory_order_release);
+}
+
+static int check_chunk_index(const dcp_catalog *cat, const dcp_key *key,
+			     size_t i, td_err *err)
+{
+	if (key->kind != DCP_TENSOR || i >= key->nchunks)
+		return td_errf(err, "%s: key '%s' has no tensor chunk %zu",
+			       cat->dir, key->name, i);
+	return 0;
+}
+
+int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
+		   ts_tensor *out, td_err *err)
+{
+	dcp_chunk *ch;
+	const td_file *f;
+
+	if (check_chunk_index(cat, key, i, err) != 0)
+		return -1;
+	ch = &key->chunks[i];
+	if (atomic_load_explicit(&ch->resolved, memory_order_acquire) ==
+	    CHUNK_RESOLVED)
+		return chunk_from_cache(key, ch, out);
+	f = dcp_file(cat, ch->file, err);
+	if (!f || read_archive(cat, key, i, f, out, err) != 0)
+		return -1;
+	remember(ch, out);
+	return 0;
+}
+
+int dcp_read_chunk_shared(const dcp_catalog *cat, const dcp_key *key,
+			  size_t i, dcp_handles *hs, ts_tensor *out,
+			  td_err *err)
+{
+	unsigned char none = CHUNK_UNRESOLVED;
+	dcp_chunk *ch;
+	const td_file *f;
+
+	if (check_chunk_index(cat, key, i, err) != 0)
+		return -1;
+	ch = &key->chunks[i];
+	if (atomic_load_explicit(&ch->resolved, memory_order_acquire) ==
+	    CHUNK_RESOLVED)
+		return chunk_from_cache(key, ch, out);
+	f = dcp_handles_get(hs, cat, ch->file, err);
+	if (!f || read_archive(cat, key, i, f, out, err) != 0)
+		return -1;
+	/* the first thread to get here records it; another one resolving
+	 * the same chunk meanwhile just uses its own reading */
+	if (atomic_compare_exchange_strong(&ch->resolved, &none,
+					   CHUNK_RESOLVING))
+		remember(ch, out);
 	return 0;
 }
 

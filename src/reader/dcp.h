@@ -29,9 +29,11 @@ typedef struct dcp_chunk {
 	uint32_t storage_crc32;
 	uint32_t file;      /* index into dcp_catalog.files */
 	_Atomic int verified; /* CRC-32 checked (writer threads set it) */
-	unsigned char resolved;
+	_Atomic unsigned char resolved; /* CHUNK_*: the fields above */
 	unsigned char located; /* storage_data named its archive */
 } dcp_chunk;
+
+enum { CHUNK_UNRESOLVED, CHUNK_RESOLVING, CHUNK_RESOLVED };
 
 typedef enum dcp_kind { DCP_TENSOR, DCP_BYTES } dcp_kind;
 
@@ -127,6 +129,13 @@ size_t dcp_handle_budget(size_t users, size_t reserved);
  * chunk's sizes.  Not thread-safe (callers serialize it). */
 int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t chunk,
 		   ts_tensor *out, td_err *err);
+
+/* The same for threads sharing the catalog, without a lock: the archive
+ * is read through the thread's own descriptors, and the first thread to
+ * resolve a chunk records it (atomically) for the others. */
+int dcp_read_chunk_shared(const dcp_catalog *cat, const dcp_key *key,
+			  size_t chunk, dcp_handles *hs, ts_tensor *out,
+			  td_err *err);
 
 /* Why the reference converter skips a key ("optimizer", "_state"), or
  * NULL when it converts it. */

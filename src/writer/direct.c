@@ -97,8 +97,7 @@ static int by_entry_off(const void *a, const void *b)
 /* The segment for chunk ci's part of the entry box; 0 if not contiguous. */
 static int chunk_segment(dcp_catalog *cat, const dcp_key *k, size_t ci,
 			 const int64_t *elo, const int64_t *esz,
-			 pthread_mutex_t *lock, dcp_handles *hs, int verify,
-			 dr_seg *s, td_err *err)
+			 dcp_handles *hs, int verify, dr_seg *s, td_err *err)
 {
 	const dcp_chunk *c = &k->chunks[ci];
 	int64_t lo[TD_MAX_DIMS], sz[TD_MAX_DIMS], rel[TD_MAX_DIMS];
@@ -122,7 +121,7 @@ static int chunk_segment(dcp_catalog *cat, const dcp_key *k, size_t ci,
 	if (!box_run(lo, sz, esz, k->ndim, &in_entry) ||
 	    !box_run(rel, sz, c->sizes, k->ndim, &in_chunk))
 		return 0;
-	s->f = ex_locate(cat, k, ci, lock, hs, verify, &t, err);
+	s->f = ex_locate(cat, k, ci, hs, verify, &t, err);
 	if (!s->f)
 		return -1;
 	s->entry_off = (uint64_t)in_entry * isz;
@@ -131,9 +130,8 @@ static int chunk_segment(dcp_catalog *cat, const dcp_key *k, size_t ci,
 	return 1;
 }
 
-int dr_segments(dcp_catalog *cat, const vm_entry *e, pthread_mutex_t *lock,
-		dcp_handles *hs, int verify, dr_seg **out, size_t *nout,
-		td_err *err)
+int dr_segments(dcp_catalog *cat, const vm_entry *e, dcp_handles *hs,
+		int verify, dr_seg **out, size_t *nout, td_err *err)
 {
 	const dcp_key *k = &cat->keys[e->key];
 	int64_t elo[TD_MAX_DIMS], esz[TD_MAX_DIMS];
@@ -151,8 +149,8 @@ int dr_segments(dcp_catalog *cat, const vm_entry *e, pthread_mutex_t *lock,
 		esz[d] = d < e->nfixed ? 1 : k->shape[d];
 	}
 	for (j = from; rc > 0 && j < to; j++) {
-		rc = chunk_segment(cat, k, dcp_chunk_at(k, j), elo, esz, lock,
-				   hs, verify, &segs[n], err);
+		rc = chunk_segment(cat, k, dcp_chunk_at(k, j), elo, esz, hs,
+				   verify, &segs[n], err);
 		n += rc == 1;
 	}
 	if (rc <= 0) {

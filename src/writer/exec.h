@@ -29,17 +29,17 @@ typedef struct ex_pool {
 	dcp_handles files;     /* this thread's descriptors */
 } ex_pool;
 
-/* Reads entry e of the catalog into a new pool buffer (row-major).  The
- * catalog's archive lookups run under `lock` when it is not NULL (threads
- * share the catalog); the data reads do not need it. */
+/* Reads entry e of the catalog into a new pool buffer (row-major).
+ * Threads may share the catalog: archive lookups are lock-free
+ * (dcp_read_chunk_shared) and reads go through the pool's descriptors. */
 int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
-		  pthread_mutex_t *lock, int verify, ex_view *out, td_err *err);
+		  int verify, ex_view *out, td_err *err);
 
-/* Chunk ci's tensor data (lookup under lock) and file (one of hs), its
- * CRC checked first when verify is set. */
-const td_file *ex_locate(dcp_catalog *cat, const dcp_key *k, size_t ci,
-			 pthread_mutex_t *lock, dcp_handles *hs, int verify,
-			 ts_tensor *t, td_err *err);
+/* Chunk ci's tensor data and file (one of hs), its CRC checked first
+ * when verify is set.  No lock needed. */
+const td_file *ex_locate(const dcp_catalog *cat, const dcp_key *k,
+			 size_t ci, dcp_handles *hs, int verify, ts_tensor *t,
+			 td_err *err);
 
 /* Evaluates node n over the loaded entry view. */
 int ex_eval(const vm_node *n, const ex_view *entry, ex_pool *pool,

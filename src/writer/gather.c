@@ -47,19 +47,13 @@ static void scatter_run(void *ctx, int64_t d, int64_t s, int64_t n)
 }
 
 /* The chunk's tensor data and file, looked up under lock. */
-const td_file *ex_locate(dcp_catalog *cat, const dcp_key *k, size_t ci,
-			 pthread_mutex_t *lock, dcp_handles *hs, int verify,
-			 ts_tensor *t, td_err *err)
+const td_file *ex_locate(const dcp_catalog *cat, const dcp_key *k,
+			 size_t ci, dcp_handles *hs, int verify, ts_tensor *t,
+			 td_err *err)
 {
 	const td_file *f = NULL;
-	int rc;
 
-	if (lock)
-		pthread_mutex_lock(lock);
-	rc = dcp_read_chunk(cat, k, ci, t, err);
-	if (lock)
-		pthread_mutex_unlock(lock);
-	if (rc == 0)
+	if (dcp_read_chunk_shared(cat, k, ci, hs, t, err) == 0)
 		f = dcp_handles_get(hs, cat, k->chunks[ci].file, err);
 	if (f && verify && vf_chunk(k, ci, t, f, err) != 0)
 		return NULL;
@@ -68,8 +62,7 @@ const td_file *ex_locate(dcp_catalog *cat, const dcp_key *k, size_t ci,
 
 static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 		      const box *e, const box *x, unsigned char *dst,
-		      pthread_mutex_t *lock, dcp_handles *hs, int verify,
-		      td_err *err)
+		      dcp_handles *hs, int verify, td_err *err)
 {
 	const dcp_chunk *c = &k->chunks[ci];
 	int64_t cst[TD_MAX_DIMS], est[TD_MAX_DIMS], first = 0, last = 0;
@@ -81,7 +74,7 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 	scatter sc;
 	int d, rc, whole;
 
-	f = ex_locate(cat, k, ci, lock, hs, 0, &t, err);
+	f = ex_locate(cat, k, ci, hs, 0, &t, err);
 	if (!f)
 		return -1;
 	td_shape_strides(c->sizes, k->ndim, cst);
@@ -115,7 +108,7 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 }
 
 int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
-		  pthread_mutex_t *lock, int verify, ex_view *out, td_err *err)
+		  int verify, ex_view *out, td_err *err)
 {
 	const dcp_key *k = &cat->keys[e->key];
 	uint64_t n = td_dtype_size(k->dtype);
@@ -142,7 +135,7 @@ int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
 		size_t i = dcp_chunk_at(k, j);
 
 		if (intersect(&k->chunks[i], &eb, &x) &&
-		    copy_chunk(cat, k, i, &eb, &x, out->base, lock, &pool->files,
+		    copy_chunk(cat, k, i, &eb, &x, out->base, &pool->files,
 			       verify, err) != 0)
 			return -1;
 	}

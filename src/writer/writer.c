@@ -167,10 +167,11 @@ static void progress(wctx *w, const struct timespec *start, int final)
 
 /* ---------------------------------------------------------------- data */
 
-/* Work shared by the writer threads; everything below `mu` is guarded. */
+/* Work shared by the writer threads; everything below `mu` is guarded
+ * (the catalog's chunk lookups are lock-free: dcp_read_chunk_shared). */
 typedef struct shared {
 	wctx *w;
-	pthread_mutex_t mu;       /* catalog lookups, and the fields below */
+	pthread_mutex_t mu;       /* the fields below */
 	uint32_t next;            /* next position in order to take */
 	uint32_t batch;           /* entries taken per lock round trip */
 	uint32_t *order;          /* entries by the file and offset of their
@@ -185,16 +186,16 @@ typedef struct shared {
  * possible, -1 error.  *segs is computed once per entry (*state: 0 not
  * yet, 1 available, -1 unavailable). */
 static int write_direct(wctx *w, const plan_entry *pe, const plan_tensor *t,
-			pthread_mutex_t *mu, dcp_handles *hs, dr_seg **segs,
-			size_t *nsegs, int *state, td_err *err)
+			dcp_handles *hs, dr_seg **segs, size_t *nsegs,
+			int *state, td_err *err)
 {
 	uint64_t off;
 
 	if (!w->o->direct || !dr_node_range(t->out.node, &off))
 		return 0;
 	if (*state == 0) {
-		int rc = dr_segments(&w->ck->cat, &pe->e, mu, hs,
-				     w->o->verify, segs, nsegs, err);
+		int rc = dr_segments(&w->ck->cat, &pe->e, hs, w->o->verify,
+				     segs, nsegs, err);
 
 		if (rc < 0)
 			return -1;
@@ -211,14 +212,14 @@ static int write_direct(wctx *w, const plan_entry *pe, const plan_tensor *t,
 
 /* Output t computed in memory from the gathered entry. */
 static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
-			  ex_pool *pool, pthread_mutex_t *mu, ex_view *entry,
-			  int *loaded, td_err *err)
+			  ex_pool *pool, ex_view *entry, int *loaded,
+			  td_err *err)
 {
 	const unsigned char *data;
 	ex_view v;
 
 	if (!*loaded) {
-		if (ex_load_entry(&w->ck->cat, &pe->e, pool, mu, w->o->verify,
+		if (ex_load_entry(&w->ck->cat, &pe->e, pool, w->o->verify,
 				  entry, err) != 0)
 			return -1;
 		*loaded = 1;
@@ -234,8 +235,7 @@ static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
 }
 
 static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
-		       pthread_mutex_t *mu, uint64_t *bytes, uint64_t *direct,
-		       td_err *err)
+		       uint64_t *bytes, uint64_t *direct, td_err *err)
 {
 	const plan_entry *pe = &w->pl->entries[ei];
 	dr_seg *segs = NULL;
@@ -257,12 +257,12 @@ static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 
 		if (t->dropped)
 			continue;
-		rc = write_direct(w, pe, t, mu, &pool->files, &segs, &nsegs,
+		rc = write_direct(w, pe, t, &pool->files, &segs, &nsegs,
 				  &state, err);
 		if (rc > 0)
 			*direct += t->out.nbytes;
 		if (rc == 0)
-			rc = write_computed(w, pe, t, pool, mu, &entry, &loaded,
+			rc = write_computed(w, pe, t, pool, &entry, &loaded,
 					    err);
 		*bytes += t->out.nbytes;
 	}
@@ -292,8 +292,8 @@ static int write_run(shared *sh, uint32_t i, uint32_t end, ex_pool *pool,
 	int rc = 0;
 
 	for (; rc == 0 && i < end && !interrupted; i++) {
-		rc = write_entry(sh->w, sh->order[i], pool, &sh->mu, bytes,
-				 direct, err);
+		rc = write_entry(sh->w, sh->order[i], pool, bytes, direct,
+				 err);
 		ex_pool_reset(pool);
 	}
 	return rc;
@@ -439,10 +439,9 @@ static int write_data(wctx *w)
 	pthread_mutex_init(&sh.mu, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &sh.start);
 	w->last = sh.start;
-	/* each thread keeps its own descriptors, the catalog its own for the
-	 * lookups under the lock: all within the process's limit */
-	w->ck->cat.max_open = dcp_handle_budget((size_t)n + 1,
-						w->pl->nshards + 16);
+	/* each thread keeps its own descriptors, all within the process's
+	 * limit (the catalog's own are not used while writing) */
+	w->ck->cat.max_open = dcp_handle_budget((size_t)n, w->pl->nshards + 16);
 	for (j = 1; j < n; j++)
 		if (pthread_create(&tid[j], NULL, worker, &sh) != 0)
 			break;
