@@ -1,8 +1,11 @@
 #include "inspect.h"
 
+#include <ctype.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../common/map.h"
 #include "../common/units.h"
 #include "../reader/pickle.h"
 
@@ -285,23 +288,169 @@ static void print_args(const td_checkpoint *c, const char *names, FILE *out)
 			"--all-args for the others)\n", shown, c->args.n);
 }
 
-int inspect_text(td_checkpoint *c, int resolve, const char *args, FILE *out,
-		 td_err *err)
+/* ---------------------------------------------------------------- groups:
+ * keys that differ only in their numbers (layer, expert) */
+
+typedef struct group {
+	char *pattern;       /* the name with each digit run as <n> */
+	const dcp_key *first;
+	size_t keys, chunks;
+	uint64_t bytes;
+} group;
+
+typedef struct groups {
+	group *g;
+	size_t n, cap;
+	td_map *index;       /* pattern -> position in g */
+} groups;
+
+/* Whether the digit run at s (of len n, in name) is part of a module's
+ * name (linear_fc1.weight) rather than an index (layers.3., shard_0_1,
+ * _extra_state7/): after a letter and before a dot or the end. */
+static int part_of_name(const char *name, const char *s, size_t n)
+{
+	return s > name && isalpha((unsigned char)s[-1]) &&
+	       (s[n] == '.' || s[n] == '\0');
+}
+
+/* name with every index (run of digits) replaced by "<n>", in buf. */
+static size_t pattern_of(const char *name, char *buf, size_t size)
+{
+	const char *s = name;
+	size_t n = 0;
+
+	while (*s && n + 4 < size) {
+		size_t run = 0;
+
+		while (isdigit((unsigned char)s[run]))
+			run++;
+		if (run == 0 || part_of_name(name, s, run)) {
+			run = run ? run : 1;
+			if (n + run + 1 >= size)
+				break;
+			memcpy(buf + n, s, run);
+			n += run;
+		} else {
+			memcpy(buf + n, "<n>", 3);
+			n += 3;
+		}
+		s += run;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+static int add_to_group(groups *gs, const dcp_key *k)
+{
+	char pat[1024];
+	size_t len = pattern_of(k->name, pat, sizeof pat), i;
+	group *g;
+
+	if (!td_map_get(gs->index, pat, len, &i)) {
+		if (gs->n == gs->cap) {
+			size_t cap = gs->cap ? gs->cap * 2 : 64;
+			group *ng = realloc(gs->g, cap * sizeof *ng);
+
+			if (!ng)
+				return -1;
+			gs->g = ng;
+			gs->cap = cap;
+		}
+		i = gs->n;
+		memset(&gs->g[i], 0, sizeof gs->g[i]);
+		gs->g[i].pattern = strdup(pat);
+		gs->g[i].first = k;
+		if (!gs->g[i].pattern ||
+		    td_map_put(gs->index, pat, len, i, NULL) < 0)
+			return -1;
+		gs->n++;
+	}
+	g = &gs->g[i];
+	g->keys++;
+	g->chunks += k->nchunks;
+	g->bytes += k->nbytes;
+	return 0;
+}
+
+static void print_group(const group *g, int width, FILE *out)
+{
+	const dcp_key *k = g->first;
+	const char *skip = dcp_skip_reason(k->name);
+	char shape[128], size[32];
+
+	td_human_bytes(g->bytes, size, sizeof size);
+	if (k->kind == DCP_TENSOR)
+		td_shape_str(k->shape, k->ndim, shape, sizeof shape);
+	else
+		snprintf(shape, sizeof shape, "-");
+	fprintf(out, "%-*s %7zu %-6s %-20s %8zu %10s%s%s\n", width,
+		g->pattern, g->keys,
+		k->kind == DCP_TENSOR ? td_dtype_st_name(k->dtype) : "bytes",
+		shape, g->chunks, size, skip ? "  skip: " : "",
+		skip ? skip : "");
+}
+
+/* One line per name pattern, in the order of first appearance; the
+ * dtype and shape are the first key's. */
+static int print_groups(const td_checkpoint *c, FILE *out, td_err *err)
+{
+	groups gs = {0};
+	size_t i;
+	int width = 7, rc = 0;
+
+	gs.index = td_map_new();
+	for (i = 0; gs.index && rc == 0 && i < c->cat.nkeys; i++)
+		rc = add_to_group(&gs, &c->cat.keys[i]);
+	if (!gs.index || rc != 0)
+		rc = td_errf(err, "out of memory");
+	for (i = 0; rc == 0 && i < gs.n; i++)
+		if (strlen(gs.g[i].pattern) > (size_t)width)
+			width = (int)strlen(gs.g[i].pattern);
+	if (rc == 0) {
+		fprintf(out, "%-*s %7s %-6s %-20s %8s %10s\n", width, "KEYS",
+			"COUNT", "DTYPE", "SHAPE", "CHUNKS", "BYTES");
+		for (i = 0; i < gs.n; i++)
+			print_group(&gs.g[i], width, out);
+		fprintf(out, "(%zu keys in %zu groups; --keys lists each)\n",
+			c->cat.nkeys, gs.n);
+	}
+	for (i = 0; i < gs.n; i++)
+		free(gs.g[i].pattern);
+	free(gs.g);
+	td_map_free(gs.index);
+	return rc;
+}
+
+static void print_keys(const td_checkpoint *c, FILE *out)
 {
 	size_t i;
 	int width = 3;
 
-	for (i = 0; resolve && i < c->cat.nkeys; i++)
-		if (resolve_key(c, &c->cat.keys[i], err) != 0)
-			return -1;
 	for (i = 0; i < c->cat.nkeys; i++)
 		if (strlen(c->cat.keys[i].name) > (size_t)width)
 			width = (int)strlen(c->cat.keys[i].name);
-	print_summary(c, out);
 	fprintf(out, "%-*s %-6s %-20s %6s %10s\n", width, "KEY", "DTYPE",
 		"SHAPE", "CHUNKS", "BYTES");
 	for (i = 0; i < c->cat.nkeys; i++)
 		print_key(&c->cat.keys[i], width, out);
+}
+
+int inspect_text(td_checkpoint *c, int resolve, const char *args,
+		 inspect_list list, FILE *out, td_err *err)
+{
+	size_t i;
+
+	for (i = 0; resolve && i < c->cat.nkeys; i++)
+		if (resolve_key(c, &c->cat.keys[i], err) != 0)
+			return -1;
+	print_summary(c, out);
+	if (list == INSPECT_AUTO)
+		list = c->cat.nkeys > INSPECT_LIST_MAX ? INSPECT_SUMMARY
+						       : INSPECT_KEYS;
+	if (list == INSPECT_KEYS)
+		print_keys(c, out);
+	else if (print_groups(c, out, err) != 0)
+		return -1;
 	print_args(c, args, out);
 	return 0;
 }

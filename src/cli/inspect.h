@@ -16,7 +16,15 @@ cJSON *inspect_json(td_checkpoint *c, int resolve, td_err *err);
 /* Human-readable listing; also resolves chunks when asked.  args: the
  * common.pt args to show, comma-separated; "*" all; NULL a default list
  * of the model's shape. */
-int inspect_text(td_checkpoint *c, int resolve, const char *args, FILE *out,
-		 td_err *err);
+/* How the text lists the keys: every key, a line per name pattern (digit
+ * runs as <n>), or (auto) every key up to INSPECT_LIST_MAX keys. */
+typedef enum inspect_list {
+	INSPECT_AUTO, INSPECT_KEYS, INSPECT_SUMMARY
+} inspect_list;
+
+#define INSPECT_LIST_MAX 1000
+
+int inspect_text(td_checkpoint *c, int resolve, const char *args,
+		 inspect_list list, FILE *out, td_err *err);
 
 #endif

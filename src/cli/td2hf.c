@@ -21,8 +21,8 @@
 static const char synopsis[] =
 "Usage: td2hf --rules RULES --input CHECKPOINT --output DIR [options]\n"
 "       td2hf --input CHECKPOINT --output DIR --hf-checkpoint HF_DIR [options]\n"
-"       td2hf inspect [--json] [--metadata-only] [--args NAMES|--all-args]\n"
-"                     CHECKPOINT\n"
+"       td2hf inspect [--json] [--metadata-only] [--keys|--summary]\n"
+"                     [--args NAMES|--all-args] CHECKPOINT\n"
 "       td2hf rules [--detect CHECKPOINT]\n"
 "       td2hf help | --help | --version\n";
 
@@ -51,6 +51,9 @@ static void usage(FILE *out)
 "                   archive range, raw data offset and CRC-32\n"
 "  --metadata-only  read only .metadata and common.pt; do not open the\n"
 "                   .distcp archives to locate and check each chunk\n"
+"  --keys           a line per key (the default up to 1000 keys)\n"
+"  --summary        a line per key name pattern, numbers as <n>, with\n"
+"                   counts (the default above 1000 keys)\n"
 "  --args NAMES     the common.pt args to show, comma-separated (default:\n"
 "                   the model's shape); --all-args shows every one\n"
 "\n"
@@ -130,10 +133,13 @@ static int cmd_inspect(int argc, char **argv)
 		{"metadata-only", no_argument, NULL, 'm'},
 		{"args", required_argument, NULL, 'a'},
 		{"all-args", no_argument, NULL, 'A'},
+		{"keys", no_argument, NULL, 'k'},
+		{"summary", no_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *args = NULL;
+	inspect_list list = INSPECT_AUTO;
 	int json = 0, resolve = 1, c, rc;
 	td_checkpoint ck;
 	td_err err;
@@ -144,6 +150,8 @@ static int cmd_inspect(int argc, char **argv)
 		case 'm': resolve = 0; break;
 		case 'a': args = optarg; break;
 		case 'A': args = "*"; break;
+		case 'k': list = INSPECT_KEYS; break;
+		case 's': list = INSPECT_SUMMARY; break;
 		case 'h': usage(stdout); return 0;
 		default:  return EXIT_USAGE;
 		}
@@ -167,7 +175,8 @@ static int cmd_inspect(int argc, char **argv)
 		cJSON_free(s);
 		cJSON_Delete(j);
 	} else {
-		rc = inspect_text(&ck, resolve, args, stdout, &err) ? 1 : 0;
+		rc = inspect_text(&ck, resolve, args, list, stdout, &err) ? 1
+									  : 0;
 	}
 	if (rc)
 		fprintf(stderr, "td2hf: %s\n", err.msg);

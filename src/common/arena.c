@@ -63,7 +63,7 @@ void *td_arena_alloc(td_arena *a, size_t n)
 
 	if (n > a->cap)
 		return NULL;
-	n = (n + 15) & ~(size_t)15;
+	n = (n + 7) & ~(size_t)7;
 	if (!b || b->size - b->used < n) {
 		b = new_block(a, n);
 		if (!b)

@@ -12,7 +12,8 @@ typedef struct td_arena td_arena;
 td_arena *td_arena_new(size_t cap);
 void td_arena_free(td_arena *a);
 
-/* Zeroed, 16-byte aligned; NULL when the cap would be exceeded. */
+/* Zeroed, 8-byte aligned (enough for every pointer, int64_t and
+ * double); NULL when the cap would be exceeded. */
 void *td_arena_alloc(td_arena *a, size_t n);
 
 /* Copy of s[0..n) with a NUL appended. */

@@ -199,6 +199,9 @@ static int on_entry(void *ctx, const vm_entry *e, td_err *err)
 	pe = &pl->entries[pl->nentries];
 	memset(pe, 0, sizeof *pe);
 	pe->e = *e;
+	pe->e.name = td_arena_strndup(pl->arena, e->name, strlen(e->name));
+	if (!pe->e.name)
+		return td_errf(err, "out of memory");
 	pe->rule = res.rule;
 	pe->first = pl->ntensors;
 	pe->n = (uint32_t)res.nout;
@@ -209,16 +212,60 @@ static int on_entry(void *ctx, const vm_entry *e, td_err *err)
 	return 0;
 }
 
-/* Chunks must tile the tensor: inside it (checked on load), pairwise
- * disjoint, and their sizes adding up to the whole. */
-static int check_tiling(const dcp_key *k, td_err *err)
+/* A chunk's offsets and rank, for a lexicographic sort (qsort has no
+ * context argument in C11: the rank travels with each element). */
+typedef struct chunk_ref {
+	int ndim;
+	const int64_t *off;
+} chunk_ref;
+
+static int cmp_offsets(const void *x, const void *y)
 {
-	uint64_t sum = 0, total = k->nbytes / td_dtype_size(k->dtype);
+	const chunk_ref *a = x, *b = y;
+	int d;
+
+	for (d = 0; d < a->ndim; d++)
+		if (a->off[d] != b->off[d])
+			return a->off[d] < b->off[d] ? -1 : 1;
+	return 0;
+}
+
+/* Every chunk the same size and at a multiple of it: the chunks are cells
+ * of one lattice, disjoint exactly when their offsets differ, which a
+ * sort finds in n log n.  1 disjoint, 0 two at the same offsets, -1 not
+ * a lattice (the caller then checks pairwise), -2 out of memory. */
+static int lattice_disjoint(const dcp_key *k)
+{
+	const int64_t *s0 = k->chunks[0].sizes;
+	chunk_ref *r;
+	size_t i;
+	int d, rc = 1;
+
+	for (i = 0; i < k->nchunks; i++)
+		for (d = 0; d < k->ndim; d++)
+			if (k->chunks[i].sizes[d] != s0[d] || s0[d] <= 0 ||
+			    k->chunks[i].offsets[d] % s0[d])
+				return -1;
+	r = malloc(k->nchunks * sizeof *r);
+	if (!r)
+		return -2;
+	for (i = 0; i < k->nchunks; i++)
+		r[i] = (chunk_ref){k->ndim, k->chunks[i].offsets};
+	qsort(r, k->nchunks, sizeof *r, cmp_offsets);
+	for (i = 1; rc && i < k->nchunks; i++)
+		if (cmp_offsets(&r[i - 1], &r[i]) == 0)
+			rc = 0;
+	free(r);
+	return rc;
+}
+
+/* The first pair of overlapping non-empty chunks, pairwise. */
+static int pairwise_disjoint(const dcp_key *k, size_t *first, size_t *second)
+{
 	size_t i, j;
 	int d;
 
-	for (i = 0; i < k->nchunks; i++) {
-		sum += k->chunks[i].nbytes / td_dtype_size(k->dtype);
+	for (i = 0; i < k->nchunks; i++)
 		for (j = 0; j < i; j++) {
 			const dcp_chunk *a = &k->chunks[i], *c = &k->chunks[j];
 
@@ -226,11 +273,33 @@ static int check_tiling(const dcp_key *k, td_err *err)
 				if (a->offsets[d] >= c->offsets[d] + c->sizes[d] ||
 				    c->offsets[d] >= a->offsets[d] + a->sizes[d])
 					break;
-			if (d == k->ndim && a->nbytes && c->nbytes)
-				return td_errf(err, "key '%s': chunks %zu and %zu "
-					       "overlap", k->name, j, i);
+			if (d == k->ndim && a->nbytes && c->nbytes) {
+				*first = j;
+				*second = i;
+				return 0;
+			}
 		}
-	}
+	return 1;
+}
+
+/* Chunks must tile the tensor: inside it (checked on load), pairwise
+ * disjoint, and their sizes adding up to the whole. */
+static int check_tiling(const dcp_key *k, td_err *err)
+{
+	uint64_t sum = 0, total = k->nbytes / td_dtype_size(k->dtype);
+	size_t i, a = 0, b = 0;
+	int fast = k->nchunks > 1 && k->ndim > 0 && total > 0 ?
+		lattice_disjoint(k) : -1;
+
+	if (fast == -2)
+		return td_errf(err, "key '%s': out of memory", k->name);
+	for (i = 0; i < k->nchunks; i++)
+		sum += k->chunks[i].nbytes / td_dtype_size(k->dtype);
+	/* pairwise only when the lattice test cannot decide, or to name the
+	 * overlapping pair it found */
+	if (fast != 1 && !pairwise_disjoint(k, &a, &b))
+		return td_errf(err, "key '%s': chunks %zu and %zu overlap",
+			       k->name, a, b);
 	if (sum != total)
 		return td_errf(err, "key '%s': its chunks cover %" PRIu64 " of "
 			       "%" PRIu64 " elements", k->name, sum, total);
@@ -296,9 +365,11 @@ static int origin_tensor(void *ctx, const char *name, const vm_shape *shape,
 	plan_entry *pe;
 
 	memset(&o, 0, sizeof o);
-	if (strlen(name) >= sizeof o.name)
+	if (strlen(name) >= VM_NAME_MAX)
 		return td_errf(err, "%s: tensor name too long", f->path);
-	strcpy(o.name, name);
+	o.name = td_arena_strndup(pl->arena, name, strlen(name));
+	if (!o.name)
+		return td_errf(err, "out of memory");
 	o.node = vn_entry(pl->arena, shape, err);
 	if (!o.node || td_shape_nbytes(shape->dims, shape->ndim,
 				       td_dtype_size(shape->dtype), &o.nbytes))
@@ -308,7 +379,7 @@ static int origin_tensor(void *ctx, const char *name, const vm_shape *shape,
 		return td_errf(err, "out of memory");
 	pe = &pl->entries[pl->nentries++];
 	memset(pe, 0, sizeof *pe);
-	strcpy(pe->e.name, name);
+	pe->e.name = o.name;
 	pe->e.shape = *shape;
 	pe->first = pl->ntensors;
 	pe->n = 1;

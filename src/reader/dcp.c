@@ -5,11 +5,14 @@
 #include "dcp.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/arena.h"
 #include "../common/map.h"
 #include "pickle.h"
 
@@ -17,13 +20,133 @@
 #define MAX_OPEN_FILES 64
 #define MOD_METADATA "torch.distributed.checkpoint.metadata"
 #define MOD_FILESYSTEM "torch.distributed.checkpoint.filesystem"
+#define MOD_PLANNER "torch.distributed.checkpoint.planner"
+
+/* The classes the streaming callback tells apart, by their kept value
+ * once one matched (string compares only the first time). */
+enum { CLS_TENSOR_MD, CLS_BYTES_MD, CLS_INDEX, CLS_WRITE_ITEM, CLS_N };
+
+static const char *const cls_module[CLS_N] = {
+	MOD_METADATA, MOD_METADATA, MOD_METADATA, MOD_PLANNER
+};
+static const char *const cls_name[CLS_N] = {
+	"TensorStorageMetadata", "BytesStorageMetadata", "MetadataIndex",
+	"WriteItem"
+};
+
+/* Key names to key indexes without copying the names: open addressing
+ * over slots holding the name's hash (high half) and index + 1 (low
+ * half; 0: empty), compared with the names the catalog holds. */
+typedef struct name_index {
+	uint64_t *slot;
+	size_t cap, n;      /* cap: a power of two */
+} name_index;
+
+#define SLOT_KEY(s) ((uint32_t)((s) & 0xffffffffu))
+#define SLOT_TAG(s) ((uint32_t)((s) >> 32))
+
+/* Eight bytes at a time (names are long and share long prefixes). */
+static uint64_t name_hash(const char *s)
+{
+	size_t n = strlen(s);
+	uint64_t h = n * UINT64_C(0x9e3779b97f4a7c15), w;
+
+	for (; n >= 8; n -= 8, s += 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * UINT64_C(0xbf58476d1ce4e5b9);
+		h ^= h >> 31;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * UINT64_C(0x94d049bb133111eb);
+	return h ^ (h >> 29);
+}
+
+/* The slot of name (hash h): its entry, or the empty slot where it
+ * would go. */
+static uint64_t *name_slot(const name_index *ix, const dcp_key *keys,
+			   const char *name, uint64_t h)
+{
+	size_t i = (size_t)h & (ix->cap - 1);
+	uint32_t tag = (uint32_t)(h >> 32);
+
+	while (ix->slot[i] &&
+	       (SLOT_TAG(ix->slot[i]) != tag ||
+		strcmp(keys[SLOT_KEY(ix->slot[i]) - 1].name, name) != 0))
+		i = (i + 1) & (ix->cap - 1);
+	return &ix->slot[i];
+}
+
+static int name_grow(name_index *ix, const dcp_key *keys)
+{
+	name_index big = {NULL, ix->cap ? ix->cap * 2 : 1024, ix->n};
+	size_t i;
+
+	big.slot = calloc(big.cap, sizeof *big.slot);
+	if (!big.slot)
+		return -1;
+	for (i = 0; i < ix->cap; i++)
+		if (ix->slot[i]) {
+			const char *nm = keys[SLOT_KEY(ix->slot[i]) - 1].name;
+
+			*name_slot(&big, keys, nm, name_hash(nm)) = ix->slot[i];
+		}
+	free(ix->slot);
+	*ix = big;
+	return 0;
+}
+
+/* 0 added, 1 already there, -1 out of memory. */
+static int name_add(name_index *ix, const dcp_key *keys, uint32_t k)
+{
+	uint64_t *s, h;
+
+	if ((ix->n + 1) * 2 > ix->cap && name_grow(ix, keys) != 0)
+		return -1;
+	h = name_hash(keys[k].name);
+	s = name_slot(ix, keys, keys[k].name, h);
+	if (*s)
+		return 1;
+	*s = (h >> 32 << 32) | (uint64_t)(k + 1);
+	ix->n++;
+	return 0;
+}
+
+/* 1 and *k when the catalog has a key of that name. */
+static int name_find(const name_index *ix, const dcp_key *keys,
+		     const char *name, size_t *k)
+{
+	uint64_t *s;
+
+	if (!ix->cap)
+		return 0;
+	s = name_slot(ix, keys, name, name_hash(name));
+	if (*s)
+		*k = SLOT_KEY(*s) - 1;
+	return *s != 0;
+}
+
+/* A storage_data entry met before its key (kept until the keys are in). */
+typedef struct pending {
+	char *fqn;
+	int n;                   /* offsets, -1 for none (bytes entries) */
+	int64_t off[TD_MAX_DIMS];
+	uint32_t file;
+	uint64_t item_off, item_len;
+} pending;
 
 typedef struct loader {
 	dcp_catalog *cat;
 	const char *path;   /* of .metadata, for messages */
-	td_map *storage;    /* "fqn|o0,o1,..." -> index into infos */
-	const pk_value **infos;
+	name_index names;   /* key name -> index into cat->keys */
+	size_t keys_cap;
+	pending *pend;
+	size_t npend, pend_cap;
 	td_map *files;      /* relative path -> index into cat->files */
+	int failed;         /* a callback set err (it names the file) */
+	const pk_value *cls[CLS_N]; /* kept class values seen to match */
+	const pk_value *last_rel;   /* the last kept relative_path value */
+	uint32_t last_file;         /* and its file index */
 	td_err *err;
 } loader;
 
@@ -43,6 +166,23 @@ static int bad(const loader *ld, const char *key, const char *fmt, ...)
 	return td_errf(ld->err, "%s: %s", ld->path, what);
 }
 
+/* v is an instance of class c (an object whose callable is it). */
+static int is_class(loader *ld, const pk_value *v, int c)
+{
+	const pk_value *cl;
+
+	if (!v || v->kind != PK_OBJECT)
+		return 0;
+	cl = v->u.obj->callable;
+	if (cl && cl == ld->cls[c])
+		return 1;
+	if (!pk_is_instance(v, cls_module[c], cls_name[c]))
+		return 0;
+	if (cl && !cl->scratch) /* kept: its address stays its own */
+		ld->cls[c] = cl;
+	return 1;
+}
+
 const char *dcp_skip_reason(const char *name)
 {
 	if (strstr(name, "optimizer"))
@@ -50,71 +190,6 @@ const char *dcp_skip_reason(const char *name)
 	if (strstr(name, "_state"))
 		return "_state";
 	return NULL;
-}
-
-/* ---------------------------------------------------------------- storage
- * index: MetadataIndex(fqn, offset) -> _StorageInfo */
-
-/* "fqn" NUL "o0,o1,..." (or "-" for no offsets) into buf; its length. */
-static size_t index_key(char *buf, size_t size, const char *fqn,
-			const int64_t *off, int n)
-{
-	size_t len = strlen(fqn) + 1;
-	int i;
-
-	if (len >= size)
-		return 0;
-	memcpy(buf, fqn, len);
-	if (n < 0)
-		len += (size_t)snprintf(buf + len, size - len, "-");
-	for (i = 0; i < n && len < size; i++)
-		len += (size_t)snprintf(buf + len, size - len, "%" PRId64 ",",
-					off[i]);
-	return len < size ? len : 0;
-}
-
-static int add_storage_entry(loader *ld, const pk_value *idx,
-			     const pk_value *info, size_t i)
-{
-	const char *fqn = pk_str(pk_attr(idx, "fqn"));
-	const pk_value *offv = pk_attr(idx, "offset");
-	int64_t off[TD_MAX_DIMS];
-	char key[4096];
-	size_t klen;
-	int n = -1;
-
-	if (!pk_is_instance(idx, MOD_METADATA, "MetadataIndex") || !fqn)
-		return bad(ld, NULL, "storage_data has a malformed index");
-	if (offv && offv->kind != PK_NONE &&
-	    (n = pk_int_tuple(offv, off, TD_MAX_DIMS)) < 0)
-		return bad(ld, fqn, "storage_data index has malformed offsets");
-	klen = index_key(key, sizeof key, fqn, off, n);
-	if (!klen)
-		return bad(ld, fqn, "key name too long");
-	ld->infos[i] = info;
-	switch (td_map_put(ld->storage, key, klen, i, NULL)) {
-	case 0:  return 0;
-	case 1:  return bad(ld, fqn, "storage_data lists a chunk twice");
-	default: return bad(ld, NULL, "out of memory");
-	}
-}
-
-static int index_storage(loader *ld, const pk_value *sd)
-{
-	size_t i, n;
-
-	if (!sd || sd->kind != PK_DICT)
-		return bad(ld, NULL, "storage_data is missing or not a dict");
-	n = sd->u.seq.n / 2;
-	ld->storage = td_map_new();
-	ld->infos = calloc(n ? n : 1, sizeof *ld->infos);
-	if (!ld->storage || !ld->infos)
-		return bad(ld, NULL, "out of memory");
-	for (i = 0; i < n; i++)
-		if (add_storage_entry(ld, sd->u.seq.v[2 * i],
-				      sd->u.seq.v[2 * i + 1], i) != 0)
-			return -1;
-	return 0;
 }
 
 /* ---------------------------------------------------------------- files */
@@ -126,16 +201,21 @@ static int valid_relative_path(const char *p)
 }
 
 static int file_index(loader *ld, const char *key, const char *rel,
-		      size_t *out)
+		      uint32_t *out)
 {
 	dcp_catalog *c = ld->cat;
 	char **nf;
+	size_t i;
 
 	if (!valid_relative_path(rel))
 		return bad(ld, key, "storage file name '%s' is not a plain file "
 			   "name in the checkpoint directory", rel);
-	if (td_map_get(ld->files, rel, strlen(rel), out))
+	if (td_map_get(ld->files, rel, strlen(rel), &i)) {
+		*out = (uint32_t)i;
 		return 0;
+	}
+	if (c->nfiles >= UINT32_MAX)
+		return bad(ld, key, "too many storage files");
 	nf = realloc(c->files, (c->nfiles + 1) * sizeof *nf);
 	if (!nf)
 		return bad(ld, NULL, "out of memory");
@@ -143,39 +223,10 @@ static int file_index(loader *ld, const char *key, const char *rel,
 	c->files[c->nfiles] = strdup(rel);
 	if (!c->files[c->nfiles])
 		return bad(ld, NULL, "out of memory");
-	*out = c->nfiles++;   /* the catalog owns the copy from here on */
+	*out = (uint32_t)c->nfiles++; /* the catalog owns the copy from now */
 	if (td_map_put(ld->files, rel, strlen(rel), *out, NULL) < 0)
 		return bad(ld, NULL, "out of memory");
 	return 0;
-}
-
-/* Finds the _StorageInfo of (key, offsets) and fills file/offset/length. */
-static int locate(loader *ld, const char *name, const int64_t *off, int n,
-		  dcp_chunk *ch)
-{
-	const pk_value *info, *tds, *ofs, *len;
-	char key[4096];
-	size_t klen = index_key(key, sizeof key, name, off, n), i;
-	const char *rel;
-
-	if (!klen || !td_map_get(ld->storage, key, klen, &i))
-		return bad(ld, name, "no storage_data entry for a chunk");
-	info = ld->infos[i];
-	if (!pk_is_instance(info, MOD_FILESYSTEM, "_StorageInfo"))
-		return bad(ld, name, "storage entry is not a _StorageInfo");
-	tds = pk_attr(info, "transform_descriptors");
-	if (tds && tds->kind != PK_NONE && pk_len(tds) > 0)
-		return bad(ld, name, "stored with transforms (e.g. compression),"
-			   " which td2hf does not support yet");
-	rel = pk_str(pk_attr(info, "relative_path"));
-	ofs = pk_attr(info, "offset");
-	len = pk_attr(info, "length");
-	if (!rel || !ofs || ofs->kind != PK_INT || ofs->u.i < 0 || !len ||
-	    len->kind != PK_INT || len->u.i < 0)
-		return bad(ld, name, "malformed _StorageInfo");
-	ch->item_off = (uint64_t)ofs->u.i;
-	ch->item_len = (uint64_t)len->u.i;
-	return file_index(ld, name, rel, &ch->file);
 }
 
 /* ---------------------------------------------------------------- keys */
@@ -207,8 +258,8 @@ static int parse_chunk(loader *ld, dcp_key *k, const pk_value *cm,
 
 	if (!pk_is_instance(cm, MOD_METADATA, "ChunkStorageMetadata"))
 		return bad(ld, k->name, "malformed chunk list");
-	no = pk_int_tuple(pk_attr(cm, "offsets"), ch->offsets, TD_MAX_DIMS);
-	ns = pk_int_tuple(pk_attr(cm, "sizes"), ch->sizes, TD_MAX_DIMS);
+	no = pk_int_tuple(pk_attr(cm, "offsets"), ch->offsets, k->ndim);
+	ns = pk_int_tuple(pk_attr(cm, "sizes"), ch->sizes, k->ndim);
 	if (no != k->ndim || ns != k->ndim)
 		return bad(ld, k->name, "chunk rank differs from the tensor's");
 	for (d = 0; d < k->ndim; d++)
@@ -220,7 +271,32 @@ static int parse_chunk(loader *ld, dcp_key *k, const pk_value *cm,
 	if (td_shape_nbytes(ch->sizes, k->ndim, td_dtype_size(k->dtype),
 			    &ch->nbytes) != 0)
 		return bad(ld, k->name, "chunk size overflows");
-	return locate(ld, k->name, ch->offsets, k->ndim, ch);
+	return 0;
+}
+
+/* One block: the chunk array, every chunk's offsets and sizes, and the
+ * order (filled by build_order). */
+static int alloc_chunks(loader *ld, dcp_key *k, size_t n)
+{
+	size_t i, per = 2 * (size_t)k->ndim;
+	size_t each = sizeof *k->chunks + per * sizeof *k->dims +
+		      sizeof *k->order;
+	unsigned char *block;
+
+	if (n > UINT32_MAX || n > SIZE_MAX / each - 1)
+		return bad(ld, k->name, "too many chunks");
+	block = calloc(n ? n : 1, each);
+	if (!block)
+		return bad(ld, NULL, "out of memory");
+	k->chunks = (dcp_chunk *)block;
+	k->dims = (int64_t *)(block + n * sizeof *k->chunks);
+	k->order = (uint32_t *)(block + n * (sizeof *k->chunks +
+					     per * sizeof *k->dims));
+	for (i = 0; i < n && per; i++) {
+		k->chunks[i].offsets = k->dims + i * per;
+		k->chunks[i].sizes = k->dims + i * per + k->ndim;
+	}
+	return 0;
 }
 
 static int parse_tensor_key(loader *ld, dcp_key *k, const pk_value *md)
@@ -240,10 +316,8 @@ static int parse_tensor_key(loader *ld, dcp_key *k, const pk_value *md)
 		return bad(ld, k->name, "shape is negative or too large");
 	if (!chunks || chunks->kind != PK_LIST)
 		return bad(ld, k->name, "chunk list is missing");
-	k->chunks = calloc(chunks->u.seq.n ? chunks->u.seq.n : 1,
-			   sizeof *k->chunks);
-	if (!k->chunks)
-		return bad(ld, NULL, "out of memory");
+	if (alloc_chunks(ld, k, chunks->u.seq.n) != 0)
+		return -1;
 	for (i = 0; i < chunks->u.seq.n; i++, k->nchunks++)
 		if (parse_chunk(ld, k, chunks->u.seq.v[i], &k->chunks[i]) != 0)
 			return -1;
@@ -254,71 +328,341 @@ static int parse_bytes_key(loader *ld, dcp_key *k)
 {
 	k->kind = DCP_BYTES;
 	k->dtype = TD_DT_U8;
-	k->chunks = calloc(1, sizeof *k->chunks);
-	if (!k->chunks)
-		return bad(ld, NULL, "out of memory");
-	k->nchunks = 1;
-	if (locate(ld, k->name, NULL, -1, &k->chunks[0]) != 0)
+	k->ndim = 0;
+	if (alloc_chunks(ld, k, 1) != 0)
 		return -1;
-	k->nbytes = k->chunks[0].item_len;
+	k->nchunks = 1;
 	return 0;
 }
 
-static int parse_key(loader *ld, dcp_key *k, const pk_value *name,
-		     const pk_value *md)
-{
-	if (!pk_str(name))
-		return bad(ld, NULL, "state_dict_metadata has a non-string key");
-	k->name = strdup(pk_str(name));
-	if (!k->name)
-		return bad(ld, NULL, "out of memory");
-	if (pk_is_instance(md, MOD_METADATA, "TensorStorageMetadata"))
-		return parse_tensor_key(ld, k, md);
-	if (pk_is_instance(md, MOD_METADATA, "BytesStorageMetadata"))
-		return parse_bytes_key(ld, k);
-	return bad(ld, k->name, "unknown storage metadata class");
-}
-
-static int parse_keys(loader *ld, const pk_value *sdm)
+static int grow_keys(loader *ld)
 {
 	dcp_catalog *c = ld->cat;
-	td_map *seen = td_map_new();
-	size_t i, n;
-	int rc = 0;
+	size_t cap = ld->keys_cap ? ld->keys_cap * 2 : 256;
+	dcp_key *nk;
 
-	if (!sdm || sdm->kind != PK_DICT) {
-		td_map_free(seen);
-		return bad(ld, NULL, "state_dict_metadata is missing");
-	}
-	n = sdm->u.seq.n / 2;
-	c->keys = calloc(n ? n : 1, sizeof *c->keys);
-	if (!seen || !c->keys)
-		rc = bad(ld, NULL, "out of memory");
-	for (i = 0; rc == 0 && i < n; i++, c->nkeys++) {
-		dcp_key *k = &c->keys[i];
+	if (c->nkeys < ld->keys_cap)
+		return 0;
+	nk = realloc(c->keys, cap * sizeof *nk);
+	if (!nk)
+		return bad(ld, NULL, "out of memory");
+	c->keys = nk;
+	memset(c->keys + ld->keys_cap, 0, (cap - ld->keys_cap) * sizeof *nk);
+	ld->keys_cap = cap;
+	return 0;
+}
 
-		rc = parse_key(ld, k, sdm->u.seq.v[2 * i], sdm->u.seq.v[2 * i + 1]);
-		if (rc == 0)
-			switch (td_map_put(seen, k->name, strlen(k->name), i, NULL)) {
-			case 0:  break;
-			case 1:  rc = bad(ld, k->name, "key listed twice"); break;
-			default: rc = bad(ld, NULL, "out of memory"); break;
-			}
+/* One (name, TensorStorageMetadata | BytesStorageMetadata) pair. */
+static int add_key(loader *ld, const pk_value *name, const pk_value *md)
+{
+	dcp_catalog *c = ld->cat;
+	dcp_key *k;
+	int rc;
+
+	if (!pk_str(name))
+		return bad(ld, NULL, "state_dict_metadata has a non-string key");
+	if (grow_keys(ld) != 0)
+		return -1;
+	k = &c->keys[c->nkeys++];
+	k->name = td_arena_strndup(c->names, pk_str(name), name->u.s.n);
+	if (!k->name)
+		return bad(ld, NULL, "out of memory");
+	if (c->nkeys > UINT32_MAX - 1)
+		return bad(ld, NULL, "too many keys");
+	switch (name_add(&ld->names, c->keys, (uint32_t)(c->nkeys - 1))) {
+	case 0:  break;
+	case 1:  return bad(ld, k->name, "key listed twice");
+	default: return bad(ld, NULL, "out of memory");
 	}
-	td_map_free(seen);
+	if (is_class(ld, md, CLS_TENSOR_MD))
+		rc = parse_tensor_key(ld, k, md);
+	else if (is_class(ld, md, CLS_BYTES_MD))
+		rc = parse_bytes_key(ld, k);
+	else
+		rc = bad(ld, k->name, "unknown storage metadata class");
 	return rc;
 }
 
-/* ---------------------------------------------------------------- load */
+/* ---------------------------------------------------------------- storage
+ * entries: MetadataIndex(fqn, offset) -> _StorageInfo, matched to chunks */
+
+static int cmp_offsets(const int64_t *a, const int64_t *b, int n)
+{
+	int d;
+
+	for (d = 0; d < n; d++)
+		if (a[d] != b[d])
+			return a[d] < b[d] ? -1 : 1;
+	return 0;
+}
+
+/* Insertion of each chunk index into its sorted place would be n^2:
+ * sort (index, offsets) records instead, then keep the indexes. */
+typedef struct chunk_pos {
+	const int64_t *off;
+	int ndim;
+	uint32_t i;
+} chunk_pos;
+
+static int cmp_pos(const void *x, const void *y)
+{
+	const chunk_pos *a = x, *b = y;
+
+	return cmp_offsets(a->off, b->off, a->ndim);
+}
+
+static int build_order(loader *ld, size_t ki)
+{
+	dcp_key *k = &ld->cat->keys[ki];
+	chunk_pos *pos;
+	size_t i;
+
+	if (k->nchunks > UINT32_MAX)
+		return bad(ld, k->name, "too many chunks");
+	pos = malloc((k->nchunks ? k->nchunks : 1) * sizeof *pos);
+	if (!pos)
+		return bad(ld, NULL, "out of memory");
+	for (i = 0; i < k->nchunks; i++)
+		pos[i] = (chunk_pos){k->chunks[i].offsets, k->ndim, (uint32_t)i};
+	qsort(pos, k->nchunks, sizeof *pos, cmp_pos);
+	for (i = 0; i < k->nchunks; i++) {
+		k->order[i] = pos[i].i;
+		if (k->ndim && k->chunks[i].sizes[0] > k->span0)
+			k->span0 = k->chunks[i].sizes[0];
+	}
+	k->ordered = 1;
+	free(pos);
+	return 0;
+}
+
+/* The first of key ki's chunks at offsets off[0..n) (n -1: a bytes
+ * entry) in k->order, or nchunks when none. */
+static size_t find_chunk(const loader *ld, size_t ki, const int64_t *off,
+			 int n)
+{
+	const dcp_key *k = &ld->cat->keys[ki];
+	size_t lo = 0, hi = k->nchunks;
+
+	if (k->kind == DCP_BYTES)
+		return n < 0 ? 0 : k->nchunks;
+	if (n != k->ndim)
+		return k->nchunks;
+	while (lo < hi) { /* the first position not below off */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp_offsets(k->chunks[k->order[mid]].offsets, off, n) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < k->nchunks &&
+	    cmp_offsets(k->chunks[k->order[lo]].offsets, off, n) == 0)
+		return lo;
+	return k->nchunks;
+}
+
+static void set_item(dcp_chunk *c, uint32_t file, uint64_t io, uint64_t il)
+{
+	c->file = file;
+	c->item_off = io;
+	c->item_len = il;
+	c->located = 1;
+}
+
+/* Records the archive of (fqn, off) in its chunk (in every chunk at those
+ * offsets: the tiling check reports duplicates): 1 done (or not a chunk
+ * of the key), 0 key unknown yet, -1 error. */
+static int place(loader *ld, const char *fqn, const int64_t *off, int n,
+		 uint32_t file, uint64_t item_off, uint64_t item_len)
+{
+	size_t ki, i;
+	dcp_key *k;
+
+	if (!name_find(&ld->names, ld->cat->keys, fqn, &ki))
+		return 0;
+	k = &ld->cat->keys[ki];
+	if (k->kind == DCP_BYTES) {
+		if (n >= 0)
+			return 1; /* names no chunk: unused, as torch leaves it */
+		if (k->chunks[0].located)
+			return bad(ld, fqn, "storage_data lists a chunk twice");
+		set_item(&k->chunks[0], file, item_off, item_len);
+		k->nbytes = item_len;
+		return 1;
+	}
+	if (!k->ordered && build_order(ld, ki) != 0)
+		return -1;
+	i = find_chunk(ld, ki, off, n);
+	if (i < k->nchunks && k->chunks[k->order[i]].located)
+		return bad(ld, fqn, "storage_data lists a chunk twice");
+	for (; i < k->nchunks &&
+	       cmp_offsets(k->chunks[k->order[i]].offsets, off, n) == 0; i++)
+		set_item(&k->chunks[k->order[i]], file, item_off, item_len);
+	return 1;
+}
+
+static int add_pending(loader *ld, const char *fqn, const int64_t *off,
+		       int n, uint32_t file, uint64_t io, uint64_t il)
+{
+	pending *pd;
+
+	if (ld->npend == ld->pend_cap) {
+		size_t cap = ld->pend_cap ? ld->pend_cap * 2 : 64;
+
+		pd = realloc(ld->pend, cap * sizeof *pd);
+		if (!pd)
+			return bad(ld, NULL, "out of memory");
+		ld->pend = pd;
+		ld->pend_cap = cap;
+	}
+	pd = &ld->pend[ld->npend];
+	memset(pd, 0, sizeof *pd);
+	pd->fqn = strdup(fqn);
+	if (!pd->fqn)
+		return bad(ld, NULL, "out of memory");
+	pd->n = n;
+	if (n > 0)
+		memcpy(pd->off, off, (size_t)n * sizeof *off);
+	pd->file = file;
+	pd->item_off = io;
+	pd->item_len = il;
+	ld->npend++;
+	return 0;
+}
+
+static int add_storage_entry(loader *ld, const pk_value *idx,
+			     const pk_value *info)
+{
+	const char *fqn = pk_str(pk_attr(idx, "fqn"));
+	const pk_value *offv = pk_attr(idx, "offset"), *tds, *ofs, *len, *relv;
+	int64_t off[TD_MAX_DIMS];
+	const char *rel;
+	uint32_t file = 0;
+	int n = -1, rc;
+
+	if (!is_class(ld, idx, CLS_INDEX) || !fqn)
+		return bad(ld, NULL, "storage_data has a malformed index");
+	if (offv && offv->kind != PK_NONE &&
+	    (n = pk_int_tuple(offv, off, TD_MAX_DIMS)) < 0)
+		return bad(ld, fqn, "storage_data index has malformed offsets");
+	if (!pk_is_instance(info, MOD_FILESYSTEM, "_StorageInfo"))
+		return bad(ld, fqn, "storage entry is not a _StorageInfo");
+	tds = pk_attr(info, "transform_descriptors");
+	if (tds && tds->kind != PK_NONE && pk_len(tds) > 0)
+		return bad(ld, fqn, "stored with transforms (e.g. compression),"
+			   " which td2hf does not support yet");
+	relv = pk_attr(info, "relative_path");
+	rel = pk_str(relv);
+	ofs = pk_attr(info, "offset");
+	len = pk_attr(info, "length");
+	if (!rel || !ofs || ofs->kind != PK_INT || ofs->u.i < 0 || !len ||
+	    len->kind != PK_INT || len->u.i < 0)
+		return bad(ld, fqn, "malformed _StorageInfo");
+	if (relv && relv == ld->last_rel) { /* the same kept string */
+		file = ld->last_file;
+	} else {
+		if (file_index(ld, fqn, rel, &file) != 0)
+			return -1;
+		if (relv && !relv->scratch) {
+			ld->last_rel = relv;
+			ld->last_file = file;
+		}
+	}
+	rc = place(ld, fqn, off, n, file, (uint64_t)ofs->u.i,
+		   (uint64_t)len->u.i);
+	if (rc == 0)
+		rc = add_pending(ld, fqn, off, n, file, (uint64_t)ofs->u.i,
+				 (uint64_t)len->u.i);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- streaming */
+
+static int is_storage_md(loader *ld, const pk_value *v)
+{
+	return is_class(ld, v, CLS_TENSOR_MD) || is_class(ld, v, CLS_BYTES_MD);
+}
+
+/* The big parts of the pickle, consumed item by item: state_dict_metadata
+ * pairs, storage_data pairs, and all_local_plans' WriteItems (dropped). */
+static int on_items(void *ctx, const pk_value *target,
+		    pk_value *const *items, size_t n, int is_dict, td_err *err)
+{
+	loader *ld = ctx;
+	size_t i;
+	int rc = 0;
+
+	(void)target;
+	(void)err;
+	if (is_dict && n >= 2 && is_storage_md(ld, items[1])) {
+		for (i = 0; rc == 0 && i + 1 < n; i += 2)
+			rc = add_key(ld, items[i], items[i + 1]);
+	} else if (is_dict && n >= 2 && is_class(ld, items[0], CLS_INDEX)) {
+		for (i = 0; rc == 0 && i + 1 < n; i += 2)
+			rc = add_storage_entry(ld, items[i], items[i + 1]);
+	} else if (!is_dict && n >= 1 &&
+		   is_class(ld, items[0], CLS_WRITE_ITEM)) {
+		return 1;
+	} else {
+		return 0;
+	}
+	if (rc != 0)
+		ld->failed = 1;
+	return rc != 0 ? -1 : 1;
+}
+
+/* Entries met before their keys, then every chunk must have its archive. */
+static int finish(loader *ld)
+{
+	dcp_catalog *c = ld->cat;
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < ld->npend; i++) {
+		pending *pd = &ld->pend[i];
+
+		rc = place(ld, pd->fqn, pd->off, pd->n, pd->file, pd->item_off,
+			   pd->item_len);
+		if (rc < 0) /* rc 0: an entry of no key is unused */
+			return -1;
+	}
+	for (i = 0; i < c->nkeys; i++)
+		for (j = 0; j < c->keys[i].nchunks; j++)
+			if (!c->keys[i].chunks[j].located)
+				return bad(ld, c->keys[i].name,
+					   "no storage_data entry for a chunk");
+	return 0;
+}
 
 static int parse_metadata(loader *ld, const pk_value *root)
 {
+	const pk_value *sdm, *sd;
+
 	if (!pk_is_instance(root, MOD_METADATA, "Metadata"))
 		return bad(ld, NULL, "not a torch.distributed.checkpoint "
 			   "Metadata pickle");
-	if (index_storage(ld, pk_attr(root, "storage_data")) != 0)
-		return -1;
-	return parse_keys(ld, pk_attr(root, "state_dict_metadata"));
+	sd = pk_attr(root, "storage_data");
+	if (!sd || sd->kind != PK_DICT)
+		return bad(ld, NULL, "storage_data is missing or not a dict");
+	sdm = pk_attr(root, "state_dict_metadata");
+	if (!sdm || sdm->kind != PK_DICT)
+		return bad(ld, NULL, "state_dict_metadata is missing");
+	/* a dict the callback did not consume holds something else */
+	if (sdm->u.seq.n || sd->u.seq.n)
+		return bad(ld, NULL, "state_dict_metadata or storage_data holds "
+			   "an entry of an unexpected class");
+	return finish(ld);
+}
+
+static void loader_free(loader *ld)
+{
+	size_t i;
+
+	for (i = 0; i < ld->npend; i++)
+		free(ld->pend[i].fqn);
+	free(ld->pend);
+	free(ld->names.slot);
+	td_map_free(ld->files);
 }
 
 int dcp_load_buffer(const char *dir, const unsigned char *buf, size_t len,
@@ -333,22 +677,26 @@ int dcp_load_buffer(const char *dir, const unsigned char *buf, size_t len,
 	cat->dir = strdup(dir);
 	ld.path = path;
 	ld.files = td_map_new();
-	if (!path || !cat->dir || !ld.files)
+	cat->names = td_arena_new(MAX_METADATA);
+	if (!path || !cat->dir || !ld.files || !cat->names)
 		td_errf(err, "%s: out of memory", dir);
-	else if (!(doc = pk_parse(buf, len, NULL, err)))
-		td_err_prefix(err, "%s", path);
-	else
+	else if (!(doc = pk_parse_stream(buf, len, NULL, on_items, &ld,
+					   "all_local_plans", err))) {
+		if (!ld.failed)
+			td_err_prefix(err, "%s", path);
+	} else
 		rc = parse_metadata(&ld, pk_root(doc));
+	pk_doc_free(doc);
 	if (rc == 0) {
+		cat->max_open = dcp_handle_budget(1, 16);
 		cat->open = calloc(cat->nfiles ? cat->nfiles : 1,
 				   sizeof *cat->open);
-		if (!cat->open)
+		cat->used = calloc(cat->nfiles ? cat->nfiles : 1,
+				   sizeof *cat->used);
+		if (!cat->open || !cat->used)
 			rc = td_errf(err, "%s: out of memory", dir);
 	}
-	pk_doc_free(doc);
-	td_map_free(ld.storage);
-	td_map_free(ld.files);
-	free(ld.infos);
+	loader_free(&ld);
 	free(path);
 	if (rc != 0)
 		dcp_free(cat);
@@ -378,8 +726,7 @@ void dcp_free(dcp_catalog *cat)
 	size_t i;
 
 	for (i = 0; i < cat->nkeys; i++) {
-		free(cat->keys[i].name);
-		free(cat->keys[i].chunks);
+		free(cat->keys[i].chunks); /* with its dims and order */
 	}
 	for (i = 0; i < cat->nfiles; i++) {
 		if (cat->open && cat->open[i].path)
@@ -387,22 +734,29 @@ void dcp_free(dcp_catalog *cat)
 		free(cat->files[i]);
 	}
 	free(cat->open);
+	free(cat->used);
 	free(cat->files);
 	free(cat->keys);
+	td_arena_free(cat->names);
 	free(cat->dir);
 	memset(cat, 0, sizeof *cat);
 }
 
 /* ---------------------------------------------------------------- chunks */
 
-static void close_all(dcp_catalog *cat)
+/* Closes the least recently used open file. */
+static void close_lru(dcp_catalog *cat)
 {
-	size_t i;
+	size_t i, v = cat->nfiles;
 
 	for (i = 0; i < cat->nfiles; i++)
-		if (cat->open[i].path)
-			td_file_close(&cat->open[i]);
-	cat->nopen = 0;
+		if (cat->open[i].path &&
+		    (v == cat->nfiles || cat->used[i] < cat->used[v]))
+			v = i;
+	if (v < cat->nfiles) {
+		td_file_close(&cat->open[v]);
+		cat->nopen--;
+	}
 }
 
 const td_file *dcp_file(dcp_catalog *cat, size_t i, td_err *err)
@@ -412,10 +766,11 @@ const td_file *dcp_file(dcp_catalog *cat, size_t i, td_err *err)
 
 	if (i >= cat->nfiles)
 		return td_errf(err, "%s: no file %zu", cat->dir, i), NULL;
+	cat->used[i] = ++cat->tick;
 	if (cat->open[i].path)
 		return &cat->open[i];
 	if (cat->nopen >= (cat->max_open ? cat->max_open : MAX_OPEN_FILES))
-		close_all(cat);
+		close_lru(cat);
 	path = td_path_join(cat->dir, cat->files[i]);
 	if (!path)
 		return td_errf(err, "%s: out of memory", cat->dir), NULL;
@@ -470,7 +825,7 @@ static int chunk_from_cache(const dcp_key *k, const dcp_chunk *ch,
 	memset(out, 0, sizeof *out);
 	out->dtype = k->dtype;
 	out->ndim = k->ndim;
-	memcpy(out->shape, ch->sizes, sizeof out->shape);
+	memcpy(out->shape, ch->sizes, (size_t)k->ndim * sizeof *ch->sizes);
 	td_shape_strides(out->shape, out->ndim, out->stride);
 	out->nbytes = ch->nbytes;
 	out->data_off = ch->data_off;
@@ -492,22 +847,14 @@ static int looks_like_safetensors(const td_file *f)
 	       head[8] == '{' && head[9] == '"';
 }
 
-int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
-		   ts_tensor *out, td_err *err)
+/* Reads and checks chunk i's archive in f into out; writes nothing. */
+static int read_archive(const dcp_catalog *cat, const dcp_key *key, size_t i,
+			const td_file *f, ts_tensor *out, td_err *err)
 {
-	dcp_chunk *ch;
-	const td_file *f;
+	const dcp_chunk *ch = &key->chunks[i];
 	int rc;
 
-	if (key->kind != DCP_TENSOR || i >= key->nchunks)
-		return td_errf(err, "%s: key '%s' has no tensor chunk %zu",
-			       cat->dir, key->name, i);
-	ch = &key->chunks[i];
-	if (ch->resolved)
-		return chunk_from_cache(key, ch, out);
-	f = dcp_file(cat, ch->file, err);
-	if (!f)
-		return -1;
+	(void)cat;
 	rc = ts_read_tensor(f, ch->item_off, ch->item_len, out, err);
 	if (rc != 0 && looks_like_safetensors(f))
 		return td_errf(err, "%s: written with DCP's SAFETENSORS "
@@ -518,10 +865,217 @@ int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
 	if (rc != 0)
 		return td_err_context(err, f->path, "key '%s' chunk %zu",
 				      key->name, i);
-	ch->data_off = out->data_off;
-	ch->storage_off = out->storage_off;
-	ch->storage_nbytes = out->storage_nbytes;
-	ch->storage_crc32 = out->storage_crc32;
-	ch->resolved = 1;
 	return 0;
+}
+
+/* Records where the chunk's bytes are, then marks it resolved. */
+static void remember(dcp_chunk *ch, const ts_tensor *t)
+{
+	ch->data_off = t->data_off;
+	ch->storage_off = t->storage_off;
+	ch->storage_nbytes = t->storage_nbytes;
+	ch->storage_crc32 = t->storage_crc32;
+	atomic_store_explicit(&ch->resolved, CHUNK_RESOLVED,
+			      memory_order_release);
+}
+
+static int check_chunk_index(const dcp_catalog *cat, const dcp_key *key,
+			     size_t i, td_err *err)
+{
+	if (key->kind != DCP_TENSOR || i >= key->nchunks)
+		return td_errf(err, "%s: key '%s' has no tensor chunk %zu",
+			       cat->dir, key->name, i);
+	return 0;
+}
+
+int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
+		   ts_tensor *out, td_err *err)
+{
+	dcp_chunk *ch;
+	const td_file *f;
+
+	if (check_chunk_index(cat, key, i, err) != 0)
+		return -1;
+	ch = &key->chunks[i];
+	if (atomic_load_explicit(&ch->resolved, memory_order_acquire) ==
+	    CHUNK_RESOLVED)
+		return chunk_from_cache(key, ch, out);
+	f = dcp_file(cat, ch->file, err);
+	if (!f || read_archive(cat, key, i, f, out, err) != 0)
+		return -1;
+	remember(ch, out);
+	return 0;
+}
+
+int dcp_read_chunk_shared(const dcp_catalog *cat, const dcp_key *key,
+			  size_t i, dcp_handles *hs, ts_tensor *out,
+			  td_err *err)
+{
+	unsigned char none = CHUNK_UNRESOLVED;
+	dcp_chunk *ch;
+	const td_file *f;
+
+	if (check_chunk_index(cat, key, i, err) != 0)
+		return -1;
+	ch = &key->chunks[i];
+	if (atomic_load_explicit(&ch->resolved, memory_order_acquire) ==
+	    CHUNK_RESOLVED)
+		return chunk_from_cache(key, ch, out);
+	f = dcp_handles_get(hs, cat, ch->file, err);
+	if (!f || read_archive(cat, key, i, f, out, err) != 0)
+		return -1;
+	/* the first thread to get here records it; another one resolving
+	 * the same chunk meanwhile just uses its own reading */
+	if (atomic_compare_exchange_strong(&ch->resolved, &none,
+					   CHUNK_RESOLVING))
+		remember(ch, out);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- handles */
+
+size_t dcp_handle_budget(size_t users, size_t reserved)
+{
+	struct rlimit rl;
+	size_t lim = 1024, per;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		lim = (size_t)rl.rlim_cur;
+	per = lim > reserved ? (lim - reserved) / (users ? users : 1) : 0;
+	return per < 2 ? 2 : per > MAX_OPEN_FILES ? MAX_OPEN_FILES : per;
+}
+
+/* The least recently used handle not used since the mark, or n. */
+static size_t victim(const dcp_handles *hs)
+{
+	size_t i, v = hs->n;
+
+	for (i = 0; i < hs->n; i++)
+		if (hs->h[i]->used < hs->mark &&
+		    (v == hs->n || hs->h[i]->used < hs->h[v]->used))
+			v = i;
+	return v;
+}
+
+/* A handle for a new file: the victim's (closed), or a new one. */
+static dcp_handle *handle_slot(dcp_handles *hs, const dcp_catalog *cat,
+			       td_err *err)
+{
+	size_t limit = hs->limit ? hs->limit
+				 : cat->max_open ? cat->max_open : MAX_OPEN_FILES;
+	size_t v = hs->n >= limit ? victim(hs) : hs->n;
+	dcp_handle *h;
+
+	if (v < hs->n) {
+		td_file_close(&hs->h[v]->f);
+		return hs->h[v];
+	}
+	if (hs->n == hs->cap) {
+		size_t cap = hs->cap ? hs->cap * 2 : 8;
+		dcp_handle **nh = realloc(hs->h, cap * sizeof *nh);
+
+		if (!nh)
+			return td_errf(err, "out of memory"), NULL;
+		hs->h = nh;
+		hs->cap = cap;
+	}
+	h = calloc(1, sizeof *h);
+	if (!h)
+		return td_errf(err, "out of memory"), NULL;
+	hs->h[hs->n++] = h;
+	return h;
+}
+
+/* Drops handle h (its file failed to open). */
+static void drop_handle(dcp_handles *hs, dcp_handle *h)
+{
+	size_t i;
+
+	for (i = 0; i < hs->n && hs->h[i] != h; i++)
+		;
+	if (i == hs->n)
+		return;
+	free(h);
+	hs->h[i] = hs->h[--hs->n];
+}
+
+const td_file *dcp_handles_get(dcp_handles *hs, const dcp_catalog *cat,
+			       size_t file, td_err *err)
+{
+	dcp_handle *h;
+	char *path;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < hs->n; i++)
+		if (hs->h[i]->file == file && hs->h[i]->f.path) {
+			hs->h[i]->used = ++hs->tick;
+			return &hs->h[i]->f;
+		}
+	if (file >= cat->nfiles)
+		return td_errf(err, "%s: no file %zu", cat->dir, file), NULL;
+	h = handle_slot(hs, cat, err);
+	if (!h)
+		return NULL;
+	path = td_path_join(cat->dir, cat->files[file]);
+	rc = path ? td_file_open(&h->f, path, err)
+		  : td_errf(err, "%s: out of memory", cat->dir);
+	free(path);
+	if (rc != 0) {
+		memset(&h->f, 0, sizeof h->f);
+		drop_handle(hs, h);
+		return NULL;
+	}
+	h->file = file;
+	h->used = ++hs->tick;
+	return &h->f;
+}
+
+void dcp_handles_mark(dcp_handles *hs)
+{
+	hs->mark = hs->tick + 1;
+}
+
+void dcp_handles_free(dcp_handles *hs)
+{
+	size_t i;
+
+	for (i = 0; i < hs->n; i++) {
+		if (hs->h[i]->f.path)
+			td_file_close(&hs->h[i]->f);
+		free(hs->h[i]);
+	}
+	free(hs->h);
+	memset(hs, 0, sizeof *hs);
+}
+
+/* ---------------------------------------------------------------- lookups */
+
+/* The first position of k->order whose chunk starts beyond index v of
+ * axis 0. */
+static size_t upper0(const dcp_key *k, int64_t v)
+{
+	size_t lo = 0, hi = k->nchunks;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (k->chunks[k->order[mid]].offsets[0] <= v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void dcp_chunks_along0(const dcp_key *k, int64_t i, size_t *from,
+		       size_t *to)
+{
+	*from = 0;
+	*to = k->nchunks;
+	if (!k->ordered || k->ndim < 1 || k->span0 < 1)
+		return;
+	/* a chunk holding i starts in (i - span0, i] */
+	*from = upper0(k, i - k->span0);
+	*to = upper0(k, i);
 }

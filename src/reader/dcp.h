@@ -1,7 +1,8 @@
 /* dcp.h — the catalog of a PyTorch Distributed Checkpoint directory.
  *
  * dcp_load reads `.metadata` (a pickled torch Metadata) into, per key in
- * stored order: kind, dtype, global shape, and chunks, each mapped through
+ * stored order (streaming: the pickle's big dicts are read item by item
+ * and never kept as a tree; `all_local_plans` is skipped the same way): kind, dtype, global shape, and chunks, each mapped through
  * `storage_data` to the torch.save archive (file, offset, length) that
  * holds it.  dcp_read_chunk then opens that archive and says where the
  * chunk's raw bytes are.  Nothing here reads tensor data. */
@@ -18,18 +19,21 @@
 #include "torchsave.h"
 
 typedef struct dcp_chunk {
-	int64_t offsets[TD_MAX_DIMS];
-	int64_t sizes[TD_MAX_DIMS];
-	size_t file;        /* index into dcp_catalog.files */
-	uint64_t item_off;  /* the torch.save archive in that file */
+	int64_t *offsets;   /* ndim values each, in the key's dims */
+	int64_t *sizes;
+	uint64_t item_off;  /* the torch.save archive in file `file` */
 	uint64_t item_len;
 	uint64_t nbytes;    /* numel(sizes) * element size */
-	_Atomic int verified; /* CRC-32 checked (writer threads set it) */
 	/* Where its bytes are, once dcp_read_chunk has read its archive: */
-	int resolved;
 	uint64_t data_off, storage_off, storage_nbytes;
 	uint32_t storage_crc32;
+	uint32_t file;      /* index into dcp_catalog.files */
+	_Atomic int verified; /* CRC-32 checked (writer threads set it) */
+	_Atomic unsigned char resolved; /* CHUNK_*: the fields above */
+	unsigned char located; /* storage_data named its archive */
 } dcp_chunk;
+
+enum { CHUNK_UNRESOLVED, CHUNK_RESOLVING, CHUNK_RESOLVED };
 
 typedef enum dcp_kind { DCP_TENSOR, DCP_BYTES } dcp_kind;
 
@@ -38,23 +42,33 @@ typedef struct dcp_key {
 	dcp_kind kind;
 	td_dtype dtype;     /* tensors only */
 	int ndim;
+	int ordered;        /* order is filled */
 	int64_t shape[TD_MAX_DIMS];
 	uint64_t nbytes;    /* tensor: numel(shape) * element size */
 	dcp_chunk *chunks;  /* bytes entries: one chunk, ndim 0 */
 	size_t nchunks;
+	int64_t *dims;      /* the chunks' offsets and sizes (in the block
+			     * chunks points to, as order is) */
+	uint32_t *order;    /* chunk indexes sorted by offsets, if ordered */
+	int64_t span0;      /* the largest chunk size along axis 0 */
 } dcp_key;
 
 typedef struct dcp_catalog {
 	char *dir;
+	struct td_arena *names; /* the keys' names */
 	char **files;       /* relative paths, in order of first use */
 	size_t nfiles;
 	dcp_key *keys;
 	size_t nkeys;
 	td_file *open;      /* lazily opened files, one per entry of files */
+	uint64_t *used;     /* per file: tick of its last dcp_file */
+	uint64_t tick;
 	size_t nopen;
-	size_t max_open;    /* beyond this many, all are closed (0: 64); a
-			     * caller sharing the catalog between threads
-			     * sets it to nfiles so nothing is ever closed */
+	size_t max_open;    /* beyond this many, the least recently used is
+			     * closed (dcp_load
+			     * sets it from the descriptor limit); threads
+			     * sharing the catalog use dcp_file only under
+			     * their lock and read through dcp_handles */
 } dcp_catalog;
 
 /* Reads dir/.metadata.  Errors name the file and the key concerned. */
@@ -69,6 +83,45 @@ void dcp_free(dcp_catalog *cat);
  * callers serialize it, and pread on the result is safe. */
 const td_file *dcp_file(dcp_catalog *cat, size_t i, td_err *err);
 
+/* The chunks of k that can hold index i of its first axis: positions
+ * [*from, *to) of k->order (every chunk when k has no order).  Entries
+ * that fix the first axis (one layer, one expert) look at these only. */
+void dcp_chunks_along0(const dcp_key *k, int64_t i, size_t *from,
+		       size_t *to);
+
+/* Chunk index at position j of dcp_chunks_along0's range. */
+static inline size_t dcp_chunk_at(const dcp_key *k, size_t j)
+{
+	return k->ordered ? k->order[j] : j;
+}
+
+/* Descriptors a thread opens for itself on a shared catalog's files (the
+ * catalog's own, dcp_file, serve only its archive lookups).  At most
+ * `limit` stay open (0: the catalog's max_open); the least recently used
+ * is closed first, but never one used since the last dcp_handles_mark,
+ * so every descriptor a unit of work (one entry) got stays valid until it
+ * marks the next.  Zero-initialise; dcp_handles_free closes them all. */
+typedef struct dcp_handle {
+	size_t file;
+	td_file f;
+	uint64_t used;      /* tick of the last use */
+} dcp_handle;
+
+typedef struct dcp_handles {
+	dcp_handle **h;     /* each allocated once: its td_file never moves */
+	size_t n, cap, limit;
+	uint64_t tick, mark;
+} dcp_handles;
+
+const td_file *dcp_handles_get(dcp_handles *hs, const dcp_catalog *cat,
+			       size_t file, td_err *err);
+void dcp_handles_mark(dcp_handles *hs);
+void dcp_handles_free(dcp_handles *hs);
+
+/* How many descriptors each of `users` may keep open: what the process's
+ * limit (RLIMIT_NOFILE) leaves after `reserved`, shared, within 2..64. */
+size_t dcp_handle_budget(size_t users, size_t reserved);
+
 /* Locates the raw bytes of one chunk: reads its archive's directory and
  * data.pkl and checks that the stored tensor matches the chunk (dtype,
  * element count, shape up to size-1 dimensions).  The result is kept in
@@ -76,6 +129,13 @@ const td_file *dcp_file(dcp_catalog *cat, size_t i, td_err *err);
  * chunk's sizes.  Not thread-safe (callers serialize it). */
 int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t chunk,
 		   ts_tensor *out, td_err *err);
+
+/* The same for threads sharing the catalog, without a lock: the archive
+ * is read through the thread's own descriptors, and the first thread to
+ * resolve a chunk records it (atomically) for the others. */
+int dcp_read_chunk_shared(const dcp_catalog *cat, const dcp_key *key,
+			  size_t chunk, dcp_handles *hs, ts_tensor *out,
+			  td_err *err);
 
 /* Why the reference converter skips a key ("optimizer", "_state"), or
  * NULL when it converts it. */

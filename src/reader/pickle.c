@@ -17,6 +17,8 @@ struct pk_doc {
 	pk_value *root;
 };
 
+#define PK_SMALL_INTS 1024  /* ints 0 .. PK_SMALL_INTS-1 are shared */
+
 typedef struct parser {
 	const unsigned char *buf;
 	size_t len, pos, op_pos;
@@ -29,8 +31,30 @@ typedef struct parser {
 	pk_value **memo;
 	size_t memo_cap, memo_n;  /* slots allocated, slots filled */
 	pk_value *result;
+	/* Immutable values shared instead of allocated again: None, False,
+	 * True, the empty tuple and small ints (most of a .metadata). */
+	pk_value *none, *bools[2], *empty_tuple;
+	pk_value *small_int[PK_SMALL_INTS];
+	/* Streaming (pk_parse_stream): p->arena is the scratch arena, `main`
+	 * the document's; the memo keeps only entries a GET reads later. */
+	pk_items_fn on_items;
+	void *ctx;
+	td_arena *main;
+	uint64_t *fetched, *filled;  /* bit per memo index */
+	size_t nbits;       /* of fetched (and rank) */
+	size_t filled_bits; /* of filled: grows past drop_from */
+	uint32_t *rank;     /* per 64 slots: fetched slots before them */
+	pk_value **kept;    /* per fetched slot (by rank): its kept value */
+	const char *drop_from;  /* this string starts the dropped part */
+	size_t drop_pos;        /* where (SIZE_MAX: nowhere) */
+	int dropping;           /* past it: unkept memo entries read None */
 	td_err *err;
 } parser;
+
+#define SCRATCH_RELEASE ((size_t)4 << 20) /* bytes that trigger reclaiming */
+
+static int skip_dropped(parser *p);
+#define KEEP_DEPTH 4096
 
 typedef int (*handler)(parser *p, unsigned char op);
 
@@ -95,23 +119,41 @@ static pk_value *new_value(parser *p, pk_kind kind)
 {
 	pk_value *v = td_arena_alloc(p->arena, sizeof *v);
 
+	if (v) {
+		v->kind = kind;
+		v->scratch = p->main != NULL;
+	}
+	return v;
+}
+
+/* Shared immutable values live in the document's arena. */
+static pk_value *new_shared(parser *p, pk_kind kind)
+{
+	pk_value *v = td_arena_alloc(p->main ? p->main : p->arena, sizeof *v);
+
 	if (v)
 		v->kind = kind;
 	return v;
 }
 
-static int vec_push(parser *p, pk_vec *vec, pk_value *v)
+/* Appends v to a vector of `owner` (a list, set, dict or object): grown
+ * in the owner's arena, the document's once the owner is kept. */
+static int vec_push(parser *p, const pk_value *owner, pk_vec *vec,
+		    pk_value *v)
 {
+	td_arena *a = p->main && !owner->scratch ? p->main : p->arena;
+
 	if (vec->n == vec->cap) {
-		size_t cap = vec->cap ? vec->cap * 2 : 4;
-		pk_value **nv = td_arena_alloc(p->arena, cap * sizeof *nv);
+		size_t cap = vec->cap ? (size_t)vec->cap * 2 : 4;
+		pk_value **nv = cap <= UINT32_MAX ?
+			td_arena_alloc(a, cap * sizeof *nv) : NULL;
 
 		if (!nv)
 			return oom(p);
 		if (vec->n)
 			memcpy(nv, vec->v, vec->n * sizeof *nv);
 		vec->v = nv;
-		vec->cap = cap;
+		vec->cap = (uint32_t)cap;
 	}
 	vec->v[vec->n++] = v;
 	return 0;
@@ -189,16 +231,23 @@ static pk_value *new_string(parser *p, pk_kind kind, const void *s, size_t n)
 	return v->u.s.p ? v : NULL;
 }
 
+/* A sequence of exactly n items (later APPENDs grow it). */
 static pk_value *new_seq(parser *p, pk_kind kind, pk_value **items, size_t n)
 {
-	pk_value *v = new_value(p, kind);
-	size_t i;
+	pk_value *v;
 
-	if (!v)
+	if (kind == PK_TUPLE && n == 0 && p->empty_tuple)
+		return p->empty_tuple;  /* tuples are never mutated */
+	if (n > UINT32_MAX / 2)
 		return NULL;
-	for (i = 0; i < n; i++)
-		if (vec_push(p, &v->u.seq, items[i]) != 0)
-			return NULL;
+	v = new_value(p, kind);
+	if (!v || n == 0)
+		return v;
+	v->u.seq.v = td_arena_alloc(p->arena, n * sizeof *v->u.seq.v);
+	if (!v->u.seq.v)
+		return NULL;
+	memcpy(v->u.seq.v, items, n * sizeof *items);
+	v->u.seq.n = v->u.seq.cap = (uint32_t)n;
 	return v;
 }
 
@@ -218,30 +267,209 @@ static pk_value *new_object(parser *p, pk_value *callable, pk_value *args,
 	return v;
 }
 
+/* ---------------------------------------------------------------- streaming:
+ * keeping values (copying them out of the scratch arena) */
+
+/* A scratch value's `scratch` field: 1 in the scratch arena, 2 being
+ * copied (met again: a cycle), 3 copied: its parts are the copy's, in
+ * the document's arena, so meeting it again costs one shallow copy. */
+enum { SCRATCH = 1, KEEPING = 2, KEPT = 3 };
+
+typedef struct keeper {
+	parser *p;
+} keeper;
+
+static int keep(keeper *k, pk_value *v, pk_value **out, int depth);
+
+static int keep_vec(keeper *k, pk_vec *vec, int depth)
+{
+	pk_value **nv;
+	uint32_t i;
+
+	if (vec->n == 0) {
+		vec->v = NULL;
+		vec->cap = 0;
+		return 0;
+	}
+	nv = td_arena_alloc(k->p->main, vec->n * sizeof *nv);
+	if (!nv)
+		return oom(k->p);
+	for (i = 0; i < vec->n; i++)
+		if (keep(k, vec->v[i], &nv[i], depth + 1) != 0)
+			return -1;
+	vec->v = nv;
+	vec->cap = vec->n;
+	return 0;
+}
+
+static int keep_object(keeper *k, pk_value *c, int depth)
+{
+	pk_object *o = td_arena_alloc(k->p->main, sizeof *o);
+
+	if (!o)
+		return oom(k->p);
+	*o = *c->u.obj;
+	c->u.obj = o;
+	if (keep(k, o->callable, &o->callable, depth + 1) != 0 ||
+	    keep(k, o->args, &o->args, depth + 1) != 0 ||
+	    keep(k, o->kwargs, &o->kwargs, depth + 1) != 0 ||
+	    keep(k, o->state, &o->state, depth + 1) != 0 ||
+	    keep_vec(k, &o->items, depth) != 0)
+		return -1;
+	return keep_vec(k, &o->dict_items, depth);
+}
+
+static int keep_str(keeper *k, const char **s, size_t n)
+{
+	*s = td_arena_strndup(k->p->main, *s, n);
+	return *s ? 0 : oom(k->p);
+}
+
+/* The copy's own parts (c starts as a shallow copy of a scratch value). */
+static int keep_parts(keeper *k, pk_value *c, int depth)
+{
+	switch (c->kind) {
+	case PK_STR: case PK_BYTES: case PK_BIGINT:
+		return keep_str(k, &c->u.s.p, c->u.s.n);
+	case PK_TUPLE: case PK_LIST: case PK_DICT: case PK_SET:
+	case PK_FROZENSET:
+		return keep_vec(k, &c->u.seq, depth);
+	case PK_GLOBAL:
+		if (keep_str(k, &c->u.glob.module, strlen(c->u.glob.module)))
+			return -1;
+		return keep_str(k, &c->u.glob.name, strlen(c->u.glob.name));
+	case PK_OBJECT:
+		return keep_object(k, c, depth);
+	case PK_PERSID:
+		return keep(k, c->u.pid, &c->u.pid, depth + 1);
+	default:
+		return 0;
+	}
+}
+
+/* Kinds whose parts never change once built. */
+static int immutable_kind(pk_kind kind)
+{
+	return kind == PK_STR || kind == PK_BYTES || kind == PK_BIGINT ||
+	       kind == PK_GLOBAL || kind == PK_TUPLE || kind == PK_FROZENSET ||
+	       kind <= PK_FLOAT;
+}
+
+/* *out = v, or its copy in the document's arena when v is scratch. */
+static int keep(keeper *k, pk_value *v, pk_value **out, int depth)
+{
+	pk_value *c;
+
+	*out = v;
+	if (!v || !v->scratch)
+		return 0;
+	if (depth > KEEP_DEPTH)
+		return fail(k->p, "values nested deeper than the limit");
+	if (v->scratch == KEEPING)
+		return fail(k->p, "a value contains itself (not supported "
+			    "while streaming)");
+	c = td_arena_alloc(k->p->main, sizeof *c);
+	if (!c)
+		return oom(k->p);
+	*c = *v;
+	c->scratch = 0;
+	*out = c;
+	if (v->scratch == KEPT) /* containers may have grown since: again */
+		return immutable_kind(v->kind) ? 0 : keep_parts(k, c, depth);
+	v->scratch = KEEPING;
+	if (keep_parts(k, c, depth) != 0)
+		return -1;
+	v->u = c->u;
+	v->scratch = KEPT;
+	return 0;
+}
+
+/* Keeps n values in place. */
+static int keep_all(parser *p, pk_value **v, size_t n)
+{
+	keeper k = {p};
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (keep(&k, v[i], &v[i], 0) != 0)
+			return -1;
+	return 0;
+}
+
+/* After a consumed batch: once the scratch arena is big, keep what the
+ * stack still holds and empty it.  Nothing else can point into it: the
+ * memo and kept containers hold kept values only. */
+static int maybe_release(parser *p)
+{
+	td_arena *fresh;
+
+	if (td_arena_used(p->arena) < SCRATCH_RELEASE)
+		return 0;
+	if (keep_all(p, p->stack, p->sp) != 0)
+		return -1;
+	fresh = td_arena_new(p->lim.max_memory);
+	if (!fresh)
+		return oom(p);
+	td_arena_free(p->arena);
+	p->arena = fresh;
+	return 0;
+}
+
+/* Streaming: offers items to the callback.  1 consumed, 0 to be stored
+ * (kept first when the target is kept), -1 error. */
+static int offer(parser *p, const pk_value *target, pk_value **items,
+		 size_t n, int is_dict)
+{
+	int rc;
+
+	if (!p->main)
+		return 0;
+	rc = p->on_items ? p->on_items(p->ctx, target, items, n, is_dict,
+				       p->err) : 0;
+	if (rc < 0)
+		return -1;
+	if (rc > 0)
+		return maybe_release(p) == 0 ? 1 : -1;
+	if (!target->scratch && keep_all(p, items, n) != 0)
+		return -1;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- handlers:
  * scalars */
 
 static int op_none(parser *p, unsigned char op)
 {
 	(void)op;
-	return push(p, new_value(p, PK_NONE));
+	if (!p->none)
+		p->none = new_shared(p, PK_NONE);
+	return push(p, p->none);
 }
 
 static int op_bool(parser *p, unsigned char op)
 {
-	pk_value *v = new_value(p, PK_BOOL);
+	int b = op == 0x88; /* NEWTRUE */
 
-	if (v)
-		v->u.b = op == 0x88; /* NEWTRUE */
-	return push(p, v);
+	if (!p->bools[b]) {
+		p->bools[b] = new_shared(p, PK_BOOL);
+		if (p->bools[b])
+			p->bools[b]->u.b = b;
+	}
+	return push(p, p->bools[b]);
 }
 
 static int push_int(parser *p, int64_t i)
 {
-	pk_value *v = new_value(p, PK_INT);
+	int small = i >= 0 && i < PK_SMALL_INTS;
+	pk_value *v = small ? p->small_int[i] : NULL;
 
-	if (v)
-		v->u.i = i;
+	if (!v) {
+		v = small ? new_shared(p, PK_INT) : new_value(p, PK_INT);
+		if (v)
+			v->u.i = i;
+		if (small)
+			p->small_int[i] = v;
+	}
 	return push(p, v);
 }
 
@@ -331,7 +559,13 @@ static int op_counted(parser *p, unsigned char op)
 		return fail(p, "string length runs past the end of the input");
 	if (take(p, (size_t)n, &b) != 0)
 		return -1;
-	return push(p, new_string(p, is_str ? PK_STR : PK_BYTES, b, (size_t)n));
+	if (p->op_pos != p->drop_pos)
+		return push(p, new_string(p, is_str ? PK_STR : PK_BYTES, b,
+					  (size_t)n));
+	p->dropping = 1;
+	if (push(p, new_string(p, PK_STR, b, (size_t)n)) != 0)
+		return -1;
+	return skip_dropped(p);
 }
 
 /* ---------------------------------------------------------------- handlers:
@@ -361,7 +595,11 @@ static int op_empty(parser *p, unsigned char op)
 	pk_kind k = op == ')' ? PK_TUPLE : op == ']' ? PK_LIST
 		  : op == '}' ? PK_DICT : PK_SET;
 
-	return push(p, new_value(p, k));
+	if (k != PK_TUPLE)
+		return push(p, new_value(p, k));
+	if (!p->empty_tuple)
+		p->empty_tuple = new_shared(p, PK_TUPLE);
+	return push(p, p->empty_tuple);
 }
 
 /* TUPLE1..3: the top n values become a tuple. */
@@ -405,8 +643,13 @@ static int add_items(parser *p, pk_value *target, pk_value **items, size_t n,
 	else
 		return fail(p, is_set ? "ADDITEMS onto something not a set"
 				      : "APPEND onto something not a list");
+	switch (offer(p, target, items, n, 0)) {
+	case 1:  return 0;
+	case 0:  break;
+	default: return -1;
+	}
 	for (i = 0; i < n; i++)
-		if (vec_push(p, vec, items[i]) != 0)
+		if (vec_push(p, target, vec, items[i]) != 0)
 			return -1;
 	return 0;
 }
@@ -445,8 +688,13 @@ static int set_items(parser *p, pk_value *target, pk_value **kv, size_t n)
 		vec = &target->u.obj->dict_items;
 	else
 		return fail(p, "SETITEM onto something not a dict");
+	switch (offer(p, target, kv, n, 1)) {
+	case 1:  return 0;
+	case 0:  break;
+	default: return -1;
+	}
 	for (i = 0; i < n; i++)
-		if (vec_push(p, vec, kv[i]) != 0)
+		if (vec_push(p, target, vec, kv[i]) != 0)
 			return -1;
 	return 0;
 }
@@ -495,12 +743,91 @@ static int op_dup(parser *p, unsigned char op)
 	return push(p, v);
 }
 
+static int bit(const uint64_t *bits, size_t nbits, uint64_t i)
+{
+	return i < nbits && (bits[i / 64] >> (i % 64)) & 1;
+}
+
+static unsigned popcount64(uint64_t x)
+{
+	x -= (x >> 1) & UINT64_C(0x5555555555555555);
+	x = (x & UINT64_C(0x3333333333333333)) +
+	    ((x >> 2) & UINT64_C(0x3333333333333333));
+	x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+	return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
+}
+
+/* Where fetched slot i's value is kept: the fetched slots before it. */
+static size_t kept_slot(const parser *p, uint64_t i)
+{
+	uint64_t below = p->fetched[i / 64] & ((UINT64_C(1) << (i % 64)) - 1);
+
+	return p->rank[i / 64] + popcount64(below);
+}
+
+/* A GET in the dropped part: the slot's kept value, or None in place of
+ * what was not kept. */
+static pk_value *dropped_get(parser *p, uint64_t idx)
+{
+	if (bit(p->fetched, p->nbits, idx) && p->kept[kept_slot(p, idx)])
+		return p->kept[kept_slot(p, idx)];
+	if (!p->none)
+		p->none = new_shared(p, PK_NONE);
+	return p->none;
+}
+
+/* Counts memo slot idx as filled (MEMOIZE numbers slots by that count);
+ * the bitmap grows for the slots past drop_from the scan did not see. */
+static int fill_slot(parser *p, uint64_t idx)
+{
+	if (idx >= p->len)
+		return fail(p, "memo index out of range");
+	if (idx >= p->filled_bits) {
+		size_t words = p->filled_bits / 64, nw = words ? words : 1;
+		uint64_t *n;
+
+		while (idx / 64 >= nw)
+			nw *= 2;
+		n = realloc(p->filled, nw * sizeof *n);
+		if (!n)
+			return oom(p);
+		memset(n + words, 0, (nw - words) * sizeof *n);
+		p->filled = n;
+		p->filled_bits = nw * 64;
+	}
+	if (!bit(p->filled, p->filled_bits, idx)) {
+		p->filled[idx / 64] |= UINT64_C(1) << (idx % 64);
+		p->memo_n++;
+	}
+	return 0;
+}
+
+/* Streaming memo: a slot a GET reads later keeps (a copy of) the value,
+ * the others are only counted (MEMOIZE numbers slots by that count). */
+static int memo_put_stream(parser *p, uint64_t idx)
+{
+	pk_value **v = &p->stack[p->sp - 1];
+	size_t k;
+
+	if (fill_slot(p, idx) != 0)
+		return -1;
+	if (!bit(p->fetched, p->nbits, idx))
+		return 0;
+	if (keep_all(p, v, 1) != 0)
+		return -1;
+	k = kept_slot(p, idx);
+	p->kept[k] = *v; /* a PUT again at the slot replaces it, as in Python */
+	return 0;
+}
+
 static int memo_put(parser *p, uint64_t idx)
 {
 	pk_value *v = NULL;
 
 	if (top(p, &v) != 0)
 		return -1;
+	if (p->main)
+		return memo_put_stream(p, idx);
 	/* Picklers number memo slots 0, 1, 2, ...: an index beyond the input
 	 * length cannot be genuine and would size the memo from the file. */
 	if (idx > p->len)
@@ -541,6 +868,14 @@ static int op_get(parser *p, unsigned char op)
 
 	if (take_uint(p, op == 'h' ? 1 : 4, &idx) != 0)
 		return -1;
+	if (p->main && p->dropping)
+		return push(p, dropped_get(p, idx));
+	if (p->main) {
+		if (!bit(p->fetched, p->nbits, idx) ||
+		    !p->kept[kept_slot(p, idx)])
+			return fail(p, "memo index out of range");
+		return push(p, p->kept[kept_slot(p, idx)]);
+	}
 	if (idx >= p->memo_cap || !p->memo[idx])
 		return fail(p, "memo index out of range");
 	return push(p, p->memo[idx]);
@@ -691,6 +1026,8 @@ static int op_build(parser *p, unsigned char op)
 		return -1;
 	if (obj->kind != PK_OBJECT)
 		return fail(p, "BUILD on something that is not an object");
+	if (p->main && !obj->scratch && keep_all(p, &state, 1) != 0)
+		return -1;
 	obj->u.obj->state = state;
 	return 0;
 }
@@ -740,6 +1077,8 @@ static int op_stop(parser *p, unsigned char op)
 	(void)op;
 	if (p->sp != 1 || p->nmarks != 0)
 		return fail(p, "STOP with an unbalanced stack");
+	if (p->main && keep_all(p, p->stack, 1) != 0)
+		return -1;
 	p->result = p->stack[0];
 	return 0;
 }
@@ -783,33 +1122,394 @@ static int run(parser *p)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- streaming:
+ * the pre-scan finds the memo slots that are ever read */
+
+/* How each opcode's argument is laid out (A_BAD: not an opcode we
+ * read); the table lists the opcodes of `handlers`. */
+enum { A_BAD, A_NONE, A_FIXED1, A_FIXED2, A_FIXED4, A_FIXED8, A_COUNT1,
+       A_COUNT4, A_COUNT8, A_LINES };
+
+static const unsigned char arg_kind[256] = {
+	['N'] = A_NONE, [0x88] = A_NONE, [0x89] = A_NONE, ['('] = A_NONE,
+	[')'] = A_NONE, [']'] = A_NONE, ['}'] = A_NONE, [0x8f] = A_NONE,
+	[0x85] = A_NONE, [0x86] = A_NONE, [0x87] = A_NONE, ['t'] = A_NONE,
+	['l'] = A_NONE, ['d'] = A_NONE, [0x91] = A_NONE, ['a'] = A_NONE,
+	['e'] = A_NONE, [0x90] = A_NONE, ['s'] = A_NONE, ['u'] = A_NONE,
+	['0'] = A_NONE, ['1'] = A_NONE, ['2'] = A_NONE, [0x94] = A_NONE,
+	[0x93] = A_NONE, ['R'] = A_NONE, [0x81] = A_NONE, [0x92] = A_NONE,
+	['b'] = A_NONE, ['Q'] = A_NONE, ['.'] = A_NONE,
+	['K'] = A_FIXED1, [0x80] = A_FIXED1, ['q'] = A_FIXED1, ['h'] = A_FIXED1,
+	['M'] = A_FIXED2, ['J'] = A_FIXED4, ['r'] = A_FIXED4, ['j'] = A_FIXED4,
+	['G'] = A_FIXED8, [0x95] = A_FIXED8,
+	[0x8a] = A_COUNT1, ['U'] = A_COUNT1, ['C'] = A_COUNT1, [0x8c] = A_COUNT1,
+	[0x8b] = A_COUNT4, ['T'] = A_COUNT4, ['B'] = A_COUNT4, ['X'] = A_COUNT4,
+	[0x8d] = A_COUNT8, [0x8e] = A_COUNT8, [0x96] = A_COUNT8,
+	['c'] = A_LINES,
+};
+
+static const unsigned char arg_width[] = {
+	[A_FIXED1] = 1, [A_FIXED2] = 2, [A_FIXED4] = 4, [A_FIXED8] = 8,
+	[A_COUNT1] = 1, [A_COUNT4] = 4, [A_COUNT8] = 8,
+};
+
+/* One opcode of the scan. */
+typedef struct scan_op {
+	unsigned char op;
+	size_t at;           /* its offset */
+	uint64_t arg;        /* fixed-width argument (PUT/GET index) */
+	size_t str, strn;    /* counted argument: offset and length */
+} scan_op;
+
+/* Reads the opcode at *pos and skips its argument: 0, or -1 at an
+ * opcode we do not read or a truncated argument. */
+static int scan_next(const unsigned char *b, size_t len, size_t *pos,
+		     scan_op *o)
+{
+	unsigned kind, w;
+	int i;
+
+	o->at = *pos;
+	o->op = b[(*pos)++];
+	o->strn = SIZE_MAX;
+	kind = arg_kind[o->op];
+	if (kind == A_NONE) /* the common cases first */
+		return 0;
+	if (kind == A_FIXED1 && *pos < len) {
+		o->arg = b[(*pos)++];
+		return 0;
+	}
+	if (kind == A_COUNT1 && *pos < len && b[*pos] < len - *pos) {
+		o->strn = o->arg = b[*pos];
+		o->str = *pos + 1;
+		*pos += 1 + o->strn;
+		return 0;
+	}
+	w = kind < sizeof arg_width ? arg_width[kind] : 0;
+	if (kind == A_BAD || w > len - *pos)
+		return -1;
+	if (kind == A_LINES) { /* GLOBAL: two lines */
+		for (i = 0; i < 2; i++) {
+			const unsigned char *nl = memchr(b + *pos, '\n', len - *pos);
+
+			if (!nl)
+				return -1;
+			*pos = (size_t)(nl - b) + 1;
+		}
+		return 0;
+	}
+	o->arg = w ? td_le(b + *pos, (int)w) : 0;
+	*pos += w;
+	if (kind < A_COUNT1)
+		return 0;
+	if (o->arg > len - *pos)
+		return -1;
+	o->str = *pos;
+	o->strn = (size_t)o->arg;
+	*pos += o->strn;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- streaming:
+ * the dropped value, walked without building it */
+
+/* Stack effect of an opcode: `pop` values (DOWN_TO_MARK: down to the last
+ * MARK, which goes too), then `push`.  MARK itself is SET_MARK. */
+enum { DOWN_TO_MARK = -1, SET_MARK = -2 };
+
+typedef struct effect {
+	signed char pop, push;
+} effect;
+
+static effect stack_effect(unsigned char op)
+{
+	switch (op) {
+	case '(':  return (effect){SET_MARK, 0};
+	case 0x85: return (effect){1, 1};
+	case 0x86: return (effect){2, 1};
+	case 0x87: return (effect){3, 1};
+	case 't': case 'l': case 'd': case 0x91:
+		return (effect){DOWN_TO_MARK, 1};
+	case 'e': case 0x90: case 'u': case '1':
+		return (effect){DOWN_TO_MARK, 0};
+	case 'a': case '0': case 'b':
+		return (effect){1, 0};
+	case 's':  return (effect){2, 0};
+	case '2':  return (effect){0, 1};
+	case 0x93: case 'R': case 0x81:
+		return (effect){2, 1};
+	case 0x92: return (effect){3, 1};
+	case 'Q':  return (effect){1, 1};
+	case 'q': case 'r': case 0x94: case 0x80: case 0x95:
+		return (effect){0, 0};
+	default:   return (effect){0, 1}; /* values, GET, GLOBAL */
+	}
+}
+
+/* A PUT or MEMOIZE in the dropped value: the slot counts as filled (so
+ * later MEMOIZEs number theirs as they would) but holds nothing. */
+static int skip_memo(parser *p, const scan_op *o)
+{
+	return fill_slot(p, o->op == 0x94 ? p->memo_n : o->arg);
+}
+
+/* The MARKs the dropped value sets, as stack depths. */
+typedef struct marks {
+	size_t *d;
+	size_t n, cap;
+} marks;
+
+static int marks_push(marks *m, size_t depth)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 16;
+		size_t *nd = realloc(m->d, cap * sizeof *nd);
+
+		if (!nd)
+			return -1;
+		m->d = nd;
+		m->cap = cap;
+	}
+	m->d[m->n++] = depth;
+	return 0;
+}
+
+/* The depth after op's pops, or SIZE_MAX when they reach below `base`
+ * (the op then belongs to the caller's parse). */
+static size_t after_pops(const marks *m, effect e, size_t depth, size_t base)
+{
+	if (e.pop == DOWN_TO_MARK)
+		return m->n ? m->d[m->n - 1] : SIZE_MAX;
+	return depth >= base + (size_t)e.pop ? depth - (size_t)e.pop : SIZE_MAX;
+}
+
+/* Walks the ops of the dropped value (the one after the drop_from string
+ * just pushed) tracking only the stack depth, up to the op that would
+ * take it below the string: the parse resumes there, with None in place
+ * of the value. */
+static int skip_dropped(parser *p)
+{
+	size_t base = p->sp, depth = p->sp, mark_limit = p->lim.max_marks;
+	marks m = {0};
+	scan_op o = {0};
+	int rc = 0;
+
+	for (;;) {
+		size_t at = p->pos, next;
+		effect e;
+
+		p->op_pos = at;
+		if (p->pos >= p->len ||
+		    scan_next(p->buf, p->len, &p->pos, &o) != 0 || o.op == '.') {
+			rc = fail(p, o.op == '.' && p->pos <= p->len
+				     ? "STOP inside a dropped value"
+				     : "unsupported, invalid or truncated opcode");
+			break;
+		}
+		e = stack_effect(o.op);
+		if (e.pop == SET_MARK) {
+			rc = m.n >= mark_limit
+			     ? fail(p, "MARKs nested deeper than the limit")
+			     : marks_push(&m, depth) != 0
+			     ? fail(p, "out of memory") : 0;
+			if (rc)
+				break;
+			continue;
+		}
+		next = after_pops(&m, e, depth, base);
+		if (next == SIZE_MAX || next < base) { /* the caller's op */
+			p->pos = at;
+			break;
+		}
+		if (e.pop == DOWN_TO_MARK)
+			m.n--;
+		depth = next + (size_t)e.push;
+		if ((o.op == 'q' || o.op == 'r' || o.op == 0x94) &&
+		    (rc = skip_memo(p, &o)) != 0)
+			break;
+	}
+	free(m.d);
+	if (rc != 0)
+		return rc;
+	if (depth > base + 1)
+		return fail(p, "values follow the dropped one in the same "
+			    "container (not supported)");
+	if (depth == base + 1)
+		return push(p, p->none ? p->none : (p->none = new_shared(p,
+								 PK_NONE)));
+	return 0;
+}
+
+/* The rank table and one kept slot per fetched memo slot. */
+static int make_ranks(parser *p)
+{
+	size_t w, nw = p->nbits / 64, n = 0; /* nbits: whole words */
+
+	p->rank = malloc((nw ? nw : 1) * sizeof *p->rank);
+	if (!p->rank)
+		return oom(p);
+	for (w = 0; w < nw; w++) {
+		p->rank[w] = (uint32_t)n;
+		n += popcount64(p->fetched[w]);
+	}
+	if (n > UINT32_MAX)
+		return oom(p);
+	p->kept = calloc(n ? n : 1, sizeof *p->kept);
+	return p->kept ? 0 : oom(p);
+}
+
+static void set_bit(uint64_t *bits, uint64_t i)
+{
+	bits[i / 64] |= UINT64_C(1) << (i % 64);
+}
+
+static int is_str_op(unsigned char op)
+{
+	return op == 0x8c || op == 'X' || op == 0x8d;
+}
+
+/* The scan's two bitmaps, grown together as slots appear. */
+typedef struct scan_bits {
+	uint64_t *filled, *fetched;
+	size_t words;
+} scan_bits;
+
+static int grow_bits(scan_bits *sb, uint64_t slot)
+{
+	size_t words = sb->words ? sb->words : 64, i;
+	uint64_t **maps[2] = {&sb->filled, &sb->fetched};
+
+	if (slot / 64 < sb->words)
+		return 0;
+	while (slot / 64 >= words)
+		words *= 2;
+	for (i = 0; i < 2; i++) {
+		uint64_t *n = realloc(*maps[i], words * sizeof *n);
+
+		if (!n)
+			return -1;
+		memset(n + sb->words, 0, (words - sb->words) * sizeof *n);
+		*maps[i] = n;
+	}
+	sb->words = words;
+	return 0;
+}
+
+/* One opcode's effect on the bitmaps: PUT/MEMOIZE fill a slot, GET
+ * marks it fetched. */
+static int scan_memo(parser *p, scan_bits *sb, const scan_op *o,
+		     size_t *nfilled)
+{
+	uint64_t slot = o->op == 0x94 ? *nfilled : o->arg;
+
+	if (slot >= p->len)
+		return 0; /* not genuine: the parse says so */
+	if (o->op == 'q' || o->op == 'r' || o->op == 0x94) {
+		if (slot / 64 >= sb->words && grow_bits(sb, slot) != 0)
+			return oom(p);
+		if (!bit(sb->filled, sb->words * 64, slot)) {
+			set_bit(sb->filled, slot);
+			(*nfilled)++;
+		}
+	} else if ((o->op == 'h' || o->op == 'j') && slot / 64 < sb->words) {
+		set_bit(sb->fetched, slot);
+	}
+	return 0;
+}
+
+/* One pass over the opcodes marks the memo slots a GET reads, up to the
+ * drop_from string (past it nothing not kept is read).  A malformed
+ * stream just ends the scan: the parse itself reports it. */
+static int prescan(parser *p)
+{
+	scan_bits sb = {0};
+	size_t pos = 0, nfilled = 0;
+	size_t dl = p->drop_from ? strlen(p->drop_from) : 0;
+	scan_op o = {0};
+	int rc = grow_bits(&sb, 0) ? oom(p) : 0;
+
+	while (rc == 0 && pos < p->len &&
+	       scan_next(p->buf, p->len, &pos, &o) == 0 && o.op != '.') {
+		if (dl && is_str_op(o.op) && o.strn == dl &&
+		    memcmp(p->buf + o.str, p->drop_from, dl) == 0) {
+			p->drop_pos = o.at;
+			break;
+		}
+		rc = scan_memo(p, &sb, &o, &nfilled);
+	}
+	p->fetched = sb.fetched;
+	p->filled = sb.filled;
+	p->nbits = p->filled_bits = sb.words * 64;
+	if (rc != 0)
+		return rc;
+	memset(p->filled, 0, sb.words * sizeof *p->filled);
+	return make_ranks(p);
+}
+
+static void parser_free(parser *p)
+{
+	free(p->stack);
+	free(p->marks);
+	free(p->memo);
+	free(p->fetched);
+	free(p->filled);
+	free(p->rank);
+	free(p->kept);
+
+	if (p->main) /* streaming: p->arena is the scratch arena */
+		td_arena_free(p->arena);
+}
+
+static pk_doc *parse(parser *p, const pk_limits *lim, int stream)
+{
+	pk_doc *doc = calloc(1, sizeof *doc);
+	td_arena *docarena;
+
+	p->lim = lim ? *lim : default_limits;
+	docarena = td_arena_new(p->lim.max_memory);
+	if (stream) {
+		p->main = docarena;
+		p->arena = td_arena_new(p->lim.max_memory);
+	} else {
+		p->arena = docarena;
+	}
+	if (stream && !docarena && p->arena) { /* parser_free would keep it */
+		td_arena_free(p->arena);
+		p->arena = NULL;
+	}
+	if (!doc || !docarena || !p->arena) {
+		td_errf(p->err, "pickle: out of memory");
+		goto fail;
+	}
+	if ((stream && prescan(p) != 0) || run(p) != 0)
+		goto fail;
+	doc->arena = docarena;
+	doc->root = p->result;
+	parser_free(p);
+	return doc;
+fail:
+	parser_free(p);
+	td_arena_free(docarena);
+	free(doc);
+	return NULL;
+}
+
 pk_doc *pk_parse(const unsigned char *buf, size_t len, const pk_limits *lim,
 		 td_err *err)
 {
-	parser p = {.buf = buf, .len = len, .err = err};
-	pk_doc *doc = calloc(1, sizeof *doc);
+	parser p = {.buf = buf, .len = len, .err = err, .drop_pos = SIZE_MAX};
 
-	p.lim = lim ? *lim : default_limits;
-	p.arena = td_arena_new(p.lim.max_memory);
-	if (!doc || !p.arena) {
-		td_errf(err, "pickle: out of memory");
-		goto fail;
-	}
-	if (run(&p) != 0)
-		goto fail;
-	doc->arena = p.arena;
-	doc->root = p.result;
-	free(p.stack);
-	free(p.marks);
-	free(p.memo);
-	return doc;
-fail:
-	free(p.stack);
-	free(p.marks);
-	free(p.memo);
-	td_arena_free(p.arena);
-	free(doc);
-	return NULL;
+	return parse(&p, lim, 0);
+}
+
+pk_doc *pk_parse_stream(const unsigned char *buf, size_t len,
+			const pk_limits *lim, pk_items_fn on_items, void *ctx,
+			const char *drop_from, td_err *err)
+{
+	parser p = {.buf = buf, .len = len, .err = err, .on_items = on_items,
+		    .ctx = ctx, .drop_from = drop_from, .drop_pos = SIZE_MAX};
+
+	return parse(&p, lim, 1);
 }
 
 void pk_doc_free(pk_doc *doc)

@@ -39,7 +39,7 @@ typedef struct pk_value pk_value;
 
 typedef struct pk_vec {
 	pk_value **v;
-	size_t n, cap;
+	uint32_t n, cap;  /* the arena's limit keeps counts far below 2^32 */
 } pk_vec;
 
 typedef struct pk_object {
@@ -54,6 +54,7 @@ typedef struct pk_object {
 
 struct pk_value {
 	pk_kind kind;
+	unsigned char scratch;  /* streaming: not yet kept (internal) */
 	union {
 		int b;
 		int64_t i;
@@ -79,6 +80,31 @@ typedef struct pk_doc pk_doc;
 pk_doc *pk_parse(const unsigned char *buf, size_t len, const pk_limits *lim,
 		 td_err *err);
 void pk_doc_free(pk_doc *doc);
+
+/* Streaming: on_items sees every batch of items about to be added to a
+ * container: SETITEM(S) pairs (key, value, key, value, ...; is_dict 1)
+ * and APPEND(S) values (is_dict 0), onto `target`.  It returns 1 when it
+ * consumed them (they are not stored, and the memory of everything built
+ * for them is reclaimed soon after), 0 to store them, or -1 to stop the
+ * parse (it has then set err).  It must not keep pointers to the values
+ * it is shown.  Memory is then bounded by what is kept, not by the
+ * input: values are built in a scratch arena, and copied into the
+ * document only when stored, memoized and fetched again later (a
+ * pre-scan of the opcodes finds which memo entries are ever read), or
+ * left on the stack when the scratch arena is emptied.
+ *
+ * drop_from (NULL: none) names a string (a dict key such as
+ * "all_local_plans") from which on the caller drops everything: the
+ * value after it is skipped without being built and reads None (values
+ * after it in the same container are refused), and later GETs of memo
+ * entries not kept before it read None. */
+typedef int (*pk_items_fn)(void *ctx, const pk_value *target,
+			   pk_value *const *items, size_t n, int is_dict,
+			   td_err *err);
+
+pk_doc *pk_parse_stream(const unsigned char *buf, size_t len,
+			const pk_limits *lim, pk_items_fn on_items, void *ctx,
+			const char *drop_from, td_err *err);
 const pk_value *pk_root(const pk_doc *doc);
 
 /* ---- helpers for readers of the tree (all NULL-safe) ---- */

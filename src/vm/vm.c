@@ -326,7 +326,9 @@ static int emit(state *s)
 		r->out = n;
 	}
 	o = &r->out[r->nout++];
-	memcpy(o->name, s->name, s->nlen + 1);
+	o->name = td_arena_strndup(s->arena, s->name, s->nlen);
+	if (!o->name)
+		return fail(s, "out of memory");
 	o->node = s->work[0];
 	if (td_shape_nbytes(o->node->shape.dims, o->node->shape.ndim,
 			    td_dtype_size(o->node->shape.dtype), &o->nbytes))
@@ -487,6 +489,7 @@ static int split_entry(expand_ctx *x, uint32_t r, const vm_entry *e,
 	const mp_rewrite *rw = &x->m->prog->rewrites[r];
 	vm_value count;
 	vm_entry sub;
+	char buf[VM_NAME_MAX];
 	int64_t i;
 
 	if (run(s, rw->count_code) != 0)
@@ -504,7 +507,8 @@ static int split_entry(expand_ctx *x, uint32_t r, const vm_entry *e,
 		caps->ints[rw->split_slot] = i;
 		if (run_name(s, rw->name_code) != 0)
 			return -1;
-		memcpy(sub.name, s->name, s->nlen + 1);
+		memcpy(buf, s->name, s->nlen + 1);
+		sub.name = buf;
 		sub.fixed[sub.nfixed++] = i;
 		sub.shape.ndim--;
 		memmove(sub.shape.dims, sub.shape.dims + 1,
@@ -520,6 +524,7 @@ static int rewrite_from(expand_ctx *x, uint32_t r, vm_entry *e)
 {
 	const mp_program *p = x->m->prog;
 	vm_caps caps, guard;
+	char buf[VM_NAME_MAX];
 	state s;
 
 	for (; r < p->nrewrites; r++) {
@@ -545,7 +550,8 @@ static int rewrite_from(expand_ctx *x, uint32_t r, vm_entry *e)
 		if (run_name(&s, rw->name_code) != 0)
 			return td_err_context(x->err, e->name, "rewrite at %s:%u",
 					      p->strs[rw->file], rw->line);
-		memcpy(e->name, s.name, s.nlen + 1);
+		memcpy(buf, s.name, s.nlen + 1); /* caps pointed into e->name */
+		e->name = buf;
 	}
 	return x->fn(x->ctx, e, x->err);
 }
@@ -557,10 +563,10 @@ int vm_expand(const vm *m, uint32_t key, const char *name,
 	vm_entry e;
 
 	memset(&e, 0, sizeof e);
-	if (strlen(name) >= sizeof e.name)
+	if (strlen(name) >= VM_NAME_MAX)
 		return td_errf(err, "key name longer than %d bytes: %.60s...",
 			       VM_NAME_MAX - 1, name);
-	strcpy(e.name, name);
+	e.name = name;
 	e.key = key;
 	e.shape = *shape;
 	return rewrite_from(&x, 0, &e);

@@ -51,7 +51,9 @@ typedef struct vm_shape {
 
 /* One source entry: a stored key, or one index along its leading axes. */
 typedef struct vm_entry {
-	char name[VM_NAME_MAX];   /* after rewrites */
+	const char *name;         /* after rewrites; during vm_expand's
+				   * callback a buffer of the VM's: keep a
+				   * copy (at most VM_NAME_MAX-1 bytes) */
 	uint32_t key;             /* index in the catalog */
 	int nfixed;               /* leading axes fixed by rewrite splits */
 	int64_t fixed[TD_MAX_DIMS];
@@ -75,7 +77,7 @@ typedef struct vm_node {
 } vm_node;
 
 typedef struct vm_output {
-	char name[VM_NAME_MAX];
+	const char *name;          /* in the VM's arena */
 	vm_node *node;             /* its shape is the output's */
 	uint64_t nbytes;
 } vm_output;

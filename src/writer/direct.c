@@ -96,8 +96,7 @@ static int by_entry_off(const void *a, const void *b)
 /* The segment for chunk ci's part of the entry box; 0 if not contiguous. */
 static int chunk_segment(dcp_catalog *cat, const dcp_key *k, size_t ci,
 			 const int64_t *elo, const int64_t *esz,
-			 pthread_mutex_t *lock, int verify, dr_seg *s,
-			 td_err *err)
+			 dcp_handles *hs, int verify, dr_seg *s, td_err *err)
 {
 	const dcp_chunk *c = &k->chunks[ci];
 	int64_t lo[TD_MAX_DIMS], sz[TD_MAX_DIMS], rel[TD_MAX_DIMS];
@@ -121,7 +120,7 @@ static int chunk_segment(dcp_catalog *cat, const dcp_key *k, size_t ci,
 	if (!box_run(lo, sz, esz, k->ndim, &in_entry) ||
 	    !box_run(rel, sz, c->sizes, k->ndim, &in_chunk))
 		return 0;
-	s->f = ex_locate(cat, k, ci, lock, verify, &t, err);
+	s->f = ex_locate(cat, k, ci, hs, verify, &t, err);
 	if (!s->f)
 		return -1;
 	s->entry_off = (uint64_t)in_entry * isz;
@@ -130,24 +129,27 @@ static int chunk_segment(dcp_catalog *cat, const dcp_key *k, size_t ci,
 	return 1;
 }
 
-int dr_segments(dcp_catalog *cat, const vm_entry *e, pthread_mutex_t *lock,
+int dr_segments(dcp_catalog *cat, const vm_entry *e, dcp_handles *hs,
 		int verify, dr_seg **out, size_t *nout, td_err *err)
 {
 	const dcp_key *k = &cat->keys[e->key];
 	int64_t elo[TD_MAX_DIMS], esz[TD_MAX_DIMS];
-	dr_seg *segs = calloc(k->nchunks ? k->nchunks : 1, sizeof *segs);
-	size_t i, n = 0;
+	size_t j, n = 0, from = 0, to = k->nchunks;
+	dr_seg *segs;
 	int d, rc = 1;
 
+	if (e->nfixed > 0) /* one layer or expert: only its chunks */
+		dcp_chunks_along0(k, e->fixed[0], &from, &to);
+	segs = calloc(to > from ? to - from : 1, sizeof *segs);
 	if (!segs)
 		return td_errf(err, "out of memory");
 	for (d = 0; d < k->ndim; d++) {
 		elo[d] = d < e->nfixed ? e->fixed[d] : 0;
 		esz[d] = d < e->nfixed ? 1 : k->shape[d];
 	}
-	for (i = 0; rc > 0 && i < k->nchunks; i++) {
-		rc = chunk_segment(cat, k, i, elo, esz, lock, verify, &segs[n],
-				   err);
+	for (j = from; rc > 0 && j < to; j++) {
+		rc = chunk_segment(cat, k, dcp_chunk_at(k, j), elo, esz, hs,
+				   verify, &segs[n], err);
 		n += rc == 1;
 	}
 	if (rc <= 0) {
@@ -167,6 +169,7 @@ int dr_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
 {
 	loff_t ri = (loff_t)in_off, ro = (loff_t)out_off;
 	char buf[1 << 16];
+	ssize_t w;
 
 	while (len > 0) {
 		ssize_t n = copy_file_range(in, &ri, out, &ro, (size_t)len, 0);
@@ -184,9 +187,20 @@ int dr_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
 			return td_errf(err, "copy_file_range: %s", strerror(errno));
 		/* no kernel copy here: fall back to read and write */
 		n = pread(in, buf, len < sizeof buf ? (size_t)len : sizeof buf, ri);
-		if (n <= 0 || pwrite(out, buf, (size_t)n, ro) != n)
+		if (n <= 0)
 			return td_errf(err, "copying data: %s",
 				       n < 0 ? strerror(errno) : "short read");
+		for (w = 0; w < n;) { /* a short write: the next says why */
+			ssize_t m = pwrite(out, buf + w, (size_t)(n - w), ro + w);
+
+			if (m < 0 && errno == EINTR)
+				continue;
+			if (m <= 0) /* ENOSPC, EIO, ... */
+				return td_errf(err, "copying data: %s",
+					       m < 0 ? strerror(errno)
+						     : "no progress writing");
+			w += m;
+		}
 		ri += n;
 		ro += n;
 		len -= (uint64_t)n;

@@ -21,8 +21,9 @@ int dr_node_range(const vm_node *node, uint64_t *byte_off);
 
 /* 1 and the entry's segments (sorted) when every chunk's part of the
  * entry is contiguous both in the entry and in the chunk; 0 when not;
- * -1 on error.  Catalog lookups run under lock. */
-int dr_segments(dcp_catalog *cat, const vm_entry *e, pthread_mutex_t *lock,
+ * -1 on error.  Lock-free; the segments' files are hs's, valid until its
+ * next mark. */
+int dr_segments(dcp_catalog *cat, const vm_entry *e, dcp_handles *hs,
 		int verify, dr_seg **segs, size_t *n, td_err *err);
 
 /* Copies len bytes between file descriptors at the given offsets:

@@ -42,6 +42,15 @@ void ex_pool_reset(ex_pool *p)
 		free(p->bufs[i]);
 	p->n = 0;
 	p->bytes = 0;
+	dcp_handles_mark(&p->files);
+}
+
+void ex_pool_free(ex_pool *p)
+{
+	ex_pool_reset(p);
+	free(p->bufs);
+	dcp_handles_free(&p->files);
+	memset(p, 0, sizeof *p);
 }
 
 /* ---------------------------------------------------------------- views */

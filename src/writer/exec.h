@@ -26,18 +26,19 @@ typedef struct ex_pool {
 	int n, cap;
 	uint64_t bytes;        /* currently allocated */
 	uint64_t peak;         /* high-water mark, for the memory bound */
+	dcp_handles files;     /* this thread's descriptors */
 } ex_pool;
 
-/* Reads entry e of the catalog into a new pool buffer (row-major).  The
- * catalog's archive lookups run under `lock` when it is not NULL (threads
- * share the catalog); the data reads do not need it. */
+/* Reads entry e of the catalog into a new pool buffer (row-major).
+ * Threads may share the catalog: archive lookups are lock-free
+ * (dcp_read_chunk_shared) and reads go through the pool's descriptors. */
 int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
-		  pthread_mutex_t *lock, int verify, ex_view *out, td_err *err);
+		  int verify, ex_view *out, td_err *err);
 
-/* Chunk ci's tensor data and file (lookup under lock), its CRC checked
- * first when verify is set. */
-const td_file *ex_locate(dcp_catalog *cat, const dcp_key *k, size_t ci,
-			 pthread_mutex_t *lock, int verify, ts_tensor *t,
+/* Chunk ci's tensor data and file (one of hs), its CRC checked first
+ * when verify is set.  No lock needed. */
+const td_file *ex_locate(const dcp_catalog *cat, const dcp_key *k,
+			 size_t ci, dcp_handles *hs, int verify, ts_tensor *t,
 			 td_err *err);
 
 /* Evaluates node n over the loaded entry view. */
@@ -48,7 +49,11 @@ int ex_eval(const vm_node *n, const ex_view *entry, ex_pool *pool,
 int ex_contiguous(const ex_view *v, ex_pool *pool, const unsigned char **out,
 		  td_err *err);
 
+/* Frees the buffers; the descriptors stay open for the next entry (but
+ * may now be closed to open others). */
 void ex_pool_reset(ex_pool *pool);
+/* Frees everything, closes the descriptors. */
+void ex_pool_free(ex_pool *pool);
 
 /* The strided-view arithmetic of VN_PERMUTE, VN_NARROW and VN_SELECT
  * (off: elements); shared with direct.c.  -1 for any other kind (those

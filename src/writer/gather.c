@@ -47,18 +47,14 @@ static void scatter_run(void *ctx, int64_t d, int64_t s, int64_t n)
 }
 
 /* The chunk's tensor data and file, looked up under lock. */
-const td_file *ex_locate(dcp_catalog *cat, const dcp_key *k, size_t ci,
-			 pthread_mutex_t *lock, int verify, ts_tensor *t,
+const td_file *ex_locate(const dcp_catalog *cat, const dcp_key *k,
+			 size_t ci, dcp_handles *hs, int verify, ts_tensor *t,
 			 td_err *err)
 {
 	const td_file *f = NULL;
 
-	if (lock)
-		pthread_mutex_lock(lock);
-	if (dcp_read_chunk(cat, k, ci, t, err) == 0)
-		f = dcp_file(cat, k->chunks[ci].file, err);
-	if (lock)
-		pthread_mutex_unlock(lock);
+	if (dcp_read_chunk_shared(cat, k, ci, hs, t, err) == 0)
+		f = dcp_handles_get(hs, cat, k->chunks[ci].file, err);
 	if (f && verify && vf_chunk(k, ci, t, f, err) != 0)
 		return NULL;
 	return f;
@@ -66,7 +62,7 @@ const td_file *ex_locate(dcp_catalog *cat, const dcp_key *k, size_t ci,
 
 static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 		      const box *e, const box *x, unsigned char *dst,
-		      pthread_mutex_t *lock, int verify, td_err *err)
+		      dcp_handles *hs, int verify, td_err *err)
 {
 	const dcp_chunk *c = &k->chunks[ci];
 	int64_t cst[TD_MAX_DIMS], est[TD_MAX_DIMS], first = 0, last = 0;
@@ -78,7 +74,7 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 	scatter sc;
 	int d, rc, whole;
 
-	f = ex_locate(cat, k, ci, lock, 0, &t, err);
+	f = ex_locate(cat, k, ci, hs, 0, &t, err);
 	if (!f)
 		return -1;
 	td_shape_strides(c->sizes, k->ndim, cst);
@@ -112,12 +108,12 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 }
 
 int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
-		  pthread_mutex_t *lock, int verify, ex_view *out, td_err *err)
+		  int verify, ex_view *out, td_err *err)
 {
 	const dcp_key *k = &cat->keys[e->key];
 	uint64_t n = td_dtype_size(k->dtype);
 	box eb, x;
-	size_t i;
+	size_t j, from = 0, to = k->nchunks;
 	int d;
 
 	eb.n = k->ndim;
@@ -133,10 +129,15 @@ int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
 	out->base = ex_pool_alloc(pool, n, err);
 	if (!out->base)
 		return -1;
-	for (i = 0; i < k->nchunks; i++)
+	if (e->nfixed > 0) /* one layer or expert: only its chunks */
+		dcp_chunks_along0(k, e->fixed[0], &from, &to);
+	for (j = from; j < to; j++) {
+		size_t i = dcp_chunk_at(k, j);
+
 		if (intersect(&k->chunks[i], &eb, &x) &&
-		    copy_chunk(cat, k, i, &eb, &x, out->base, lock, verify,
-			       err) != 0)
+		    copy_chunk(cat, k, i, &eb, &x, out->base, &pool->files,
+			       verify, err) != 0)
 			return -1;
+	}
 	return 0;
 }

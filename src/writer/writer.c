@@ -230,11 +230,16 @@ static void progress(wctx *w, const struct timespec *start, int final)
 
 /* ---------------------------------------------------------------- data */
 
-/* Work shared by the writer threads; everything below `mu` is guarded. */
+/* Work shared by the writer threads; everything below `mu` is guarded
+ * (the catalog's chunk lookups are lock-free: dcp_read_chunk_shared). */
 typedef struct shared {
 	wctx *w;
-	pthread_mutex_t mu;       /* catalog lookups, and the fields below */
-	uint32_t next;            /* next entry to take */
+	pthread_mutex_t mu;       /* the fields below */
+	uint32_t next;            /* next position in order to take */
+	uint32_t batch;           /* entries taken per lock round trip */
+	uint32_t *order;          /* entries by the file and offset of their
+				   * first chunk: few files open at a time,
+				   * sequential reads within each */
 	int rc;
 	td_err err;               /* the first error */
 	struct timespec start;
@@ -244,7 +249,7 @@ typedef struct shared {
  * possible, -1 error.  *segs is computed once per entry (*state: 0 not
  * yet, 1 available, -1 unavailable). */
 static int write_direct(wctx *w, const plan_entry *pe, const plan_tensor *t,
-			pthread_mutex_t *mu, dr_seg **segs, size_t *nsegs,
+			dcp_handles *hs, dr_seg **segs, size_t *nsegs,
 			int *state, td_err *err)
 {
 	uint64_t off;
@@ -252,7 +257,7 @@ static int write_direct(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	if (!w->o->direct || !dr_node_range(t->out.node, &off))
 		return 0;
 	if (*state == 0) {
-		int rc = dr_segments(&w->ck->cat, &pe->e, mu, w->o->verify,
+		int rc = dr_segments(&w->ck->cat, &pe->e, hs, w->o->verify,
 				     segs, nsegs, err);
 
 		if (rc < 0)
@@ -270,14 +275,14 @@ static int write_direct(wctx *w, const plan_entry *pe, const plan_tensor *t,
 
 /* Output t computed in memory from the gathered entry. */
 static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
-			  ex_pool *pool, pthread_mutex_t *mu, ex_view *entry,
-			  int *loaded, td_err *err)
+			  ex_pool *pool, ex_view *entry, int *loaded,
+			  td_err *err)
 {
 	const unsigned char *data;
 	ex_view v;
 
 	if (!*loaded) {
-		if (ex_load_entry(&w->ck->cat, &pe->e, pool, mu, w->o->verify,
+		if (ex_load_entry(&w->ck->cat, &pe->e, pool, w->o->verify,
 				  entry, err) != 0)
 			return -1;
 		*loaded = 1;
@@ -293,8 +298,7 @@ static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
 }
 
 static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
-		       pthread_mutex_t *mu, uint64_t *bytes, uint64_t *direct,
-		       td_err *err)
+		       uint64_t *bytes, uint64_t *direct, td_err *err)
 {
 	const plan_entry *pe = &w->pl->entries[ei];
 	dr_seg *segs = NULL;
@@ -320,11 +324,12 @@ static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 
 		if (t->dropped || w->fds[t->shard] < 0)
 			continue;
-		rc = write_direct(w, pe, t, mu, &segs, &nsegs, &state, err);
+		rc = write_direct(w, pe, t, &pool->files, &segs, &nsegs,
+				  &state, err);
 		if (rc > 0)
 			*direct += t->out.nbytes;
 		if (rc == 0)
-			rc = write_computed(w, pe, t, pool, mu, &entry, &loaded,
+			rc = write_computed(w, pe, t, pool, &entry, &loaded,
 					    err);
 		if (rc >= 0 && tensor_written(w, t->shard, err) != 0)
 			rc = -1;
@@ -334,7 +339,107 @@ static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 	return rc < 0 ? -1 : 0;
 }
 
-/* Takes entries until none are left, an error occurs or a signal came. */
+/* Claims the next run of entries, [*first, *end): 0 when none is left,
+ * an error occurred or a signal came.  Called with sh->mu held. */
+static int claim(shared *sh, uint32_t *first, uint32_t *end)
+{
+	uint32_t n = sh->w->pl->nentries;
+
+	if (sh->rc || interrupted || sh->next >= n)
+		return 0;
+	*first = sh->next;
+	*end = n - sh->next > sh->batch ? sh->next + sh->batch : n;
+	sh->next = *end;
+	return 1;
+}
+
+/* Writes the entries at positions [i, end) of the order without the
+ * lock; stops at the first error. */
+static int write_run(shared *sh, uint32_t i, uint32_t end, ex_pool *pool,
+		     uint64_t *bytes, uint64_t *direct, td_err *err)
+{
+	int rc = 0;
+
+	for (; rc == 0 && i < end && !interrupted; i++) {
+		rc = write_entry(sh->w, sh->order[i], pool, bytes, direct,
+				 err);
+		ex_pool_reset(pool);
+	}
+	return rc;
+}
+
+/* Where an entry's bytes start: its first overlapping chunk's file and
+ * archive offset (entries copied from an HF file go last). */
+typedef struct entry_pos {
+	uint32_t file, entry;
+	uint64_t off;
+} entry_pos;
+
+static entry_pos place_of(const dcp_catalog *cat, const plan_entry *pe,
+			  uint32_t ei)
+{
+	entry_pos p = {UINT32_MAX, ei, 0};
+	const dcp_key *k;
+	size_t i, j, from, to;
+	int d;
+
+	if (pe->origin || pe->e.key >= cat->nkeys)
+		return p;
+	k = &cat->keys[pe->e.key];
+	from = 0;
+	to = k->nchunks;
+	if (pe->e.nfixed > 0)
+		dcp_chunks_along0(k, pe->e.fixed[0], &from, &to);
+	for (j = from; j < to; j++) {
+		i = dcp_chunk_at(k, j);
+		for (d = 0; d < pe->e.nfixed && d < k->ndim; d++)
+			if (pe->e.fixed[d] < k->chunks[i].offsets[d] ||
+			    pe->e.fixed[d] >= k->chunks[i].offsets[d] +
+					      k->chunks[i].sizes[d])
+				break;
+		if (d == pe->e.nfixed || d == k->ndim) {
+			p.file = k->chunks[i].file;
+			p.off = k->chunks[i].item_off;
+			return p;
+		}
+	}
+	return p;
+}
+
+static int by_place(const void *x, const void *y)
+{
+	const entry_pos *a = x, *b = y;
+
+	if (a->file != b->file)
+		return a->file < b->file ? -1 : 1;
+	if (a->off != b->off)
+		return a->off < b->off ? -1 : 1;
+	return a->entry < b->entry ? -1 : a->entry > b->entry;
+}
+
+/* The order in which the threads take the entries. */
+static uint32_t *work_order(const wctx *w)
+{
+	uint32_t i, n = w->pl->nentries;
+	entry_pos *pos = malloc((n ? n : 1) * sizeof *pos);
+	uint32_t *order = malloc((n ? n : 1) * sizeof *order);
+
+	if (!pos || !order) {
+		free(pos);
+		free(order);
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		pos[i] = place_of(&w->ck->cat, &w->pl->entries[i], i);
+	qsort(pos, n, sizeof *pos, by_place);
+	for (i = 0; i < n; i++)
+		order[i] = pos[i].entry;
+	free(pos);
+	return order;
+}
+
+/* Takes runs of entries until none are left, an error occurs or a signal
+ * came: one lock round trip per run, not per entry. */
 static void *worker(void *arg)
 {
 	shared *sh = arg;
@@ -344,17 +449,15 @@ static void *worker(void *arg)
 
 	for (;;) {
 		uint64_t bytes = 0, direct = 0;
-		uint32_t e;
+		uint32_t e = 0, end = 0;
 		int rc;
 
 		pthread_mutex_lock(&sh->mu);
-		e = sh->next++;
-		if (sh->rc || interrupted || e >= w->pl->nentries) {
-			pthread_mutex_unlock(&sh->mu);
-			break;
-		}
+		rc = claim(sh, &e, &end);
 		pthread_mutex_unlock(&sh->mu);
-		rc = write_entry(w, e, &pool, &sh->mu, &bytes, &direct, &err);
+		if (!rc)
+			break;
+		rc = write_run(sh, e, end, &pool, &bytes, &direct, &err);
 		pthread_mutex_lock(&sh->mu);
 		if (rc && !sh->rc) {
 			sh->rc = rc;
@@ -366,10 +469,27 @@ static void *worker(void *arg)
 			w->st->peak_buffers = pool.peak;
 		progress(w, &sh->start, 0);
 		pthread_mutex_unlock(&sh->mu);
-		ex_pool_reset(&pool);
 	}
-	free(pool.bufs);
+	ex_pool_free(&pool);
 	return NULL;
+}
+
+/* Entries per claim: about 64 KiB of output per run, at most 1/8 of each
+ * thread's share so the threads still balance, at least 1. */
+static uint32_t batch_size(const plan *pl, int jobs)
+{
+	uint64_t total = 0, per, b;
+	uint32_t i;
+
+	for (i = 0; i < pl->ntensors; i++)
+		total += pl->tensors[i].out.nbytes;
+	if (pl->nentries == 0)
+		return 1;
+	per = total / pl->nentries + 1;  /* mean output bytes per entry */
+	b = ((uint64_t)64 << 10) / per;
+	if (b > pl->nentries / ((uint64_t)jobs * 8))
+		b = pl->nentries / ((uint64_t)jobs * 8);
+	return b < 1 ? 1 : b > 4096 ? 4096 : (uint32_t)b;
 }
 
 static int write_data(wctx *w)
@@ -381,10 +501,16 @@ static int write_data(wctx *w)
 
 	memset(&sh, 0, sizeof sh);
 	sh.w = w;
+	sh.batch = batch_size(w->pl, n);
+	sh.order = work_order(w);
+	if (!sh.order)
+		return td_errf(w->err, "out of memory");
 	pthread_mutex_init(&sh.mu, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &sh.start);
 	w->last = sh.start;
-	w->ck->cat.max_open = w->ck->cat.nfiles + 1; /* never close a shared fd */
+	/* each thread keeps its own descriptors, all within the process's
+	 * limit (the catalog's own are not used while writing) */
+	w->ck->cat.max_open = dcp_handle_budget((size_t)n, w->pl->nshards + 16);
 	for (j = 1; j < n; j++)
 		if (pthread_create(&tid[j], NULL, worker, &sh) != 0)
 			break;
@@ -393,6 +519,7 @@ static int write_data(wctx *w)
 	for (j = 1; j < n; j++)
 		pthread_join(tid[j], NULL);
 	pthread_mutex_destroy(&sh.mu);
+	free(sh.order);
 	if (sh.rc) {
 		*w->err = sh.err;
 		return -1;

@@ -50,6 +50,18 @@ for point in staged written moved-aside; do
 	done
 done
 
+# Few descriptors: 11 cannot hold stdio, the output and all 8 .distcp
+# files at once; the run closes and reopens them as it goes (the thread
+# and the catalog keep ~2 each) and writes the expected bytes.
+out="$TMP/fewfds"
+if (ulimit -n 11 && run "$out") 2>"$TMP/err" &&
+	diff -r "$E2E/glm5/expected/default" "$out" >/dev/null; then
+	ok "ulimit -n 11: complete output"
+else
+	bad "ulimit -n 11" "$(cat "$TMP/err")"
+fi
+rm -rf "$out"
+
 # A full disk: a 48 KiB tmpfs (needs root; skipped otherwise).
 mkdir -p "$TMP/small"
 if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=48k tmpfs "$TMP/small" 2>/dev/null; then

@@ -371,6 +371,253 @@ static void test_repr(void)
 	pk_doc_free(doc);
 }
 
+/* ---------------------------------------------------------------- streaming */
+
+/* Deep equality of two trees (depth-limited; memo sharing ignored). */
+static int same_tree(const pk_value *a, const pk_value *b, int depth)
+{
+	uint32_t i;
+
+	if (!a || !b || depth > 64)
+		return a == b;
+	if (a->kind != b->kind)
+		return 0;
+	switch (a->kind) {
+	case PK_NONE:  return 1;
+	case PK_BOOL:  return a->u.b == b->u.b;
+	case PK_INT:   return a->u.i == b->u.i;
+	case PK_FLOAT: return memcmp(&a->u.f, &b->u.f, sizeof a->u.f) == 0;
+	case PK_STR: case PK_BYTES: case PK_BIGINT:
+		return a->u.s.n == b->u.s.n &&
+		       memcmp(a->u.s.p, b->u.s.p, a->u.s.n) == 0;
+	case PK_GLOBAL:
+		return strcmp(a->u.glob.module, b->u.glob.module) == 0 &&
+		       strcmp(a->u.glob.name, b->u.glob.name) == 0;
+	case PK_PERSID:
+		return same_tree(a->u.pid, b->u.pid, depth + 1);
+	case PK_OBJECT:
+		if (a->u.obj->items.n != b->u.obj->items.n ||
+		    a->u.obj->dict_items.n != b->u.obj->dict_items.n ||
+		    !same_tree(a->u.obj->callable, b->u.obj->callable, depth + 1) ||
+		    !same_tree(a->u.obj->args, b->u.obj->args, depth + 1) ||
+		    !same_tree(a->u.obj->kwargs, b->u.obj->kwargs, depth + 1) ||
+		    !same_tree(a->u.obj->state, b->u.obj->state, depth + 1))
+			return 0;
+		for (i = 0; i < a->u.obj->items.n; i++)
+			if (!same_tree(a->u.obj->items.v[i], b->u.obj->items.v[i],
+				       depth + 1))
+				return 0;
+		for (i = 0; i < a->u.obj->dict_items.n; i++)
+			if (!same_tree(a->u.obj->dict_items.v[i],
+				       b->u.obj->dict_items.v[i], depth + 1))
+				return 0;
+		return 1;
+	default:
+		if (a->u.seq.n != b->u.seq.n)
+			return 0;
+		for (i = 0; i < a->u.seq.n; i++)
+			if (!same_tree(a->u.seq.v[i], b->u.seq.v[i], depth + 1))
+				return 0;
+		return 1;
+	}
+}
+
+/* With nothing consumed, streaming builds the tree pk_parse builds. */
+static void test_stream_same_tree(void)
+{
+	static const char *const names[] = {
+		"containers", "shared", "objects", "strings", "ints", "floats"
+	};
+	size_t i;
+	int proto;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		for (proto = 2; proto <= 5; proto++) {
+			char rel[256];
+			unsigned char *buf;
+			size_t len;
+			td_err err;
+			pk_doc *a, *b;
+
+			snprintf(rel, sizeof rel, "tests/fixtures/pickle/%s_p%d.pkl",
+				 names[i], proto);
+			buf = read_all(src_path(rel), &len);
+			a = pk_parse(buf, len, NULL, &err);
+			b = pk_parse_stream(buf, len, NULL, NULL, NULL, NULL, &err);
+			CU_ASSERT_PTR_NOT_NULL(a);
+			CU_ASSERT_PTR_NOT_NULL(b);
+			if (a && b && !same_tree(pk_root(a), pk_root(b), 0))
+				fprintf(stderr, "\n  %s: streamed tree differs\n", rel);
+			CU_ASSERT(a && b && same_tree(pk_root(a), pk_root(b), 0));
+			pk_doc_free(a);
+			pk_doc_free(b);
+			free(buf);
+		}
+}
+
+typedef struct consumer {
+	long next;       /* the int expected in the next value */
+	int bad;
+} consumer;
+
+/* Takes (key, (i, "shared")) pairs; checks every one. */
+static int consume(void *ctx, const pk_value *target, pk_value *const *items,
+		   size_t n, int is_dict, td_err *err)
+{
+	consumer *c = ctx;
+	size_t i;
+
+	(void)target;
+	(void)err;
+	if (!is_dict)
+		return 0;
+	for (i = 0; i + 1 < n; i += 2) {
+		const pk_value *v = items[i + 1];
+
+		if (v->kind != PK_TUPLE || pk_len(v) != 2 ||
+		    pk_item(v, 0)->u.i != c->next ||
+		    !pk_str(pk_item(v, 1)) ||
+		    strcmp(pk_str(pk_item(v, 1)), "shared") != 0)
+			c->bad++;
+		c->next++;
+	}
+	return 1;
+}
+
+/* A dict of n items {"k<i>": (i, "shared")}, the string memoized once
+ * and fetched by every later item: SETITEMS batches of 1000. */
+static unsigned char *big_dict(long n, size_t *len)
+{
+	unsigned char *b = malloc((size_t)n * 24 + 64), *p = b;
+	long i;
+
+	*p++ = 0x80; *p++ = 4; *p++ = '}'; *p++ = '(';
+	for (i = 0; i < n; i++) {
+		int k = snprintf((char *)p + 2, 16, "k%07ld", i);
+
+		p[0] = 0x8c;
+		p[1] = (unsigned char)k;
+		p += 2 + k;
+		*p++ = 'J';    /* BININT: 4 bytes, little-endian */
+		*p++ = (unsigned char)(i & 0xff);
+		*p++ = (unsigned char)((i >> 8) & 0xff);
+		*p++ = (unsigned char)((i >> 16) & 0xff);
+		*p++ = (unsigned char)((i >> 24) & 0xff);
+		if (i == 0) {
+			memcpy(p, "\x8c\x06shared\x94", 9);
+			p += 9;
+		} else {
+			*p++ = 'h';
+			*p++ = 0;
+		}
+		*p++ = 0x86;   /* TUPLE2 */
+		if (i % 1000 == 999) {
+			*p++ = 'u';
+			*p++ = '(';
+		}
+	}
+	*p++ = 'u';
+	*p++ = '.';
+	*len = (size_t)(p - b);
+	return b;
+}
+
+/* Consumed items are reclaimed (many scratch releases happen here) and a
+ * memoized value fetched across them stays intact (ASan checks). */
+static void test_stream_reclaims(void)
+{
+	consumer c = {0, 0};
+	size_t len;
+	unsigned char *buf = big_dict(300000, &len);
+	td_err err;
+	pk_doc *doc = pk_parse_stream(buf, len, NULL, consume, &c, NULL, &err);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+	CU_ASSERT_EQUAL(c.next, 300000);
+	CU_ASSERT_EQUAL(c.bad, 0);
+	CU_ASSERT_EQUAL(pk_root(doc)->kind, PK_DICT);
+	CU_ASSERT_EQUAL(pk_root(doc)->u.seq.n, 0);
+	pk_doc_free(doc);
+	free(buf);
+}
+
+/* {"x": [], "y": "mod", "all_local_plans": [x, y, mod.Name]} with x and
+ * y fetched from the memo inside the last value. */
+static const char dropped[] =
+	"\x80\x04}(\x8c\x01x]\x94\x8c\x01y\x8c\x03mod\x94"
+	"\x8c\x0f" "all_local_plans](h\x00h\x01h\x01\x8c\x04Name\x93" "eu.";
+/* The same with "z": 1 after the dropped value in the same SETITEMS. */
+static const char dropped_then[] =
+	"\x80\x04}(\x8c\x01x]\x94\x8c\x01y\x8c\x03mod\x94"
+	"\x8c\x0f" "all_local_plans](h\x00h\x01" "e\x8c\x01zK\x01u.";
+
+static void test_stream_drop(void)
+{
+	td_err err = {{0}};
+	pk_doc *doc = pk_parse_stream((const unsigned char *)dropped,
+				      sizeof dropped - 1, NULL, NULL, NULL,
+				      "all_local_plans", &err);
+	const pk_value *l;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+	/* the dropped value reads None, the rest is intact */
+	CU_ASSERT_EQUAL(pk_dict_get(pk_root(doc), "all_local_plans")->kind,
+			PK_NONE);
+	CU_ASSERT_EQUAL(pk_dict_get(pk_root(doc), "x")->kind, PK_LIST);
+	CU_ASSERT_STRING_EQUAL(pk_str(pk_dict_get(pk_root(doc), "y")), "mod");
+	pk_doc_free(doc);
+	/* without drop_from, the list is read back */
+	doc = pk_parse_stream((const unsigned char *)dropped, sizeof dropped - 1,
+			      NULL, NULL, NULL, NULL, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+	l = pk_dict_get(pk_root(doc), "all_local_plans");
+	CU_ASSERT_EQUAL_FATAL(pk_len(l), 3);
+	CU_ASSERT_EQUAL(pk_item(l, 0)->kind, PK_LIST);
+	CU_ASSERT_STRING_EQUAL(pk_str(pk_item(l, 1)), "mod");
+	CU_ASSERT(pk_is_global(pk_item(l, 2), "mod", "Name"));
+	pk_doc_free(doc);
+	/* values after the dropped one in its batch cannot be kept: refused */
+	doc = pk_parse_stream((const unsigned char *)dropped_then,
+			      sizeof dropped_then - 1, NULL, NULL, NULL,
+			      "all_local_plans", &err);
+	CU_ASSERT_PTR_NULL(doc);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "follow the dropped one"));
+	/* every truncation of it fails cleanly */
+	{
+		size_t cut;
+
+		for (cut = 0; cut < sizeof dropped - 1; cut++) {
+			doc = pk_parse_stream((const unsigned char *)dropped, cut,
+					      NULL, NULL, NULL,
+					      "all_local_plans", &err);
+			CU_ASSERT_PTR_NULL(doc);
+			pk_doc_free(doc);
+		}
+	}
+}
+
+/* A list holding itself, built without the memo: pk_parse keeps it,
+ * streaming refuses it cleanly; a GET of a slot never PUT fails. */
+static void test_stream_hostile(void)
+{
+	static const char cycle[] = "\x80\x04]2a.";
+	static const char get[] = "\x80\x04]\x94h\x05.";
+	td_err err = {{0}};
+	pk_doc *doc = pk_parse((const unsigned char *)cycle, sizeof cycle - 1,
+			       NULL, &err);
+
+	CU_ASSERT_PTR_NOT_NULL(doc);
+	pk_doc_free(doc);
+	doc = pk_parse_stream((const unsigned char *)cycle, sizeof cycle - 1,
+			      NULL, NULL, NULL, NULL, &err);
+	CU_ASSERT_PTR_NULL(doc);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "contains itself"));
+	doc = pk_parse_stream((const unsigned char *)get, sizeof get - 1,
+			      NULL, NULL, NULL, NULL, &err);
+	CU_ASSERT_PTR_NULL(doc);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "memo index out of range"));
+}
+
 int register_pickle_tests(void)
 {
 	CU_pSuite s = CU_add_suite("pickle", NULL, NULL);
@@ -387,5 +634,9 @@ int register_pickle_tests(void)
 	       !CU_add_test(s, "malformed input", test_malformed) ||
 	       !CU_add_test(s, "limits", test_limits) ||
 	       !CU_add_test(s, "never executes", test_never_executes) ||
-	       !CU_add_test(s, "repr", test_repr);
+	       !CU_add_test(s, "repr", test_repr) ||
+	       !CU_add_test(s, "stream: same tree", test_stream_same_tree) ||
+	       !CU_add_test(s, "stream: reclaims", test_stream_reclaims) ||
+	       !CU_add_test(s, "stream: drop_from", test_stream_drop) ||
+	       !CU_add_test(s, "stream: hostile", test_stream_hostile);
 }

@@ -36,8 +36,7 @@ static void build(plan *pl, vm_node *nodes, const char *name)
 		vm_shape *s = &nodes[i].shape;
 		const cJSON *d;
 
-		snprintf(pt->out.name, sizeof pt->out.name, "%s",
-			 cJSON_GetObjectItem(t, "name")->valuestring);
+		pt->out.name = strdup(cJSON_GetObjectItem(t, "name")->valuestring);
 		s->dtype = td_dtype_from_torch(cJSON_GetObjectItem(t, "dtype")->valuestring);
 		s->ndim = 0;
 		cJSON_ArrayForEach(d, cJSON_GetObjectItem(t, "shape"))
@@ -53,6 +52,10 @@ static void build(plan *pl, vm_node *nodes, const char *name)
 
 static void release(plan *pl)
 {
+	uint32_t i;
+
+	for (i = 0; i < pl->ntensors; i++)
+		free((char *)pl->tensors[i].out.name);
 	free(pl->tensors);
 	free(pl->emitted);
 	free(pl->shards[0].header);
