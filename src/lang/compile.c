@@ -13,14 +13,27 @@
 #include "compile_int.h"
 #include "parse.h"
 
+/* Reports once: a block used twice expands twice, but its mistakes are
+ * said once. */
 void mc_error(compiler *c, src_loc loc, const char *fmt, ...)
 {
-	char msg[TD_ERR_MAX];
+	char msg[TD_ERR_MAX], key[TD_ERR_MAX + 64];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	n = snprintf(key, sizeof key, "%p:%d:%d: %s", (const void *)loc.file,
+		     loc.line, loc.col, msg);
+	if (c->reported && n > 0 && (size_t)n < sizeof key) {
+		int rc = td_map_put(c->reported, key, (size_t)n, 0, NULL);
+
+		if (rc == 1)
+			return;
+		if (rc < 0)
+			c->b.oom = 1;
+	}
 	src_error(&c->diag, loc, "%s", msg);
 }
 
@@ -124,7 +137,9 @@ static void include(compiler *c, const ast_stmt *s, int depth)
 		return;
 	if (!path) {
 		mc_error(c, s->str->loc, "cannot find include file '%s' (looked "
-			 "next to this file and in every -I directory)", name);
+			 "next to this file and in every include directory: "
+			 "-I, then the installed rules)", name);
+		c->missing_include = 1;
 		return;
 	}
 	load(c, path, &s->loc, depth + 1);
@@ -413,7 +428,8 @@ static void compile_use(compiler *c, const ast_stmt *s, const prefixes *px)
 	int i;
 
 	if (!td_map_get(c->blocks, s->name, strlen(s->name), &idx)) {
-		mc_error(c, s->name_loc, "unknown block '%s'", s->name);
+		if (!c->missing_include)
+			mc_error(c, s->name_loc, "unknown block '%s'", s->name);
 		return;
 	}
 	for (i = 0; i < c->use_depth; i++)
@@ -509,8 +525,10 @@ int mc_compile(const char *path, const mc_options *opt, mp_program *out)
 	c.params = td_map_new();
 	c.blocks = td_map_new();
 	c.declared = td_map_new();
+	c.reported = td_map_new();
 	c.nparams_visible = INT_MAX;
 	if (!c.arena || !c.loaded || !c.params || !c.blocks || !c.declared ||
+	    !c.reported ||
 	    mb_init(&c.b) != 0) {
 		src_loc none = {NULL, 0, 0};
 
@@ -535,6 +553,7 @@ int mc_compile(const char *path, const mc_options *opt, mp_program *out)
 	td_map_free(c.params);
 	td_map_free(c.blocks);
 	td_map_free(c.declared);
+	td_map_free(c.reported);
 	td_arena_free(c.arena);
 	return errors;
 }

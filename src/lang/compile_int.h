@@ -38,6 +38,9 @@ typedef struct compiler {
 	ast_list block_list;  /* ast_stmt * */
 	const char *use_stack[MC_MAX_USE_DEPTH];
 	int use_depth;
+	td_map *reported;     /* "file:line:col: message" already said */
+	int missing_include;  /* an include was not found: what it would
+			       * have defined is not reported missing */
 } compiler;
 
 void mc_error(compiler *c, src_loc loc, const char *fmt, ...) TD_PRINTF(3, 4);

@@ -145,11 +145,14 @@ static int name_ref(compiler *c, const ast_expr *e, const mc_scope *sc)
 	}
 	if (!td_map_get(c->params, e->name, strlen(e->name), &idx) ||
 	    (int)idx >= c->nparams_visible) {
-		mc_error(c, e->loc, td_map_get(c->declared, e->name,
-			 strlen(e->name), &idx)
-			 ? "'%s' is used before its definition"
-			 : "unknown name '%s' (not a capture, param or let)",
-			 e->name);
+		int declared = td_map_get(c->declared, e->name,
+					  strlen(e->name), &idx);
+
+		if (declared || !c->missing_include) /* else the include had it */
+			mc_error(c, e->loc, declared
+				 ? "'%s' is used before its definition"
+				 : "unknown name '%s' (not a capture, param or "
+				   "let)", e->name);
 		return -1;
 	}
 	mb_emit(&c->b, MP_PARAM, 0, (int32_t)idx, e->loc.line);

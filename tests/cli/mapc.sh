@@ -52,4 +52,15 @@ if grep -qxFf "$TMP/ops.md" "$SRCDIR/docs/bytecode.md" &&
 else
 	bad "docs/bytecode.md is out of date: paste the output of mapc --opcodes"
 fi
+# One mistake, one message: a missing include does not cascade into
+# "unknown block" for what it would have defined, and a block used twice
+# reports its mistakes once.
+printf 'include "nope.map"\nuse embeddings at "" -> "model."\nblock l {\n  use gqa_attention\n}\nuse l at "a." -> "a."\nuse l at "b." -> "b."\n' >"$TMP/cascade.map"
+"$MAPC" --check "$TMP/cascade.map" >"$TMP/out" 2>&1
+[ "$(grep -c ': error: ' "$TMP/out")" -eq 1 ] && grep -q "cannot find include file 'nope.map'" "$TMP/out" &&
+	ok "a missing include: one error, no cascade" || bad "a missing include cascades" "$(cat "$TMP/out")"
+printf 'block b {\n  "x.<i>" | narrow(0, 0, nope) -> "y.<i>"\n  use zzz\n}\nuse b at "a." -> "a."\nuse b at "c." -> "c."\n' >"$TMP/twice.map"
+"$MAPC" --check "$TMP/twice.map" >"$TMP/out" 2>&1
+[ "$(grep -c "unknown name 'nope'" "$TMP/out")" -eq 1 ] && [ "$(grep -c "unknown block 'zzz'" "$TMP/out")" -eq 1 ] &&
+	ok "a block used twice: each mistake reported once" || bad "repeated reports" "$(cat "$TMP/out")"
 finish

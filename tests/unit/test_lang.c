@@ -82,7 +82,8 @@ static void test_mistakes(void)
 	       "t.map:2:7: error: block 'b' is defined twice");
 	expect("include \"nope.map\"\n",
 	       "t.map:1:9: error: cannot find include file 'nope.map' (looked next "
-	       "to this file and in every -I directory)");
+	       "to this file and in every include directory: -I, then the "
+	       "installed rules)");
 	expect("\"a.<i>\" -> \"b.{j}\"\n",
 	       "t.map:1:15: error: {j} is not captured by the source pattern");
 	expect("\"a\" -> \"b.<j>\"\n",
