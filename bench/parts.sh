@@ -3,7 +3,8 @@
 # same checkpoint, interleaved, best of 3, in one run; prints ratios.
 #
 # DATA_DIR holds ckpt/ (a Megatron save dir or iteration dir), hf/ and
-# scale.json (model_name), as bench/gen_scale_ckpt.py writes them.  Each
+# scale.json (model_name; or set MODEL), as bench/gen_scale_ckpt.py and
+# bench/gen_bench_ckpt.py write them.  Each
 # part repeats the catalog and the plan, so with many keys and few bytes
 # (the scale checkpoints) this measures what splitting costs; with many
 # bytes it measures what it gains.  Every output is compared with the
@@ -12,7 +13,7 @@ set -eu
 DATA=$1
 CHUNK=${2:-64M}
 TD2HF=${TD2HF:-_build/rel/td2hf}
-MODEL=$(sed -n 's/.*"model_name": *"\([^"]*\)".*/\1/p' "$DATA/scale.json")
+MODEL=${MODEL:-$(sed -n 's/.*"model_name": *"\([^"]*\)".*/\1/p' "$DATA/scale.json" 2>/dev/null)}
 SCRATCH=$(mktemp -d "$DATA/../parts-bench.XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT
 args() { echo --input "$DATA/ckpt" --hf-checkpoint "$DATA/hf" --model-name "$MODEL" \
