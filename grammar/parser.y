@@ -124,6 +124,7 @@ static ast_part *part(struct parse_ctx *ctx, sp_kind kind, YYLTYPE l,
 %token ARROW "->" INCLUDE "include" PARAM "param" LET "let" SKIP "skip"
 %token REWRITE "rewrite" FOR "for" IN "in" UNLESS "unless" GROUP "group"
 %token WHEN "when" BLOCK "block" USE "use" AT "at" NONE "none"
+%token REQUIRE "require"
 %token STR_BEGIN "string" STR_END "end of string" HOLE_BEGIN "'<'"
 %token HOLE_END "'>'" STAR "'*'"
 %token <i> INT "integer"
@@ -172,6 +173,10 @@ stmt:
 	| "group" strings opt_when {
 		$$ = stmt(ctx, ST_GROUP, @1);
 		if ($$) { $$->targets = $2; $$->expr = $3; }
+	}
+	| "require" expr ',' string {
+		$$ = stmt(ctx, ST_REQUIRE, @1);
+		if ($$) { $$->expr = $2; $$->str = $4; }
 	}
 	| "block" IDENT '{' stmts '}' {
 		$$ = stmt(ctx, ST_BLOCK, @1);

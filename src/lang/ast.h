@@ -64,7 +64,7 @@ typedef struct ast_target {
 
 typedef enum st_kind {
 	ST_INCLUDE, ST_PARAM, ST_LET, ST_SKIP, ST_REWRITE, ST_RULE, ST_GROUP,
-	ST_BLOCK, ST_USE
+	ST_BLOCK, ST_USE, ST_REQUIRE
 } st_kind;
 
 typedef struct ast_stmt {

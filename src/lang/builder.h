@@ -27,6 +27,7 @@ uint32_t mb_rewrite(mp_builder *b, mp_rewrite v);
 uint32_t mb_skip(mp_builder *b, mp_rule v);
 uint32_t mb_rule(mp_builder *b, mp_rule v);
 uint32_t mb_group(mp_builder *b, mp_group v);
+uint32_t mb_require(mp_builder *b, mp_require v);
 uint32_t mb_member(mp_builder *b, uint32_t pat);
 
 #endif

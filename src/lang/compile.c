@@ -390,6 +390,22 @@ static void compile_rule(compiler *c, const ast_stmt *s, const prefixes *px)
 		mb_rule(&c->b, r);
 }
 
+/* require EXPR, "why": what the checkpoint must be for these rules. */
+static void compile_require(compiler *c, const ast_stmt *s)
+{
+	static const mc_scope no_captures;
+	const char *why = plain_text(c, s->str);
+	mp_require r = {MP_NO, 0, where(c, s), (uint32_t)s->loc.line};
+
+	if (!why)
+		return;
+	r.code = mc_expr_program(c, s->expr, &no_captures);
+	if (r.code == MP_NO)
+		return;
+	r.why = mb_str(&c->b, why);
+	mb_require(&c->b, r);
+}
+
 static void compile_group(compiler *c, const ast_stmt *s, const prefixes *px)
 {
 	static const mc_scope no_captures;
@@ -453,7 +469,7 @@ static void compile_use(compiler *c, const ast_stmt *s, const prefixes *px)
 
 static const char *const stmt_names[] = {
 	"include", "param", "let", "skip", "rewrite", "rule", "group",
-	"block", "use"
+	"block", "use", "require"
 };
 
 static void compile_body(compiler *c, const ast_list *body, const prefixes *px)
@@ -487,6 +503,7 @@ static void compile_all(compiler *c)
 		case ST_REWRITE: compile_rewrite(c, s); break;
 		case ST_RULE:    compile_rule(c, s, &none); break;
 		case ST_GROUP:   compile_group(c, s, &none); break;
+		case ST_REQUIRE: compile_require(c, s); break;
 		case ST_USE:     compile_use(c, s, &none); break;
 		default:         break; /* declarations: done */
 		}

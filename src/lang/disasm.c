@@ -157,6 +157,18 @@ static void print_groups(const mp_program *p, FILE *out)
 	}
 }
 
+static void print_requires(const mp_program *p, FILE *out)
+{
+	if (p->nrequires)
+		fprintf(out, "\nrequires (%u)\n", p->nrequires);
+	for (uint32_t i = 0; i < p->nrequires; i++) {
+		fprintf(out, "  %u  \"%s\"  (%s:%u)\n", i,
+			p->strs[p->requires[i].why],
+			p->strs[p->requires[i].file], p->requires[i].line);
+		print_code(p, p->requires[i].code, -1, out);
+	}
+}
+
 void mp_disasm(const mp_program *p, FILE *out)
 {
 	fprintf(out, "td2hf rules bytecode, version %d: %u strings, %u "
@@ -167,4 +179,5 @@ void mp_disasm(const mp_program *p, FILE *out)
 	print_rewrites(p, out);
 	print_rules(p, p->rules, p->nrules, "rules, first match wins", out);
 	print_groups(p, out);
+	print_requires(p, out);
 }

@@ -53,6 +53,7 @@ static const table tables[] = {
 	TABLE("RULE", "uiuu", mp_rule, rules, nrules),
 	TABLE("GRPS", "iuuuu", mp_group, groups, ngroups),
 	TABLE("GMEM", "u", uint32_t, members, nmembers),
+	TABLE("REQS", "iuuu", mp_require, requires, nrequires),
 	TABLE("CODE", "bbhi", mp_instr, code, ncode),
 };
 #define NTABLES (sizeof tables / sizeof tables[0])

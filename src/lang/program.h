@@ -15,7 +15,7 @@
 #include "opcodes.h"
 
 #define MP_MAGIC "TD2HFMAP"
-#define MP_VERSION 1
+#define MP_VERSION 2
 #define MP_NO (-1)   /* "absent" for optional indexes */
 
 typedef struct mp_instr {
@@ -67,6 +67,13 @@ typedef struct mp_group {
 	uint32_t file, line;
 } mp_group;
 
+/* `require EXPR, "why"`: the checkpoint these rules convert. */
+typedef struct mp_require {
+	int32_t code;        /* expression: none or 0 refuses the checkpoint */
+	uint32_t why;        /* string: what it means, for the message */
+	uint32_t file, line;
+} mp_require;
+
 typedef struct mp_program {
 	char **strs;
 	uint32_t *str_len;
@@ -89,6 +96,8 @@ typedef struct mp_program {
 	uint32_t ngroups;
 	uint32_t *members;
 	uint32_t nmembers;
+	mp_require *requires;
+	uint32_t nrequires;
 	mp_instr *code;
 	uint32_t ncode;
 } mp_program;

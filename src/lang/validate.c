@@ -332,12 +332,29 @@ static int check_groups(const vctx *v)
 	return 0;
 }
 
+static int check_requires(vctx *v)
+{
+	const mp_program *p = v->p;
+	scope sc;
+
+	for (uint32_t i = 0; i < p->nrequires; i++) {
+		const mp_require *r = &p->requires[i];
+
+		if (!idx_ok(r->why, p->nstrs) || !idx_ok(r->file, p->nstrs))
+			return td_errf(v->err, "require %u: bad string", i);
+		if (scope_none(p->nparams, &sc) != 0 ||
+		    check_program(v, r->code, PROG_EXPR, &sc, "require") != 0)
+			return -1;
+	}
+	return 0;
+}
+
 int mp_validate(const mp_program *p, td_err *err)
 {
 	vctx v = {p, err};
 
 	return check_patterns(&v) || check_params(&v) || check_rewrites(&v) ||
 	       check_rules(&v, p->skips, p->nskips, 1) ||
-	       check_rules(&v, p->rules, p->nrules, 0) || check_groups(&v)
-	       ? -1 : 0;
+	       check_rules(&v, p->rules, p->nrules, 0) || check_groups(&v) ||
+	       check_requires(&v) ? -1 : 0;
 }

@@ -443,6 +443,28 @@ static void builder_free(builder *b)
 	td_map_free(b->names);
 }
 
+/* Every `require` of the rules holds for this checkpoint's parameters;
+ * else the first that does not is named with what it means. */
+static int check_requires(builder *b)
+{
+	const mp_program *p = b->prog;
+	vm_value v;
+
+	for (uint32_t i = 0; i < p->nrequires; i++) {
+		const mp_require *r = &p->requires[i];
+
+		if (vm_eval(p, &b->pl->params, r->code, &v, b->err) != 0)
+			return td_err_prefix(b->err, "require at %s:%u",
+					     p->strs[r->file], r->line);
+		if (v.none || v.v == 0)
+			return td_errf(b->err, "these rules do not fit this "
+				       "checkpoint: %s (require at %s:%u)",
+				       p->strs[r->why], p->strs[r->file],
+				       r->line);
+	}
+	return 0;
+}
+
 static int prepare(builder *b, td_checkpoint *ck, const plan_options *opt)
 {
 	uint32_t g;
@@ -450,7 +472,7 @@ static int prepare(builder *b, td_checkpoint *ck, const plan_options *opt)
 
 	if (vm_params_resolve(b->prog, ck->has_args ? &ck->args : NULL,
 			      opt->overrides, opt->noverrides, &b->pl->params,
-			      b->err) != 0)
+			      b->err) != 0 || check_requires(b) != 0)
 		return -1;
 	b->group_on = calloc(b->prog->ngroups + 1, 1);
 	b->held_index = td_map_new();

@@ -122,6 +122,16 @@ grep -q "warning: $E2E/qwen3/hf/config.json (qwen3config) names a qwen3 model, b
 	ok "--model-name against config.json: reported" ||
 	bad "--model-name against config.json" "$(cat "$TMP/err")"
 
+# Rules state what they require of the checkpoint: GLM-4's rules would
+# cover a Qwen3 checkpoint's keys, but its args lack GLM-4's sandwich norms.
+expect_fail "glm4 rules on a qwen3 checkpoint" 1 \
+	"these rules do not fit this checkpoint: GLM-4 layers have sandwich norms" -- \
+	"$TD2HF" -q --model-name glm4 --input "$E2E/qwen3/ckpt" --output "$TMP/o"
+"$TD2HF" rules --detect "$E2E/qwen3/ckpt" >"$TMP/out" 2>&1
+grep -q "^  glm4  *no: these rules do not fit this checkpoint" "$TMP/out" &&
+	ok "rules --detect counts glm4 out for a Qwen3 checkpoint" ||
+	bad "rules --detect and require" "$(cat "$TMP/out")"
+
 # ---- sizes and flags as people type them
 for size in 5GB 5GiB 512MB 1.5G 4096 64K 1kb; do
 	if "$TD2HF" -q --arch qwen3 --input "$E2E/qwen3/ckpt" --dry-run \
