@@ -33,12 +33,17 @@ def rank_main(rank, world, work, queue):
             extra = [line.strip() for line in f if line.strip()]
         args = Namespace(save=f"{work}/save", hf_checkpoint=f"{work}/hf", model_name="glm_moe_dsa")
         save_hf_with_td2hf(args, 100, f"{work}/out", td2hf=f"{work}/td2hf", extra=extra)
-        queue.put((rank, None))
+        result = None
     except Exception as e:  # reported by the parent
-        queue.put((rank, repr(e)))
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        result = repr(e)
+    # Flush the report before tearing gloo down: destroy_process_group can
+    # block while holding the GIL, which would keep the queue's feeder
+    # thread from ever sending it.
+    queue.put((rank, result))
+    queue.close()
+    queue.join_thread()
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def main():
