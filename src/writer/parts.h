@@ -27,6 +27,8 @@
 #include "../plan/plan.h"
 #include "writer.h"
 
+#define PT_MAX_PARTS 1000000u
+
 typedef struct pt_spec {
 	uint32_t k, n;            /* part k of n, 0 <= k < n */
 	char source[64];          /* where it came from, e.g. "SLURM_PROCID" */
