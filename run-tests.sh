@@ -6,7 +6,7 @@
 # summary line: "N passed, N failed".
 set -u
 cd "$(dirname "$0")"
-scripts/install-deps.sh || exit 1
+scripts/install-deps.sh --tests || exit 1
 [ -x configure ] || autoreconf -fi || exit 1
 mkdir -p _build/check
 (cd _build/check && { [ -f Makefile ] || ../../configure --quiet --enable-sanitizers; } &&

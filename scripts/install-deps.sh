@@ -1,8 +1,11 @@
 #!/bin/sh
 # Installs what building and testing td2hf needs on Debian/Ubuntu, if
-# anything is missing.  Uses sudo when not run as root.
+# anything is missing.  Uses sudo when not run as root.  With --tests, also
+# the launchers tests/cli/parts.sh runs td2hf under (Open MPI's mpirun,
+# MPICH's mpiexec).
 set -eu
 PKGS="gcc make autoconf automake pkg-config flex bison libcjson-dev libcunit1-dev"
+[ "${1:-}" = --tests ] && PKGS="$PKGS openmpi-bin mpich"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -162,6 +162,34 @@ for bad_part in 4/4 1/0 a/2 1/ -1/2 1/2/3 99999999999/2; do
 		"$TD2HF" --arch qwen3 --input "$E2E/qwen3/ckpt" --output "$TMP/y" --part "$bad_part"
 done
 
+# docs/parallel.md's recipes under real launchers, where installed: Open
+# MPI's mpirun (OMPI_COMM_WORLD_RANK/_SIZE) and MPICH's mpiexec (PMI_RANK/
+# PMI_SIZE) start 3 parts; --finish; byte-identical.
+launch() { # name out command...
+	name=$1 out=$2
+	shift 2
+	if "$@" "$TD2HF" -q --model-name glm_moe_dsa --input "$E2E/$F/ckpt" \
+		--hf-checkpoint "$E2E/$F/hf" --chunk-size 4096 --vocab-size 250 \
+		--output "$out" --part auto >"$TMP/err" 2>&1 &&
+		conv "$out" --finish 2>>"$TMP/err" && same "$out"; then
+		ok "$name -n 3 td2hf --part auto, then --finish: byte-identical"
+	else
+		bad "$name recipe" "$(tail -5 "$TMP/err")"
+	fi
+}
+clean_env="env -u RANK -u WORLD_SIZE -u SLURM_PROCID -u SLURM_NTASKS"
+if command -v mpirun.openmpi >/dev/null; then
+	launch mpirun "$TMP/ompi" $clean_env mpirun.openmpi --allow-run-as-root \
+		--oversubscribe -n 3
+else
+	echo "SKIP: mpirun (Open MPI) not installed"
+fi
+if command -v mpiexec.hydra >/dev/null; then
+	launch mpiexec "$TMP/hydra" $clean_env mpiexec.hydra -n 3
+else
+	echo "SKIP: mpiexec (MPICH) not installed"
+fi
+
 # --resume: one process, resumable.
 out="$TMP/res"
 if paused shard-done -- conv "$out" --resume -j 1; then
