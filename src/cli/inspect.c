@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/map.h"
+#include "../common/grow.h"
 #include "../common/units.h"
 #include "../reader/pickle.h"
 
@@ -347,15 +348,11 @@ static int add_to_group(groups *gs, const dcp_key *k)
 	group *g;
 
 	if (!td_map_get(gs->index, pat, len, &i)) {
-		if (gs->n == gs->cap) {
-			size_t cap = gs->cap ? gs->cap * 2 : 64;
-			group *ng = realloc(gs->g, cap * sizeof *ng);
+		group *ng = td_grow(gs->g, gs->n, &gs->cap, sizeof *ng, 64);
 
-			if (!ng)
-				return -1;
-			gs->g = ng;
-			gs->cap = cap;
-		}
+		if (!ng)
+			return -1;
+		gs->g = ng;
 		i = gs->n;
 		memset(&gs->g[i], 0, sizeof gs->g[i]);
 		gs->g[i].pattern = strdup(pat);

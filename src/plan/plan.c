@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/grow.h"
 #include "../common/map.h"
 #include "../vm/match.h"
 #include "header.h"
@@ -15,7 +16,7 @@
  * integers of its members): as many as the group has members, less one. */
 typedef struct held {
 	uint32_t *tensors;
-	uint32_t n, cap;
+	size_t n, cap;
 } held;
 
 typedef struct builder {
@@ -27,21 +28,18 @@ typedef struct builder {
 	held *held;
 	uint32_t nheld;
 	td_map *names;         /* output name -> tensor index */
-	uint32_t cap_entries, cap_tensors, cap_emitted;
+	size_t cap_entries, cap_tensors, cap_emitted;
 	td_err *err;
 } builder;
 
-static int grow(void **arr, uint32_t n, uint32_t *cap, size_t size)
+/* Room for one more of the plan's arrays' elements (see td_grow). */
+static int grow(void **arr, uint32_t n, size_t *cap, size_t size)
 {
-	void *na;
+	void *na = td_grow(*arr, n, cap, size, 64);
 
-	if (n < *cap)
-		return 0;
-	na = realloc(*arr, (size_t)(*cap ? *cap * 2 : 64) * size);
 	if (!na)
 		return -1;
 	*arr = na;
-	*cap = *cap ? *cap * 2 : 64;
 	return 0;
 }
 
@@ -88,15 +86,11 @@ static held *held_for(builder *b, const char *key, size_t klen)
 /* Appends t to h (no limit but the group's size). */
 static int hold(held *h, uint32_t t)
 {
-	if (h->n == h->cap) {
-		uint32_t cap = h->cap ? h->cap * 2 : 4;
-		uint32_t *nt = realloc(h->tensors, cap * sizeof *nt);
+	uint32_t *nt = td_grow(h->tensors, h->n, &h->cap, sizeof *nt, 4);
 
-		if (!nt)
-			return -1;
-		h->tensors = nt;
-		h->cap = cap;
-	}
+	if (!nt)
+		return -1;
+	h->tensors = nt;
 	h->tensors[h->n++] = t;
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/grow.h"
 #include "../common/arena.h"
 #include "../common/map.h"
 #include "pickle.h"
@@ -338,17 +339,13 @@ static int parse_bytes_key(loader *ld, dcp_key *k)
 static int grow_keys(loader *ld)
 {
 	dcp_catalog *c = ld->cat;
-	size_t cap = ld->keys_cap ? ld->keys_cap * 2 : 256;
-	dcp_key *nk;
+	size_t old = ld->keys_cap;
+	dcp_key *nk = td_grow(c->keys, c->nkeys, &ld->keys_cap, sizeof *nk, 256);
 
-	if (c->nkeys < ld->keys_cap)
-		return 0;
-	nk = realloc(c->keys, cap * sizeof *nk);
 	if (!nk)
 		return bad(ld, NULL, "out of memory");
 	c->keys = nk;
-	memset(c->keys + ld->keys_cap, 0, (cap - ld->keys_cap) * sizeof *nk);
-	ld->keys_cap = cap;
+	memset(c->keys + old, 0, (ld->keys_cap - old) * sizeof *nk);
 	return 0;
 }
 
@@ -506,15 +503,10 @@ static int add_pending(loader *ld, const char *fqn, const int64_t *off,
 {
 	pending *pd;
 
-	if (ld->npend == ld->pend_cap) {
-		size_t cap = ld->pend_cap ? ld->pend_cap * 2 : 64;
-
-		pd = realloc(ld->pend, cap * sizeof *pd);
-		if (!pd)
-			return bad(ld, NULL, "out of memory");
-		ld->pend = pd;
-		ld->pend_cap = cap;
-	}
+	pd = td_grow(ld->pend, ld->npend, &ld->pend_cap, sizeof *pd, 64);
+	if (!pd)
+		return bad(ld, NULL, "out of memory");
+	ld->pend = pd;
 	pd = &ld->pend[ld->npend];
 	memset(pd, 0, sizeof *pd);
 	pd->fqn = strdup(fqn);
@@ -888,48 +880,63 @@ static int check_chunk_index(const dcp_catalog *cat, const dcp_key *key,
 	return 0;
 }
 
-int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
-		   ts_tensor *out, td_err *err)
+/* 1 with out filled when chunk i's location is known already, 0 when its
+ * archive must be read, -1 for a bad index. */
+static int cached_chunk(const dcp_catalog *cat, const dcp_key *key, size_t i,
+			ts_tensor *out, td_err *err)
 {
-	dcp_chunk *ch;
-	const td_file *f;
+	const dcp_chunk *ch;
 
 	if (check_chunk_index(cat, key, i, err) != 0)
 		return -1;
 	ch = &key->chunks[i];
-	if (atomic_load_explicit(&ch->resolved, memory_order_acquire) ==
+	if (atomic_load_explicit(&ch->resolved, memory_order_acquire) !=
 	    CHUNK_RESOLVED)
-		return chunk_from_cache(key, ch, out);
-	f = dcp_file(cat, ch->file, err);
+		return 0;
+	chunk_from_cache(key, ch, out);
+	return 1;
+}
+
+/* Reads chunk i's archive in f.  The first reader to finish records the
+ * location; another thread resolving the same chunk meanwhile just uses
+ * its own reading. */
+static int read_and_record(const dcp_catalog *cat, const dcp_key *key,
+			   size_t i, const td_file *f, ts_tensor *out,
+			   td_err *err)
+{
+	unsigned char none = CHUNK_UNRESOLVED;
+	dcp_chunk *ch = &key->chunks[i];
+
 	if (!f || read_archive(cat, key, i, f, out, err) != 0)
 		return -1;
-	remember(ch, out);
+	if (atomic_compare_exchange_strong(&ch->resolved, &none,
+					   CHUNK_RESOLVING))
+		remember(ch, out);
 	return 0;
+}
+
+int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
+		   ts_tensor *out, td_err *err)
+{
+	int rc = cached_chunk(cat, key, i, out, err);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	return read_and_record(cat, key, i,
+			       dcp_file(cat, key->chunks[i].file, err), out, err);
 }
 
 int dcp_read_chunk_shared(const dcp_catalog *cat, const dcp_key *key,
 			  size_t i, dcp_handles *hs, ts_tensor *out,
 			  td_err *err)
 {
-	unsigned char none = CHUNK_UNRESOLVED;
-	dcp_chunk *ch;
-	const td_file *f;
+	int rc = cached_chunk(cat, key, i, out, err);
 
-	if (check_chunk_index(cat, key, i, err) != 0)
-		return -1;
-	ch = &key->chunks[i];
-	if (atomic_load_explicit(&ch->resolved, memory_order_acquire) ==
-	    CHUNK_RESOLVED)
-		return chunk_from_cache(key, ch, out);
-	f = dcp_handles_get(hs, cat, ch->file, err);
-	if (!f || read_archive(cat, key, i, f, out, err) != 0)
-		return -1;
-	/* the first thread to get here records it; another one resolving
-	 * the same chunk meanwhile just uses its own reading */
-	if (atomic_compare_exchange_strong(&ch->resolved, &none,
-					   CHUNK_RESOLVING))
-		remember(ch, out);
-	return 0;
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	return read_and_record(cat, key, i,
+			       dcp_handles_get(hs, cat, key->chunks[i].file,
+					       err), out, err);
 }
 
 /* ---------------------------------------------------------------- handles */
@@ -964,21 +971,16 @@ static dcp_handle *handle_slot(dcp_handles *hs, const dcp_catalog *cat,
 	size_t limit = hs->limit ? hs->limit
 				 : cat->max_open ? cat->max_open : MAX_OPEN_FILES;
 	size_t v = hs->n >= limit ? victim(hs) : hs->n;
-	dcp_handle *h;
+	dcp_handle *h, **nh;
 
 	if (v < hs->n) {
 		td_file_close(&hs->h[v]->f);
 		return hs->h[v];
 	}
-	if (hs->n == hs->cap) {
-		size_t cap = hs->cap ? hs->cap * 2 : 8;
-		dcp_handle **nh = realloc(hs->h, cap * sizeof *nh);
-
-		if (!nh)
-			return td_errf(err, "out of memory"), NULL;
-		hs->h = nh;
-		hs->cap = cap;
-	}
+	nh = td_grow(hs->h, hs->n, &hs->cap, sizeof *nh, 8);
+	if (!nh)
+		return td_errf(err, "out of memory"), NULL;
+	hs->h = nh;
 	h = calloc(1, sizeof *h);
 	if (!h)
 		return td_errf(err, "out of memory"), NULL;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/grow.h"
 #include "../common/bytes.h"
 #include "../common/arena.h"
 
@@ -1261,15 +1262,11 @@ typedef struct marks {
 
 static int marks_push(marks *m, size_t depth)
 {
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 16;
-		size_t *nd = realloc(m->d, cap * sizeof *nd);
+	size_t *nd = td_grow(m->d, m->n, &m->cap, sizeof *nd, 16);
 
-		if (!nd)
-			return -1;
-		m->d = nd;
-		m->cap = cap;
-	}
+	if (!nd)
+		return -1;
+	m->d = nd;
 	m->d[m->n++] = depth;
 	return 0;
 }
