@@ -160,15 +160,18 @@ expect_fail "--vocab-size abc names the flag" 2 "--vocab-size: 'abc' is not a wh
 expect_fail "-j abc names the flag" 2 "--jobs: 'abc' is not a whole number from 1 to 256" -- \
 	"$TD2HF" --arch qwen3 --input "$E2E/qwen3/ckpt" --dry-run -j abc
 
-# ---- an unreadable input says so (root reads everything: run as nobody)
+# ---- an unreadable input says so (root reads everything: run as nobody;
+# a coverage build's profile files are not nobody's to write, so they go
+# under GCOV_PREFIX)
 mkdir -p "$TMP/locked"
 cp -r "$E2E/qwen3/ckpt/iter_0000100" "$TMP/locked/ck"
 chmod 700 "$TMP/locked/ck"
 chmod 755 "$TMP" "$TMP/locked"
+mkdir -p "$TMP/gcov" && chmod 777 "$TMP/gcov"
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	expect_fail "unreadable input: Permission denied" 1 "Permission denied" -- \
 		setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$TD2HF" inspect "$TMP/locked/ck"
+		env GCOV_PREFIX="$TMP/gcov" "$TD2HF" inspect "$TMP/locked/ck"
 elif [ "$(id -u)" -ne 0 ]; then
 	expect_fail "unreadable input: Permission denied" 1 "Permission denied" -- \
 		"$TD2HF" inspect "$TMP/locked/ck"
