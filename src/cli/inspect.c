@@ -149,18 +149,27 @@ static int resolve_key(td_checkpoint *c, const dcp_key *k, td_err *err)
 	return 0;
 }
 
+/* A key's listing columns: its dtype ("bytes" for bytes entries), its
+ * shape ("-" for them) and why the converter skips it (NULL: it does not). */
+static const char *key_columns(const dcp_key *k, char *shape, size_t size,
+			       const char **skip)
+{
+	*skip = dcp_skip_reason(k->name);
+	if (k->kind != DCP_TENSOR) {
+		snprintf(shape, size, "-");
+		return "bytes";
+	}
+	td_shape_str(k->shape, k->ndim, shape, size);
+	return td_dtype_st_name(k->dtype);
+}
+
 static void print_key(const dcp_key *k, int width, FILE *out)
 {
-	const char *skip = dcp_skip_reason(k->name);
 	char shape[128], size[32];
+	const char *skip, *dtype = key_columns(k, shape, sizeof shape, &skip);
 
 	td_human_bytes(k->nbytes, size, sizeof size);
-	if (k->kind == DCP_TENSOR)
-		td_shape_str(k->shape, k->ndim, shape, sizeof shape);
-	else
-		snprintf(shape, sizeof shape, "-");
-	fprintf(out, "%-*s %-6s %-20s %6zu %10s%s%s\n", width, k->name,
-		k->kind == DCP_TENSOR ? td_dtype_st_name(k->dtype) : "bytes",
+	fprintf(out, "%-*s %-6s %-20s %6zu %10s%s%s\n", width, k->name, dtype,
 		shape, k->nchunks, size, skip ? "  skip: " : "",
 		skip ? skip : "");
 }
@@ -371,20 +380,14 @@ static int add_to_group(groups *gs, const dcp_key *k)
 
 static void print_group(const group *g, int width, FILE *out)
 {
-	const dcp_key *k = g->first;
-	const char *skip = dcp_skip_reason(k->name);
 	char shape[128], size[32];
+	const char *skip, *dtype = key_columns(g->first, shape, sizeof shape,
+					       &skip);
 
 	td_human_bytes(g->bytes, size, sizeof size);
-	if (k->kind == DCP_TENSOR)
-		td_shape_str(k->shape, k->ndim, shape, sizeof shape);
-	else
-		snprintf(shape, sizeof shape, "-");
 	fprintf(out, "%-*s %7zu %-6s %-20s %8zu %10s%s%s\n", width,
-		g->pattern, g->keys,
-		k->kind == DCP_TENSOR ? td_dtype_st_name(k->dtype) : "bytes",
-		shape, g->chunks, size, skip ? "  skip: " : "",
-		skip ? skip : "");
+		g->pattern, g->keys, dtype, shape, g->chunks, size,
+		skip ? "  skip: " : "", skip ? skip : "");
 }
 
 /* One line per name pattern, in the order of first appearance; the
