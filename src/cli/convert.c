@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/file.h"
 #include "../common/units.h"
 #include "../plan/plan.h"
@@ -251,21 +252,12 @@ static int check_output(const copts *o, const td_checkpoint *ck)
 	return rc;
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) +
-	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 /* "wrote 2.1 GiB in 179 tensors, 1 shard, 2.1 s, 1.0 GiB/s, to DIR" */
 /* "wrote 2.1 GiB in 179 tensors, 1 shard, 2.1 s, 1.0 GiB/s, to DIR" */
 static void summary(const copts *o, const plan *pl, const wr_stats *st,
 		    const struct timespec *t0)
 {
-	double s = seconds_since(t0);
+	double s = td_seconds_since(t0);
 	char size[32], rate[32];
 
 	if (o->finish) {
@@ -332,8 +324,7 @@ static int run_parts(const copts *o, td_checkpoint *ck, const plan *pl,
 
 	if (o->part)
 		sp = o->spec;
-	if (pt_identify(pl, ck, po, &id, err) != 0)
-		return -1;
+	pt_identify(pl, ck, po, &id);
 	if (o->finish)
 		return pt_finish(pl, wo, &id, err);
 	rc = pt_run(ck, pl, wo, &sp, &id, o->quiet ? NULL : stderr, st, err);

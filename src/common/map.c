@@ -15,15 +15,20 @@ struct td_map {
 	size_t cap, count;  /* cap is a power of two */
 };
 
-static uint64_t fnv1a(const char *s, size_t n)
+uint64_t td_hash(uint64_t h, const void *p, size_t n)
 {
-	uint64_t h = 1469598103934665603ull;
+	const unsigned char *b = p;
 
 	while (n--) {
-		h ^= (unsigned char)*s++;
+		h ^= *b++;
 		h *= 1099511628211ull;
 	}
 	return h;
+}
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+	return td_hash(TD_HASH_INIT, s, n);
 }
 
 td_map *td_map_new(void)

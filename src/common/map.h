@@ -5,6 +5,7 @@
 #define TD_MAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct td_map td_map;
 
@@ -21,5 +22,10 @@ int td_map_put(td_map *m, const char *key, size_t klen, size_t value,
 int td_map_get(const td_map *m, const char *key, size_t klen, size_t *value);
 
 size_t td_map_count(const td_map *m);
+
+/* FNV-1a, continued over p[0..n) from h; start with TD_HASH_INIT.  Not
+ * cryptographic: it tells apart what honest inputs make different. */
+#define TD_HASH_INIT 1469598103934665603ull
+uint64_t td_hash(uint64_t h, const void *p, size_t n);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/crc32.h"
 #include "../common/grow.h"
 #include "../common/arena.h"
 #include "../common/map.h"
@@ -666,6 +667,8 @@ int dcp_load_buffer(const char *dir, const unsigned char *buf, size_t len,
 	int rc = -1;
 
 	memset(cat, 0, sizeof *cat);
+	cat->meta_size = len;
+	cat->meta_crc32 = td_crc32(0, buf, len);
 	cat->dir = strdup(dir);
 	ld.path = path;
 	ld.files = td_map_new();

@@ -69,6 +69,8 @@ typedef struct dcp_catalog {
 			     * sets it from the descriptor limit); threads
 			     * sharing the catalog use dcp_file only under
 			     * their lock and read through dcp_handles */
+	uint64_t meta_size;     /* .metadata's bytes and their CRC-32: */
+	uint32_t meta_crc32;    /* tell one checkpoint's catalog from another */
 } dcp_catalog;
 
 /* Reads dir/.metadata.  Errors name the file and the key concerned. */

@@ -207,22 +207,28 @@ static int skip_dots(const struct dirent *e)
 	return strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
 }
 
+int od_list(const char *dir, struct dirent ***list)
+{
+	return scandir(dir, list, skip_dots, alphasort);
+}
+
+void od_list_free(struct dirent **list, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(list[i]);
+	if (n >= 0)
+		free(list);
+}
+
 /* The entries of dir, sorted; -1 with err naming `shown` on failure. */
 static int list_dir(const char *dir, const char *shown, struct dirent ***list,
 		    td_err *err)
 {
-	int n = scandir(dir, list, skip_dots, alphasort);
+	int n = od_list(dir, list);
 
 	if (n < 0)
 		return td_errf(err, "%s: %s", shown, strerror(errno));
 	return n;
-}
-
-static void free_list(struct dirent **list, int n)
-{
-	for (int i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
 }
 
 /* Whether entry `name` of dir is a regular file that td2hf writes. */
@@ -277,7 +283,7 @@ int od_check_replace(const char *out, const char *hf_dir, int force,
 			list[f]->d_name, OD_INDEX);
 	else if (!force)
 		td_errf(err, "%s: exists (use --force to replace it)", out);
-	free_list(list, n);
+	od_list_free(list, n);
 	return f < n || !force ? -1 : 0;
 }
 
@@ -302,7 +308,7 @@ int od_remove_ours(const char *dir, const char *hf_dir, td_err *err)
 	if (rc == 0 && foreign >= 0)
 		rc = 1, td_errf(err, "%s: kept, as it holds '%s', which td2hf "
 				"did not write", dir, list[foreign]->d_name);
-	free_list(list, n);
+	od_list_free(list, n);
 	if (rc == 0 && rmdir(dir) != 0)
 		rc = errno == ENOTEMPTY || errno == EEXIST
 		     ? (td_errf(err, "%s: kept: something new appeared in it",
@@ -507,7 +513,7 @@ int od_clean_stale(const char *out, FILE *log, td_err *err)
 
 	if (split_out(out, buf, &parent, &base, err) != 0)
 		return -1;
-	count = scandir(parent, &list, skip_dots, alphasort);
+	count = od_list(parent, &list);
 	if (count < 0)
 		return errno == ENOENT ? 0 : td_errf(err, "%s: %s", out,
 						     strerror(errno));
@@ -527,6 +533,6 @@ int od_clean_stale(const char *out, FILE *log, td_err *err)
 		     ? td_errf(err, "%s: path too long", out)
 		     : clean_one(&s, log, err);
 	}
-	free_list(list, count);
+	od_list_free(list, count);
 	return rc;
 }

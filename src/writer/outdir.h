@@ -47,6 +47,12 @@ int od_is_asset(const char *name, const char *hf_dir);
 int od_check_replace(const char *out, const char *hf_dir, int force,
 		     td_err *err);
 
+/* The entries of dir but "." and "..", sorted by name: their count, or -1
+ * (errno set).  od_list_free frees what it returned. */
+struct dirent;
+int od_list(const char *dir, struct dirent ***list);
+void od_list_free(struct dirent **list, int n);
+
 /* Creates out's missing parent directories (as os.makedirs does). */
 int od_make_parents(const char *out, td_err *err);
 

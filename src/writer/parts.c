@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/file.h"
 #include "outdir.h"
 
@@ -169,11 +170,6 @@ static int shard_complete(const char *stage, const plan_shard *sh)
 	return ok;
 }
 
-static int skip_dots(const struct dirent *e)
-{
-	return strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-}
-
 /* The shard a temporary name ".<file>.tmp-<tag>" belongs to (nshards when
  * none), and where its tag starts. */
 static uint32_t tmp_shard(const plan *pl, const char *name, const char **tag)
@@ -200,7 +196,7 @@ static void remove_stale(const char *stage, const plan *pl,
 			 const unsigned char *mine, int all)
 {
 	struct dirent **list;
-	int n = scandir(stage, &list, skip_dots, alphasort);
+	int n = od_list(stage, &list);
 	char path[PATH_MAX];
 	const char *tag;
 
@@ -211,10 +207,8 @@ static void remove_stale(const char *stage, const plan *pl,
 		    snprintf(path, sizeof path, "%s/%s", stage,
 			     list[i]->d_name) < (int)sizeof path)
 			unlink(path);
-		free(list[i]);
 	}
-	if (n >= 0)
-		free(list);
+	od_list_free(list, n);
 }
 
 static int make_stage(const char *out, char *stage, size_t size, td_err *err)
@@ -418,7 +412,7 @@ static int take_census(const char *stage, const pt_ident *id, census *c,
 {
 	struct dirent **list;
 	uint32_t k, n;
-	int count = scandir(stage, &list, skip_dots, alphasort), state, rc = 0;
+	int count = od_list(stage, &list), state, rc = 0;
 
 	memset(c, 0, sizeof *c);
 	if (count < 0)
@@ -437,9 +431,8 @@ static int take_census(const char *stage, const pt_ident *id, census *c,
 				rc = check_record(stage, list[i]->d_name, state,
 						  k, n, id, c, err);
 		}
-		free(list[i]);
 	}
-	free(list);
+	od_list_free(list, count);
 	return rc;
 }
 
@@ -492,15 +485,6 @@ static int all_done(const char *stage, const census *c, td_err *err)
 	return 0;
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) +
-	       (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 /* One look at the staging directory: 1 all n parts done, 0 not yet,
  * -1 a part failed, disagrees, or the directory is unreadable. */
 static int look(const char *stage, const pt_ident *id, uint32_t n,
@@ -528,7 +512,7 @@ int pt_wait(const char *out, const pt_ident *id, uint32_t n, double timeout,
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while ((rc = look(stage, id, n, &c, err)) == 0 &&
-	       seconds_since(&t0) < timeout) {
+	       td_seconds_since(&t0) < timeout) {
 		free(c.state);
 		nanosleep(&nap, NULL);
 		if (nap.tv_nsec < 800 * 1000 * 1000)

@@ -51,8 +51,8 @@ typedef struct pt_ident {
 	uint64_t plan, args;
 } pt_ident;
 
-int pt_identify(const plan *pl, const td_checkpoint *ck,
-		const plan_options *po, pt_ident *id, td_err *err);
+void pt_identify(const plan *pl, const td_checkpoint *ck,
+		 const plan_options *po, pt_ident *id);
 
 /* Writes part sp of the conversion; records its completion or its error
  * in the staging directory.  log: what was skipped or resumed (NULL:

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../common/file.h"
+#include "../common/map.h"
 
 /* ---------------------------------------------------------------- parse */
 
@@ -129,20 +130,9 @@ done:
 
 /* ---------------------------------------------------------------- identity */
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	while (n--)
-		h = (h ^ *b++) * 0x100000001b3ull;
-	return h;
-}
-
 static uint64_t fnv_str(uint64_t h, const char *s)
 {
-	return fnv(h, s, strlen(s) + 1);
+	return td_hash(h, s, strlen(s) + 1);
 }
 
 static uint64_t fnv_u64(uint64_t h, uint64_t v)
@@ -151,7 +141,7 @@ static uint64_t fnv_u64(uint64_t h, uint64_t v)
 
 	for (int i = 0; i < 8; i++)
 		b[i] = (unsigned char)(v >> (8 * i));
-	return fnv(h, b, sizeof b);
+	return td_hash(h, b, sizeof b);
 }
 
 static uint64_t hash_shape(uint64_t h, const vm_shape *s)
@@ -192,52 +182,26 @@ static uint64_t hash_tensor(uint64_t h, const plan *pl, const plan_tensor *t,
 	return hash_node(h, t->out.node, 0);
 }
 
-/* The bytes of dir/.metadata, streamed through the hash. */
-static int hash_metadata(const char *dir, uint64_t *h, td_err *err)
+void pt_identify(const plan *pl, const td_checkpoint *ck,
+		 const plan_options *po, pt_ident *id)
 {
-	char *path = td_path_join(dir, ".metadata");
-	unsigned char buf[1 << 16];
-	td_file f;
-	uint64_t off;
-	int rc;
-
-	if (!path)
-		return td_errf(err, "out of memory");
-	rc = td_file_open(&f, path, err);
-	free(path);
-	if (rc != 0)
-		return -1;
-	for (off = 0; rc == 0 && off < f.size; off += sizeof buf) {
-		size_t n = f.size - off < sizeof buf ? (size_t)(f.size - off)
-						     : sizeof buf;
-
-		rc = td_file_pread(&f, off, buf, n, err);
-		*h = fnv(*h, buf, n);
-	}
-	td_file_close(&f);
-	return rc;
-}
-
-int pt_identify(const plan *pl, const td_checkpoint *ck,
-		const plan_options *po, pt_ident *id, td_err *err)
-{
-	uint64_t h = FNV_OFFSET;
+	uint64_t h = TD_HASH_INIT;
 	uint32_t i;
 
 	for (i = 0; i < pl->nshards; i++) {
 		h = fnv_str(h, pl->shards[i].file);
 		h = fnv_u64(h, pl->shards[i].size);
-		h = fnv(h, pl->shards[i].header, pl->shards[i].header_len);
+		h = td_hash(h, pl->shards[i].header, pl->shards[i].header_len);
 	}
 	for (i = 0; i < pl->nemitted; i++)
 		h = hash_tensor(h, pl, &pl->tensors[pl->emitted[i]], ck);
 	id->plan = h;
-	h = fnv_str(FNV_OFFSET, PACKAGE_VERSION);
+	h = fnv_str(TD_HASH_INIT, PACKAGE_VERSION);
 	h = fnv_u64(h, po->chunk_size);
 	for (int s = 0; s < po->noverrides; s++)
 		h = fnv_str(fnv_str(h, po->overrides[s].name),
 			    po->overrides[s].value);
 	h = fnv_u64(h, po->add_missing_from != NULL);
-	id->args = h;
-	return hash_metadata(ck->iter_dir, &id->args, err);
+	h = fnv_u64(h, ck->cat.meta_size);
+	id->args = fnv_u64(h, ck->cat.meta_crc32);
 }

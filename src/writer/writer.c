@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/file.h"
 #include "direct.h"
 #include "exec.h"
@@ -204,22 +205,14 @@ static int tensor_written(wctx *w, uint32_t s, td_err *err)
 
 /* ---------------------------------------------------------------- progress */
 
-static double since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 static void progress(wctx *w, const struct timespec *start, int final)
 {
 	double el, rate, mib;
 
-	if (!w->o->progress || (!final && since(&w->last) < 0.5))
+	if (!w->o->progress || (!final && td_seconds_since(&w->last) < 0.5))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &w->last);
-	el = since(start);
+	el = td_seconds_since(start);
 	mib = (double)w->st->bytes / (1 << 20);
 	rate = el > 0 ? mib / el : 0;
 	fprintf(stderr, "\r%.0f / %.0f MiB  %.0f MiB/s  ETA %.0fs   %s", mib,
