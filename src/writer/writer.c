@@ -105,15 +105,15 @@ static int writes_shard(const wctx *w, uint32_t s)
 /* Where shard s is written: its own name in a new directory; in a
  * part's staging directory, a temporary name renamed when complete. */
 static int shard_path(const wctx *w, uint32_t s, int final, char *buf,
-		      size_t size)
+		      size_t size, td_err *err)
 {
 	const char *file = w->pl->shards[s].file;
 	int n = w->part && !final
 		? snprintf(buf, size, "%s/.%s.%s", w->tmp, file, w->part->suffix)
 		: snprintf(buf, size, "%s/%s", w->tmp, file);
 
-	return n < 0 || (size_t)n >= size ? td_errf(w->err, "%s: path too long",
-						    w->tmp) : 0;
+	return n < 0 || (size_t)n >= size ? td_errf(err, "%s: path too long",
+						    w->o->out_dir) : 0;
 }
 
 static int open_shard(wctx *w, uint32_t s)
@@ -122,12 +122,11 @@ static int open_shard(wctx *w, uint32_t s)
 	char path[PATH_MAX], name[PATH_MAX];
 
 	shown(w, sh->file, name, sizeof name);
-	if (shard_path(w, s, 0, path, sizeof path) != 0)
+	if (shard_path(w, s, 0, path, sizeof path, w->err) != 0)
 		return -1;
 	w->fds[s] = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (w->fds[s] < 0)
 		return td_errf(w->err, "%s: %s", name, strerror(errno));
-	errno = 0;
 	if (pwrite_all(w->fds[s], sh->header, sh->header_len, 0, name,
 		       w->err) != 0)
 		return -1;
@@ -140,7 +139,7 @@ static int open_shards(wctx *w)
 {
 	uint32_t s;
 
-	w->fds = malloc(w->pl->nshards * sizeof *w->fds);
+	w->fds = malloc((w->pl->nshards ? w->pl->nshards : 1) * sizeof *w->fds);
 	if (!w->fds)
 		return td_errf(w->err, "out of memory");
 	for (s = 0; s < w->pl->nshards; s++)
@@ -167,7 +166,8 @@ static int close_shards(wctx *w, int sync)
 			rc = td_errf(w->err, "%s/%s: %s", w->o->out_dir,
 				     w->pl->shards[s].file, strerror(errno));
 		/* A part's unfinished shard is not left for a resume. */
-		if (w->part && shard_path(w, s, 0, path, sizeof path) == 0)
+		if (w->part &&
+		    shard_path(w, s, 0, path, sizeof path, &w->cleanup) == 0)
 			unlink(path);
 	}
 	free(w->fds);
@@ -179,13 +179,15 @@ static int close_shards(wctx *w, int sync)
 static int finish_shard(wctx *w, uint32_t s, td_err *err)
 {
 	char tmp[PATH_MAX], final[PATH_MAX];
-	int fd = w->fds[s];
+	int fd = w->fds[s], ok;
 
-	if (shard_path(w, s, 0, tmp, sizeof tmp) != 0 ||
-	    shard_path(w, s, 1, final, sizeof final) != 0)
-		return *err = *w->err, -1;
+	if (shard_path(w, s, 0, tmp, sizeof tmp, err) != 0 ||
+	    shard_path(w, s, 1, final, sizeof final, err) != 0)
+		return -1;
 	w->fds[s] = -1;
-	if (fdatasync(fd) != 0 || close(fd) != 0 || rename(tmp, final) != 0) {
+	ok = fdatasync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	if (!ok || rename(tmp, final) != 0) {
 		td_errf(err, "%s/%s: %s", w->o->out_dir, w->pl->shards[s].file,
 			strerror(errno));
 		unlink(tmp);
