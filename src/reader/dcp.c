@@ -38,7 +38,8 @@ static const char *const cls_name[CLS_N] = {
 
 /* Key names to key indexes without copying the names: open addressing
  * over slots holding the name's hash (high half) and index + 1 (low
- * half; 0: empty), compared with the names the catalog holds. */
+ * half; 0: empty), compared with the names the catalog holds.  A slot's
+ * place comes from the stored half, so growing never hashes a name. */
 typedef struct name_index {
 	uint64_t *slot;
 	size_t cap, n;      /* cap: a power of two */
@@ -69,8 +70,8 @@ static uint64_t name_hash(const char *s)
 static uint64_t *name_slot(const name_index *ix, const dcp_key *keys,
 			   const char *name, uint64_t h)
 {
-	size_t i = (size_t)h & (ix->cap - 1);
 	uint32_t tag = (uint32_t)(h >> 32);
+	size_t i = tag & (ix->cap - 1);
 
 	while (ix->slot[i] &&
 	       (SLOT_TAG(ix->slot[i]) != tag ||
@@ -79,7 +80,7 @@ static uint64_t *name_slot(const name_index *ix, const dcp_key *keys,
 	return &ix->slot[i];
 }
 
-static int name_grow(name_index *ix, const dcp_key *keys)
+static int name_grow(name_index *ix)
 {
 	name_index big = {NULL, ix->cap ? ix->cap * 2 : 1024, ix->n};
 	size_t i;
@@ -89,9 +90,11 @@ static int name_grow(name_index *ix, const dcp_key *keys)
 		return -1;
 	for (i = 0; i < ix->cap; i++)
 		if (ix->slot[i]) {
-			const char *nm = keys[SLOT_KEY(ix->slot[i]) - 1].name;
+			size_t j = SLOT_TAG(ix->slot[i]) & (big.cap - 1);
 
-			*name_slot(&big, keys, nm, name_hash(nm)) = ix->slot[i];
+			while (big.slot[j]) /* names are distinct: no compare */
+				j = (j + 1) & (big.cap - 1);
+			big.slot[j] = ix->slot[i];
 		}
 	free(ix->slot);
 	*ix = big;
@@ -103,7 +106,7 @@ static int name_add(name_index *ix, const dcp_key *keys, uint32_t k)
 {
 	uint64_t *s, h;
 
-	if ((ix->n + 1) * 2 > ix->cap && name_grow(ix, keys) != 0)
+	if ((ix->n + 1) * 2 > ix->cap && name_grow(ix) != 0)
 		return -1;
 	h = name_hash(keys[k].name);
 	s = name_slot(ix, keys, keys[k].name, h);
@@ -142,6 +145,10 @@ typedef struct loader {
 	const char *path;   /* of .metadata, for messages */
 	name_index names;   /* key name -> index into cat->keys */
 	size_t keys_cap;
+	uint32_t *next;     /* per key: where in its order the chunk after the
+			     * last one placed sits (entries mostly come in
+			     * that order: a binary search each is cache
+			     * misses) */
 	pending *pend;
 	size_t npend, pend_cap;
 	td_map *files;      /* relative path -> index into cat->files */
@@ -343,10 +350,19 @@ static int grow_keys(loader *ld)
 	size_t old = ld->keys_cap;
 	dcp_key *nk = td_grow(c->keys, c->nkeys, &ld->keys_cap, sizeof *nk, 256);
 
+	uint32_t *nx;
+
 	if (!nk)
 		return bad(ld, NULL, "out of memory");
 	c->keys = nk;
 	memset(c->keys + old, 0, (ld->keys_cap - old) * sizeof *nk);
+	if (old == ld->keys_cap)
+		return 0;
+	nx = realloc(ld->next, ld->keys_cap * sizeof *nx);
+	if (!nx)
+		return bad(ld, NULL, "out of memory");
+	ld->next = nx;
+	memset(nx + old, 0, (ld->keys_cap - old) * sizeof *nx);
 	return 0;
 }
 
@@ -439,12 +455,17 @@ static size_t find_chunk(const loader *ld, size_t ki, const int64_t *off,
 			 int n)
 {
 	const dcp_key *k = &ld->cat->keys[ki];
-	size_t lo = 0, hi = k->nchunks;
+	size_t lo = 0, hi = k->nchunks, h = ld->next[ki];
 
 	if (k->kind == DCP_BYTES)
 		return n < 0 ? 0 : k->nchunks;
 	if (n != k->ndim)
 		return k->nchunks;
+	if (h < k->nchunks &&
+	    cmp_offsets(k->chunks[k->order[h]].offsets, off, n) == 0 &&
+	    (h == 0 || cmp_offsets(k->chunks[k->order[h - 1]].offsets, off,
+				   n) != 0))
+		return h;
 	while (lo < hi) { /* the first position not below off */
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -496,6 +517,7 @@ static int place(loader *ld, const char *fqn, const int64_t *off, int n,
 	for (; i < k->nchunks &&
 	       cmp_offsets(k->chunks[k->order[i]].offsets, off, n) == 0; i++)
 		set_item(&k->chunks[k->order[i]], file, item_off, item_len);
+	ld->next[ki] = (uint32_t)i;
 	return 1;
 }
 
@@ -654,6 +676,7 @@ static void loader_free(loader *ld)
 	for (i = 0; i < ld->npend; i++)
 		free(ld->pend[i].fqn);
 	free(ld->pend);
+	free(ld->next);
 	free(ld->names.slot);
 	td_map_free(ld->files);
 }

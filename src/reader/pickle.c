@@ -49,6 +49,8 @@ typedef struct parser {
 	const char *drop_from;  /* this string starts the dropped part */
 	size_t drop_pos;        /* where (SIZE_MAX: nowhere) */
 	int dropping;           /* past it: unkept memo entries read None */
+	const pk_value *plain_no; /* a kept callable known not to be one of
+				   * plain_data_call's (REDUCE repeats one) */
 	td_err *err;
 } parser;
 
@@ -996,7 +998,9 @@ static int op_reduce(parser *p, unsigned char op)
 		return -1;
 	if (args->kind != PK_TUPLE)
 		return fail(p, "REDUCE arguments are not a tuple");
-	v = plain_data_call(p, callable, args);
+	v = callable == p->plain_no ? NULL : plain_data_call(p, callable, args);
+	if (!v && callable->kind == PK_GLOBAL && !callable->scratch)
+		p->plain_no = callable; /* kept: its address stays its own */
 	if (!v)
 		v = new_object(p, callable, args, 0);
 	return push(p, v);

@@ -62,7 +62,7 @@ static const pk_value *pairs_get(const pk_vec *kv, const char *key)
 	for (i = 0; i + 1 < kv->n; i += 2) {
 		const char *k = pk_str(kv->v[i]);
 
-		if (k && strcmp(k, key) == 0)
+		if (k && k[0] == key[0] && strcmp(k, key) == 0)
 			return kv->v[i + 1];
 	}
 	return NULL;
