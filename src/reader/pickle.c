@@ -5,6 +5,7 @@
  * against the input, every count against the stack or the memo. */
 #include "pickle.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,7 @@ static const pk_limits default_limits = {
 	.max_stack = 1u << 22,
 	.max_marks = 1u << 16,
 	.max_memory = (size_t)1 << 32,
+	.two_threads_from = (size_t)1 << 20,
 };
 
 /* ---------------------------------------------------------------- errors */
@@ -1396,26 +1398,132 @@ static int grow_bits(scan_bits *sb, uint64_t slot)
 	return 0;
 }
 
-/* One opcode's effect on the bitmaps: PUT/MEMOIZE fill a slot, GET
- * marks it fetched. */
-static int scan_memo(parser *p, scan_bits *sb, const scan_op *o,
-		     size_t *nfilled)
-{
-	uint64_t slot = o->op == 0x94 ? *nfilled : o->arg;
+/* One scan of buf[from, to): the memo slots its GETs read, and where it
+ * stopped.  `to` is where the next range starts, or the end. */
+typedef struct scan_range {
+	const parser *p;
+	size_t from, to;
+	scan_bits sb;
+	size_t nfilled;     /* PUT/MEMOIZE slots filled (in this range) */
+	size_t stop;        /* the offset the scan reached */
+	size_t drop_pos;    /* the drop_from string's offset, or SIZE_MAX */
+	int oom, ended;     /* ended: STOP, a malformed op or drop_from */
+} scan_range;
 
-	if (slot >= p->len)
-		return 0; /* not genuine: the parse says so */
-	if (o->op == 'q' || o->op == 'r' || o->op == 0x94) {
-		if (slot / 64 >= sb->words && grow_bits(sb, slot) != 0)
-			return oom(p);
-		if (!bit(sb->filled, sb->words * 64, slot)) {
-			set_bit(sb->filled, slot);
-			(*nfilled)++;
-		}
-	} else if ((o->op == 'h' || o->op == 'j') && slot / 64 < sb->words) {
+/* One opcode's effect on the bitmaps: PUT/MEMOIZE fill a slot, GET
+ * marks it fetched (slots below the input's length only: any other is
+ * not genuine, and the parse says so).  A range after the first numbers
+ * MEMOIZE slots from 0: its `filled` map is not used, only its GETs. */
+static int scan_memo(scan_range *r, const scan_op *o)
+{
+	uint64_t slot = o->op == 0x94 ? r->nfilled : o->arg;
+	scan_bits *sb = &r->sb;
+	int get = o->op == 'h' || o->op == 'j';
+
+	if (slot >= r->p->len || !(get || o->op == 'q' || o->op == 'r' ||
+				  o->op == 0x94))
+		return 0;
+	if (slot / 64 >= sb->words && grow_bits(sb, slot) != 0)
+		return -1;
+	if (get) {
 		set_bit(sb->fetched, slot);
+	} else if (!bit(sb->filled, sb->words * 64, slot)) {
+		set_bit(sb->filled, slot);
+		r->nfilled++;
 	}
 	return 0;
+}
+
+static void *scan_range_run(void *arg)
+{
+	scan_range *r = arg;
+	const parser *p = r->p;
+	size_t pos = r->from;
+	size_t dl = p->drop_from ? strlen(p->drop_from) : 0;
+	scan_op o = {0};
+
+	r->drop_pos = SIZE_MAX;
+	r->oom = grow_bits(&r->sb, 0) != 0;
+	while (!r->oom && pos < r->to) {
+		if (scan_next(p->buf, p->len, &pos, &o) != 0 || o.op == '.') {
+			r->ended = 1;
+			break;
+		}
+		if (dl && is_str_op(o.op) && o.strn == dl &&
+		    memcmp(p->buf + o.str, p->drop_from, dl) == 0) {
+			r->drop_pos = o.at;
+			r->ended = 1;
+			break;
+		}
+		r->oom = scan_memo(r, &o) != 0;
+	}
+	r->stop = pos;
+	return NULL;
+}
+
+/* Protocol 4+ pickles come in FRAMEs (64 KiB from CPython), each starting
+ * at an opcode: the first frame start past the middle, hopping from frame
+ * to frame, or 0 when there is none.  The first range's scan confirms it
+ * by stopping exactly there. */
+static size_t middle_frame(const parser *p)
+{
+	size_t pos = 2, half = p->len / 2;
+
+	if (!p->lim.two_threads_from || p->len < p->lim.two_threads_from ||
+	    p->len < 2 || p->buf[0] != 0x80)
+		return 0;
+	while (pos < half && p->len - pos > 9 && p->buf[pos] == 0x95) {
+		uint64_t n = td_le(p->buf + pos + 1, 8);
+
+		if (n > p->len - pos - 9)
+			return 0;
+		pos += 9 + (size_t)n;
+	}
+	return pos >= half && pos < p->len && p->buf[pos] == 0x95 ? pos : 0;
+}
+
+/* `into` gains the GETs of `r` (a later range that was not dropped). */
+static int merge_fetched(scan_range *into, const scan_range *r)
+{
+	size_t w;
+
+	if (r->sb.words > into->sb.words &&
+	    grow_bits(&into->sb, r->sb.words * 64 - 1) != 0)
+		return -1;
+	for (w = 0; w < r->sb.words; w++)
+		into->sb.fetched[w] |= r->sb.fetched[w];
+	into->drop_pos = r->drop_pos;
+	return 0;
+}
+
+/* Scans the first half here and the second on another thread when the
+ * frames allow it (the scan is a seventh of the catalog's time); on any
+ * doubt about the split, the first half's scan just goes on. */
+static int scan_all(parser *p, scan_range *a)
+{
+	scan_range b = {.p = p, .to = p->len};
+	pthread_t t;
+	int two;
+
+	a->p = p;
+	a->to = b.from = middle_frame(p);
+	two = a->to && pthread_create(&t, NULL, scan_range_run, &b) == 0;
+	if (!two)
+		a->to = p->len;
+	scan_range_run(a);
+	if (two) {
+		pthread_join(t, NULL);
+		if (!a->ended && a->stop == b.from && !b.oom) {
+			a->oom = merge_fetched(a, &b) != 0;
+		} else if (!a->ended) { /* not an opcode boundary after all */
+			a->from = a->stop;
+			a->to = p->len;
+			scan_range_run(a);
+		}
+		free(b.sb.filled);
+		free(b.sb.fetched);
+	}
+	return a->oom ? oom(p) : 0;
 }
 
 /* One pass over the opcodes marks the memo slots a GET reads, up to the
@@ -1423,27 +1531,16 @@ static int scan_memo(parser *p, scan_bits *sb, const scan_op *o,
  * stream just ends the scan: the parse itself reports it. */
 static int prescan(parser *p)
 {
-	scan_bits sb = {0};
-	size_t pos = 0, nfilled = 0;
-	size_t dl = p->drop_from ? strlen(p->drop_from) : 0;
-	scan_op o = {0};
-	int rc = grow_bits(&sb, 0) ? oom(p) : 0;
+	scan_range a = {0};
+	int rc = scan_all(p, &a);
 
-	while (rc == 0 && pos < p->len &&
-	       scan_next(p->buf, p->len, &pos, &o) == 0 && o.op != '.') {
-		if (dl && is_str_op(o.op) && o.strn == dl &&
-		    memcmp(p->buf + o.str, p->drop_from, dl) == 0) {
-			p->drop_pos = o.at;
-			break;
-		}
-		rc = scan_memo(p, &sb, &o, &nfilled);
-	}
-	p->fetched = sb.fetched;
-	p->filled = sb.filled;
-	p->nbits = p->filled_bits = sb.words * 64;
+	p->drop_pos = a.drop_pos;
+	p->fetched = a.sb.fetched;
+	p->filled = a.sb.filled;
+	p->nbits = p->filled_bits = a.sb.words * 64;
 	if (rc != 0)
 		return rc;
-	memset(p->filled, 0, sb.words * sizeof *p->filled);
+	memset(p->filled, 0, a.sb.words * sizeof *p->filled);
 	return make_ranks(p);
 }
 

@@ -71,6 +71,9 @@ typedef struct pk_limits {
 	size_t max_stack;   /* values on the stack */
 	size_t max_marks;   /* nested MARKs */
 	size_t max_memory;  /* arena bytes for the whole tree */
+	size_t two_threads_from; /* streaming: inputs this long or longer, in
+				  * FRAMEs, are pre-scanned in two halves on
+				  * two threads (0: never) */
 } pk_limits;
 
 typedef struct pk_doc pk_doc;

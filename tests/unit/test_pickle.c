@@ -541,6 +541,104 @@ static void test_stream_reclaims(void)
 	free(buf);
 }
 
+/* frames_p*.pkl (gen_format_vectors.py: frames_value): entry i is
+ * "k%05d" % i -> (shared[i % 3], i, key of entry i - 1 or None), shared
+ * being ["a"], ["b", 1], ["c", 2, 3]. */
+static int frames_entry_ok(const pk_value *k, const pk_value *v, long i)
+{
+	static const char *const first[] = {"a", "b", "c"};
+	const pk_value *sh = pk_item(v, 0), *prev = pk_item(v, 2);
+	char want[16];
+
+	snprintf(want, sizeof want, "k%05ld", i);
+	if (!pk_str(k) || strcmp(pk_str(k), want) != 0 || pk_len(v) != 3 ||
+	    pk_len(sh) != (size_t)(i % 3 + 1) || !pk_str(pk_item(sh, 0)) ||
+	    strcmp(pk_str(pk_item(sh, 0)), first[i % 3]) != 0 ||
+	    pk_item(v, 1)->kind != PK_INT || pk_item(v, 1)->u.i != i)
+		return 0;
+	if (i == 0)
+		return prev->kind == PK_NONE;
+	snprintf(want, sizeof want, "k%05ld", i - 1);
+	return pk_str(prev) && strcmp(pk_str(prev), want) == 0;
+}
+
+static int consume_frames(void *ctx, const pk_value *target,
+			  pk_value *const *items, size_t n, int is_dict,
+			  td_err *err)
+{
+	consumer *c = ctx;
+	size_t i;
+
+	(void)target;
+	(void)err;
+	for (i = 0; is_dict && i + 1 < n; i += 2, c->next++)
+		c->bad += !frames_entry_ok(items[i], items[i + 1], c->next);
+	return is_dict;
+}
+
+static void parse_frames(const unsigned char *buf, size_t len, size_t from)
+{
+	pk_limits lim = {1u << 22, 1u << 16, (size_t)1 << 32, from};
+	consumer c = {0, 0};
+	td_err err = {{0}};
+	pk_doc *doc = pk_parse_stream(buf, len, &lim, consume_frames, &c, NULL,
+				      &err);
+
+	if (!doc)
+		fprintf(stderr, "\n  frames: %s\n", err.msg);
+	CU_ASSERT_PTR_NOT_NULL(doc);
+	CU_ASSERT_EQUAL(c.next, 12000);
+	CU_ASSERT_EQUAL(c.bad, 0);
+	pk_doc_free(doc);
+}
+
+/* A FRAME's length made to point at a 0x95 byte inside an argument past
+ * the middle: the hop from frame to frame lands off the opcodes. */
+static int misplace_frame(unsigned char *buf, size_t len)
+{
+	size_t x;
+	uint64_t n;
+	int b;
+
+	for (x = len / 2; x < len && buf[x] != 0x95; x++)
+		;
+	for (; x < len; x++) { /* a 0x95 that is no frame's start */
+		for (n = 0, b = 0; b < 8; b++)
+			n |= (uint64_t)buf[x + 1 + b] << (8 * b);
+		if (buf[x] == 0x95 && x + 9 < len && n > 0xffffff)
+			break;
+	}
+	if (x >= len || buf[2] != 0x95)
+		return 0;
+	for (n = x - 2 - 9, b = 0; b < 8; b++)
+		buf[3 + b] = (unsigned char)(n >> (8 * b));
+	return 1;
+}
+
+/* The pre-scan in two halves on two threads finds what one thread finds
+ * (GETs in the second half of slots memoized in either half), and falls
+ * back to one thread when the frames do not mark opcode boundaries. */
+static void test_stream_two_threads(void)
+{
+	int proto;
+
+	for (proto = 4; proto <= 5; proto++) {
+		char rel[64];
+		size_t len;
+		unsigned char *buf;
+
+		snprintf(rel, sizeof rel, "tests/fixtures/pickle/frames_p%d.pkl",
+			 proto);
+		buf = read_all(src_path(rel), &len);
+		CU_ASSERT_FATAL(buf != NULL && len > 3 * 65536);
+		parse_frames(buf, len, 0);   /* one thread */
+		parse_frames(buf, len, 1);   /* two */
+		CU_ASSERT_FATAL(misplace_frame(buf, len));
+		parse_frames(buf, len, 1);   /* two, then one after all */
+		free(buf);
+	}
+}
+
 /* {"x": [], "y": "mod", "all_local_plans": [x, y, mod.Name]} with x and
  * y fetched from the memo inside the last value. */
 static const char dropped[] =
@@ -638,5 +736,7 @@ int register_pickle_tests(void)
 	       !CU_add_test(s, "stream: same tree", test_stream_same_tree) ||
 	       !CU_add_test(s, "stream: reclaims", test_stream_reclaims) ||
 	       !CU_add_test(s, "stream: drop_from", test_stream_drop) ||
+	       !CU_add_test(s, "stream: two-thread pre-scan",
+			    test_stream_two_threads) ||
 	       !CU_add_test(s, "stream: hostile", test_stream_hostile);
 }
