@@ -36,7 +36,14 @@ typedef struct copts {
 	pt_spec spec;              /* what it says */
 	int finish, resume;
 	double wait;               /* --wait SECONDS; < 0: not given */
+	int stats;                 /* --stats: the phases' times */
 } copts;
+
+/* Seconds per phase, for --stats. */
+typedef struct phases {
+	struct timespec t0;        /* the command's start */
+	double rules, catalog, plan, write;
+} phases;
 
 /* A whole number in [lo, hi] for flag; a usage error naming it else. */
 static int parse_int(const char *flag, const char *s, long lo, long hi,
@@ -83,7 +90,7 @@ static int parse_set(copts *o, char *arg)
 
 enum { O_RULES = 256, O_INPUT, O_OUTPUT, O_HF, O_CHUNK, O_SET, O_VOCAB,
        O_DRY, O_EXPLAIN, O_QUIET, O_ADD, O_MODEL, O_NODIRECT, O_ARCH,
-       O_NOVERIFY, O_PART, O_FINISH, O_WAIT, O_RESUME };
+       O_NOVERIFY, O_PART, O_FINISH, O_WAIT, O_RESUME, O_STATS };
 
 /* What the options must say together. */
 static int check_args(int argc, char **argv, copts *o)
@@ -145,6 +152,7 @@ static const struct option long_opts[] = {
 	{"finish", no_argument, NULL, O_FINISH},
 	{"wait", required_argument, NULL, O_WAIT},
 	{"resume", no_argument, NULL, O_RESUME},
+	{"stats", no_argument, NULL, O_STATS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -219,6 +227,7 @@ static int parse(int argc, char **argv, copts *o)
 		case O_NOVERIFY: o->no_verify = 1; break;
 		case O_FINISH:   o->finish = 1; break;
 		case O_RESUME:   o->resume = 1; break;
+		case O_STATS:    o->stats = 1; break;
 		case 'a': case O_ADD: o->add_missing = 1; break;
 		default:
 			if (parse_value(c, o) != 0)
@@ -252,7 +261,6 @@ static int check_output(const copts *o, const td_checkpoint *ck)
 	return rc;
 }
 
-/* "wrote 2.1 GiB in 179 tensors, 1 shard, 2.1 s, 1.0 GiB/s, to DIR" */
 /* "wrote 2.1 GiB in 179 tensors, 1 shard, 2.1 s, 1.0 GiB/s, to DIR" */
 static void summary(const copts *o, const plan *pl, const wr_stats *st,
 		    const struct timespec *t0)
@@ -336,9 +344,25 @@ static int run_parts(const copts *o, td_checkpoint *ck, const plan *pl,
 	return pt_finish(pl, wo, &id, err);
 }
 
-static int run(const copts *o, td_checkpoint *ck, const mp_program *prog,
-	       const struct timespec *t0)
+/* --stats: where the time went, measured in this process. */
+static void print_phases(const phases *ph, const td_checkpoint *ck,
+			 const plan *pl)
 {
+	char md[32];
+
+	td_human_bytes(ck->cat.meta_size, md, sizeof md);
+	fprintf(stderr, "td2hf: time: rules %.3f s, catalog %.3f s (.metadata "
+		"%s, %zu keys, %zu files), plan %.3f s (%u tensors, %u "
+		"shard%s), write %.3f s, total %.3f s\n", ph->rules,
+		ph->catalog, md, ck->cat.nkeys, ck->cat.nfiles, ph->plan,
+		pl->nemitted, pl->nshards, pl->nshards == 1 ? "" : "s",
+		ph->write, td_seconds_since(&ph->t0));
+}
+
+static int run(const copts *o, td_checkpoint *ck, const mp_program *prog,
+	       phases *ph)
+{
+	struct timespec t;
 	plan_options po = {o->chunk_size, o->sets, o->nsets,
 			   o->add_missing ? o->rq.hf : NULL};
 	wr_options wo = {o->output, o->rq.hf, o->force,
@@ -349,8 +373,11 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog,
 	plan pl;
 	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &t);
 	if (plan_build(ck, prog, &po, &pl, &err) != 0)
 		return plan_failed(o, &err);
+	ph->plan = td_seconds_since(&t);
+	clock_gettime(CLOCK_MONOTONIC, &t);
 	warn_dropped(o, &pl);
 	memset(&st, 0, sizeof st);
 	if (o->explain) {
@@ -365,35 +392,44 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog,
 		if (rc != 0)
 			fprintf(stderr, "td2hf: %s\n", err.msg);
 		else if (!o->quiet)
-			summary(o, &pl, &st, t0);
+			summary(o, &pl, &st, &ph->t0);
 		rc = rc == 130 ? 130 : rc ? 1 : 0;
 	}
+	ph->write = td_seconds_since(&t);
+	if (o->stats && rc == 0)
+		print_phases(ph, ck, &pl);
 	plan_free(&pl);
 	return rc;
 }
 
 int cmd_convert(int argc, char **argv)
 {
-	struct timespec t0;
+	struct timespec t;
+	phases ph = {0};
 	copts o;
 	mp_program prog;
 	td_checkpoint ck;
 	td_err err;
 	int rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_MONOTONIC, &ph.t0);
 	memset(&o, 0, sizeof o);
 	if (parse(argc, argv, &o) != 0)
 		return EXIT_USAGE;
+	clock_gettime(CLOCK_MONOTONIC, &t);
 	if (ch_load(&o.rq, &prog) != 0)
 		return 1;
-	if (ckpt_open(o.input, &ck, &err) != 0) {
+	ph.rules = td_seconds_since(&t);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	rc = ckpt_open(o.input, &ck, &err);
+	ph.catalog = td_seconds_since(&t);
+	if (rc != 0) {
 		fprintf(stderr, "td2hf: %s\n", err.msg);
 		mp_free(&prog);
 		return 1;
 	}
 	rc = o.output && !o.dry_run && !o.explain && check_output(&o, &ck) != 0
-	     ? 1 : run(&o, &ck, &prog, &t0);
+	     ? 1 : run(&o, &ck, &prog, &ph);
 	ckpt_close(&ck);
 	mp_free(&prog);
 	return rc;

@@ -116,6 +116,8 @@ static void usage(FILE *out)
 "  --dry-run             print every stored key, its outputs and shards\n"
 "  --explain NAME        show the rule for a stored key or output name\n"
 "  -q, --quiet           no progress, no summary, no note of the rules used\n"
+"  --stats               at the end, the time of each phase (rules,\n"
+"                        catalog, plan, write), measured in the process\n"
 "\n"
 "Environment: TD2HF_RULES_DIR overrides where the installed rules are\n"
 "looked for (default: rules/ beside the td2hf program when it holds a\n"

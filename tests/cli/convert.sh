@@ -138,6 +138,17 @@ expect_fail "no common.pt" 1 "has no common.pt to read it from; give it with --s
 	"$TD2HF" -q --rules "$RULES/qwen3.mapbc" --input "$TMP/nocommon" --output "$TMP/x"
 expect_ok "dry run lists the plan" "model.layers.1.mlp.down_proj.weight" -- \
 	"$TD2HF" --rules "$RULES/qwen3.mapbc" --input "$E2E/qwen3/ckpt" --dry-run
+# --stats: one line of phase times, after the conversion, even with -q
+# (the fixture's 23 keys in its fixture.json, 24 tensors in its expected
+# index)
+rm -rf "$TMP/st"
+if "$TD2HF" -q --stats --rules "$RULES/qwen3.mapbc" --input "$E2E/qwen3/ckpt" \
+	--output "$TMP/st" 2>"$TMP/err" && [ "$(wc -l <"$TMP/err")" -eq 1 ] &&
+	grep -Eq '^td2hf: time: rules [0-9.]+ s, catalog [0-9.]+ s \(.metadata [0-9.]+ KiB, 23 keys, 8 files\), plan [0-9.]+ s \(24 tensors, 1 shard\), write [0-9.]+ s, total [0-9.]+ s$' "$TMP/err"; then
+	ok "--stats: the phases' times"
+else
+	bad "--stats" "$(cat "$TMP/err")"
+fi
 expect_ok "explain an output" "decoder.layers.0.self_attention.linear_qkv.weight" -- \
 	"$TD2HF" --rules "$RULES/qwen3.mapbc" --input "$E2E/qwen3/ckpt" \
 	--explain model.layers.0.self_attn.k_proj.weight
