@@ -1,7 +1,12 @@
+#include "config.h"
 #include "crc32.h"
 
 #include <pthread.h>
 #include <string.h>
+
+#ifdef HAVE_ISAL
+#include <isa-l/crc.h>
+#endif
 
 #define POLY 0xedb88320u
 
@@ -33,7 +38,7 @@ static uint32_t load_le32(const unsigned char *p)
 	       (uint32_t)p[3] << 24;
 }
 
-uint32_t td_crc32(uint32_t crc, const void *buf, size_t len)
+uint32_t td_crc32_portable(uint32_t crc, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 
@@ -57,4 +62,13 @@ uint32_t td_crc32(uint32_t crc, const void *buf, size_t len)
 	while (len--)
 		crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xff];
 	return ~crc;
+}
+
+uint32_t td_crc32(uint32_t crc, const void *buf, size_t len)
+{
+#ifdef HAVE_ISAL
+	return crc32_gzip_refl(crc, buf, (uint64_t)len);
+#else
+	return td_crc32_portable(crc, buf, len);
+#endif
 }
