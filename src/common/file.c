@@ -40,6 +40,26 @@ void td_file_close(td_file *f)
 	f->path = NULL;
 }
 
+int td_pwrite_all(int fd, const void *buf, size_t n, uint64_t off,
+		  td_err *err)
+{
+	const unsigned char *p = buf;
+
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) /* a short write: the next says why (ENOSPC...) */
+			return td_errf(err, "write failed: %s", w < 0
+				       ? strerror(errno) : "no progress");
+		p += w;
+		off += (uint64_t)w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 int td_range_ok(uint64_t off, uint64_t len, uint64_t limit)
 {
 	return off <= limit && len <= limit - off;

@@ -24,6 +24,11 @@ void td_file_close(td_file *f);
 int td_file_pread(const td_file *f, uint64_t off, void *buf, size_t len,
 		  td_err *err);
 
+/* Writes exactly n bytes of buf at off of fd ("write failed: <why>" in
+ * err otherwise; the caller names the file). */
+int td_pwrite_all(int fd, const void *buf, size_t n, uint64_t off,
+		  td_err *err);
+
 /* Checks that [off, off+len) lies inside [0, limit). */
 int td_range_ok(uint64_t off, uint64_t len, uint64_t limit);
 

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "direct.h"
 #include "exec.h"
+#include "verify.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -120,9 +121,12 @@ static int chunk_segment(dcp_catalog *cat, const dcp_key *k, size_t ci,
 	if (!box_run(lo, sz, esz, k->ndim, &in_entry) ||
 	    !box_run(rel, sz, c->sizes, k->ndim, &in_chunk))
 		return 0;
-	s->f = ex_locate(cat, k, ci, hs, verify, &t, err);
+	s->f = ex_locate(cat, k, ci, hs, 0, &t, err);
 	if (!s->f)
 		return -1;
+	s->key = verify && !c->verified ? k : NULL; /* checked in dr_copy */
+	s->chunk = ci;
+	s->t = t;
 	s->entry_off = (uint64_t)in_entry * isz;
 	s->file_off = t.data_off + (uint64_t)in_chunk * isz;
 	s->len = (uint64_t)numel * isz;
@@ -169,7 +173,6 @@ int dr_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
 {
 	loff_t ri = (loff_t)in_off, ro = (loff_t)out_off;
 	char buf[1 << 16];
-	ssize_t w;
 
 	while (len > 0) {
 		ssize_t n = copy_file_range(in, &ri, out, &ro, (size_t)len, 0);
@@ -190,17 +193,8 @@ int dr_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
 		if (n <= 0)
 			return td_errf(err, "copying data: %s",
 				       n < 0 ? strerror(errno) : "short read");
-		for (w = 0; w < n;) { /* a short write: the next says why */
-			ssize_t m = pwrite(out, buf + w, (size_t)(n - w), ro + w);
-
-			if (m < 0 && errno == EINTR)
-				continue;
-			if (m <= 0) /* ENOSPC, EIO, ... */
-				return td_errf(err, "copying data: %s",
-					       m < 0 ? strerror(errno)
-						     : "no progress writing");
-			w += m;
-		}
+		if (td_pwrite_all(out, buf, (size_t)n, (uint64_t)ro, err) != 0)
+			return -1;
 		ri += n;
 		ro += n;
 		len -= (uint64_t)n;
@@ -216,15 +210,26 @@ int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
 	for (i = 0; i < n && len > 0; i++) {
 		const dr_seg *s = &segs[i];
 		uint64_t a, b;
+		vf_copy cp;
+		int rc;
 
 		if (s->entry_off + s->len <= off || s->entry_off >= off + len)
 			continue;
 		a = off > s->entry_off ? off : s->entry_off;
 		b = off + len < s->entry_off + s->len ? off + len
 						      : s->entry_off + s->len;
-		if (dr_copy_range(s->f->fd, s->file_off + (a - s->entry_off), out_fd,
-			       out_off + (a - off), b - a, err) != 0)
-			return td_err_prefix(err, "%s", s->f->path);
+		cp = (vf_copy){s->file_off + (a - s->entry_off), b - a, out_fd,
+			       out_off + (a - off)};
+		if (s->key && !s->key->chunks[s->chunk].verified) {
+			rc = vf_chunk(s->key, s->chunk, &s->t, s->f, &cp, err);
+			if (rc != 0)
+				return rc == VF_WRITE_FAILED ? DR_COPY_FAILED
+							     : DR_BAD_SOURCE;
+		} else if (dr_copy_range(s->f->fd, cp.from, out_fd, cp.out_off,
+					 cp.len, err) != 0) {
+			return td_err_prefix(err, "%s", s->f->path),
+			       DR_COPY_FAILED;
+		}
 	}
 	return 0;
 }

@@ -8,12 +8,20 @@
 #include "../reader/dcp.h"
 #include "../vm/vm.h"
 
-/* A run of an entry's row-major bytes stored contiguously in a file. */
+/* A run of an entry's row-major bytes stored contiguously in a file;
+ * key non-NULL when its chunk's CRC-32 is to be checked on the way. */
 typedef struct dr_seg {
 	uint64_t entry_off, len;
 	const td_file *f;
 	uint64_t file_off;
+	const dcp_key *key;
+	size_t chunk;
+	ts_tensor t;
 } dr_seg;
+
+/* dr_copy's errors: the source (err names the chunk's file) or the copy
+ * (the caller adds the output's name). */
+enum { DR_BAD_SOURCE = -1, DR_COPY_FAILED = -2 };
 
 /* 1 and the output's byte offset in its entry when node is a contiguous
  * range of the entry's bytes (no copy or conversion needed); else 0. */
@@ -31,7 +39,9 @@ int dr_segments(dcp_catalog *cat, const vm_entry *e, dcp_handles *hs,
 int dr_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
 		  uint64_t len, td_err *err);
 
-/* Copies entry bytes [off, off+len) to out_fd at out_off. */
+/* Copies entry bytes [off, off+len) to out_fd at out_off, checking the
+ * CRC-32 of segments that ask for it on the way (each byte read once).
+ * 0, DR_BAD_SOURCE or DR_COPY_FAILED. */
 int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
 	    int out_fd, uint64_t out_off, td_err *err);
 

@@ -55,7 +55,7 @@ const td_file *ex_locate(const dcp_catalog *cat, const dcp_key *k,
 
 	if (dcp_read_chunk_shared(cat, k, ci, hs, t, err) == 0)
 		f = dcp_handles_get(hs, cat, k->chunks[ci].file, err);
-	if (f && verify && vf_chunk(k, ci, t, f, err) != 0)
+	if (f && verify && vf_chunk(k, ci, t, f, NULL, err) != 0)
 		return NULL;
 	return f;
 }
@@ -88,7 +88,7 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 	 * bytes just read rather than reading them twice. */
 	whole = t.data_off + (uint64_t)first * isz == t.storage_off &&
 		(uint64_t)(last - first + 1) * isz == t.storage_nbytes;
-	if (verify && !whole && vf_chunk(k, ci, &t, f, err) != 0)
+	if (verify && !whole && vf_chunk(k, ci, &t, f, NULL, err) != 0)
 		return -1;
 	span = malloc((size_t)(last - first + 1) * isz);
 	if (!span)

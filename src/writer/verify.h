@@ -6,10 +6,24 @@
 
 #include "../reader/dcp.h"
 
+/* Where the bytes being checked go too: [from, from + len) of f (inside
+ * the storage member) written to fd at out_off. */
+typedef struct vf_copy {
+	uint64_t from, len;
+	int fd;
+	uint64_t out_off;
+} vf_copy;
+
+enum { VF_WRITE_FAILED = -2 };
+
 /* Checks chunk ci of k (t from dcp_read_chunk, f its file) unless it was
- * checked already.  Thread-safe; reads the storage member in blocks. */
+ * checked already.  Thread-safe; reads the storage member in blocks and,
+ * with cp, writes cp's range of them on the way, so that each byte is
+ * read once (done even when the chunk was checked already).  0, -1 (the
+ * chunk is unreadable or corrupt; err names its file) or VF_WRITE_FAILED
+ * (err says why; the caller names the output). */
 int vf_chunk(const dcp_key *k, size_t ci, const ts_tensor *t,
-	     const td_file *f, td_err *err);
+	     const td_file *f, const vf_copy *cp, td_err *err);
 
 /* The same check on the member's bytes already in memory (bytes holds
  * t->storage_nbytes bytes). */

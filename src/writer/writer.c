@@ -78,20 +78,8 @@ static const char *shown(const wctx *w, const char *file, char *buf,
 static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off,
 		      const char *what, td_err *err)
 {
-	const unsigned char *p = buf;
-
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return td_errf(err, "%s: write failed: %s", what,
-				       w < 0 ? strerror(errno) : "no progress");
-		p += w;
-		off += (uint64_t)w;
-		n -= (size_t)w;
-	}
+	if (td_pwrite_all(fd, buf, n, off, err) != 0)
+		return td_err_prefix(err, "%s", what);
 	return 0;
 }
 
@@ -261,11 +249,16 @@ static int write_direct(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	}
 	if (*state < 0)
 		return 0;
-	if (dr_copy(*segs, *nsegs, off, t->out.nbytes, w->fds[t->shard],
-		    t->offset, err) != 0)
+	switch (dr_copy(*segs, *nsegs, off, t->out.nbytes, w->fds[t->shard],
+			t->offset, err)) {
+	case 0:
+		return 1;
+	case DR_BAD_SOURCE: /* the message names the chunk's file */
+		return -1;
+	default:
 		return td_err_prefix(err, "%s/%s", w->o->out_dir,
 				     w->pl->shards[t->shard].file), -1;
-	return 1;
+	}
 }
 
 /* Output t computed in memory from the gathered entry. */
@@ -285,10 +278,10 @@ static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	if (ex_eval(t->out.node, entry, pool, &v, err) != 0 ||
 	    ex_contiguous(&v, pool, &data, err) != 0)
 		return td_err_prefix(err, "output '%s'", t->out.name);
-	if (pwrite_all(w->fds[t->shard], data, (size_t)t->out.nbytes,
-		       t->offset, "", err) != 0)
-		return td_errf(err, "%s/%s: write failed: %s", w->o->out_dir,
-			       w->pl->shards[t->shard].file, strerror(errno));
+	if (td_pwrite_all(w->fds[t->shard], data, (size_t)t->out.nbytes,
+			  t->offset, err) != 0)
+		return td_err_prefix(err, "%s/%s", w->o->out_dir,
+				     w->pl->shards[t->shard].file);
 	return 0;
 }
 
@@ -304,7 +297,8 @@ static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 
 	if (pe->origin) { /* --add-missing: bytes of the original file */
 		const plan_tensor *t = &w->pl->tensors[pe->first];
-		dr_seg seg = {0, t->out.nbytes, pe->origin, pe->origin_off};
+		dr_seg seg = {.len = t->out.nbytes, .f = pe->origin,
+			      .file_off = pe->origin_off};
 
 		if (w->fds[t->shard] < 0)
 			return 0;

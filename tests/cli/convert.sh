@@ -121,8 +121,11 @@ cp -r "$E2E/qwen3/ckpt/iter_0000100/." "$TMP/flip/"
 set -- $("$TD2HF" inspect --json "$TMP/flip" | awk -F'[":,\t ]+' '
 	/"file"/ { f = $3 } /"data_offset"/ { print f, $3; exit }')
 printf '\377' | dd of="$TMP/flip/$1" bs=1 seek="$2" count=1 conv=notrunc 2>/dev/null
-expect_fail "corrupt tensor data" 1 "data does not match its CRC-32" -- \
+# (checked while the bytes are copied, or while they are read into memory)
+expect_fail "corrupt tensor data" 1 "flip/$1: key 'embedding.word_embeddings.weight' chunk 0: data does not match its CRC-32" -- \
 	"$TD2HF" -q --rules "$RULES/qwen3.mapbc" --input "$TMP/flip" --output "$TMP/x"
+expect_fail "corrupt tensor data, --no-direct-copy" 1 "flip/$1: key 'embedding.word_embeddings.weight' chunk 0: data does not match its CRC-32" -- \
+	"$TD2HF" -q --no-direct-copy --rules "$RULES/qwen3.mapbc" --input "$TMP/flip" --output "$TMP/x"
 if "$TD2HF" -q --no-verify --rules "$RULES/qwen3.mapbc" --input "$TMP/flip" \
 	--output "$TMP/x" 2>/dev/null; then
 	ok "--no-verify converts it anyway"
