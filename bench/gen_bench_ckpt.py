@@ -11,7 +11,10 @@ Writes
     DATA_DIR/ckpt/iter_0000100/   real torch.distributed.checkpoint output of
                                   4 gloo ranks (FileSystemWriter, 2 threads
                                   each -> 8 __R_I.distcp files), Megatron key
-                                  names, per-layer keys, TP=2 chunking as in
+                                  names, per-layer keys (or, --stacked, one key
+                                  per weight with the layer axis first and a
+                                  chunk per layer and TP rank, as Megatron
+                                  saves dense models), TP=2 chunking as in
                                   tests/fixtures/gen/gen_e2e_fixtures.py, plus
                                   common.pt, metadata.json
     DATA_DIR/ckpt/latest_checkpointed_iteration.txt
@@ -59,46 +62,63 @@ WORKER_TIMEOUT = 3600  # seconds
 
 
 def family(a):
-    """A gen_e2e_fixtures-style family dict (qwen3, per-layer keys)."""
+    """A gen_e2e_fixtures-style family dict (qwen3, per-layer or stacked
+    keys)."""
     f = dict(ge.FAMILIES["qwen3"])
     f.update(layers=a.layers, hidden=a.hidden, heads=a.heads, groups=a.groups,
              head_dim=a.head_dim, ffn=a.ffn, vocab=a.vocab,
              divisible_by=a.divisible_by, tp=a.tp, tied=not a.untied,
-             max_pos=4096)
+             max_pos=4096, stacked=a.stacked)
     return f
+
+
+def layer_keys(f):
+    """One layer's (name, shape, kind) in Megatron module order."""
+    H, n, G, D, F = f["hidden"], f["heads"], f["groups"], f["head_dim"], f["ffn"]
+    K = [("self_attention.linear_proj.weight", (H, n * D), "w"),
+         ("self_attention.linear_qkv.layer_norm_weight", (H,), "n"),
+         ("self_attention.linear_qkv.weight", ((n + 2 * G) * D, H), "w")]
+    if f["qk_norm"]:
+        K.append(("self_attention.q_layernorm.weight", (D,), "n"))
+        K.append(("self_attention.k_layernorm.weight", (D,), "n"))
+    K += [("mlp.linear_fc1.layer_norm_weight", (H,), "n"),
+          ("mlp.linear_fc1.weight", (2 * F, H), "w"),
+          ("mlp.linear_fc2.weight", (H, F), "w")]
+    return K
 
 
 def key_plan(f, args):
     """Ordered (key, shape, kind) list in Megatron module order, as
-    gen_e2e_fixtures.make_megatron_tensors lays out a per-layer qwen3
-    checkpoint; kind is "w" (weight), "n" (norm) or "b" (bytes entry).
-    Chunk spec per key: see spec()."""
-    L, H, n, G, D, F = (f["layers"], f["hidden"], f["heads"], f["groups"],
-                        f["head_dim"], f["ffn"])
+    gen_e2e_fixtures.make_megatron_tensors lays out a per-layer (or, with
+    f["stacked"], a stacked) qwen3 checkpoint; kind is "w" (weight), "n"
+    (norm) or "b" (bytes entry).  Chunk spec per key: see spec()."""
+    L, H = f["layers"], f["hidden"]
     Vp = args.padded_vocab_size
     K = [("embedding.word_embeddings.weight", (Vp, H), "w")]
-    for i in range(L):
+    if f["stacked"]:
+        for r in range(2):
+            K.append(("decoder.layers.self_attention.core_attention._extra_state/"
+                      "shard_%d_%d" % (r, L), None, "b"))
+        for rest, shape, kind in layer_keys(f):
+            K.append(("decoder.layers." + rest, (L,) + shape, kind))
+    for i in range(L if not f["stacked"] else 0):
         p = "decoder.layers.%d." % i
         K.append((p + "self_attention.core_attention._extra_state/shard_0_1", None, "b"))
-        K.append((p + "self_attention.linear_proj.weight", (H, n * D), "w"))
-        K.append((p + "self_attention.linear_qkv.layer_norm_weight", (H,), "n"))
-        K.append((p + "self_attention.linear_qkv.weight", ((n + 2 * G) * D, H), "w"))
-        if f["qk_norm"]:
-            K.append((p + "self_attention.q_layernorm.weight", (D,), "n"))
-            K.append((p + "self_attention.k_layernorm.weight", (D,), "n"))
-        K.append((p + "mlp.linear_fc1.layer_norm_weight", (H,), "n"))
-        K.append((p + "mlp.linear_fc1.weight", (2 * F, H), "w"))
-        K.append((p + "mlp.linear_fc2.weight", (H, F), "w"))
+        for rest, shape, kind in layer_keys(f):
+            K.append((p + rest, shape, kind))
     K.append(("decoder.final_layernorm.weight", (H,), "n"))
     if not f["tied"]:
         K.append(("output_layer.weight", (Vp, H), "w"))
     return K
 
 
-def spec(key, ndim, tp):
+def spec(key, ndim, tp, layers=0):
     """Chunk spec as in gen_e2e_fixtures: row-parallel layers cut the input
     dim, column-parallel ones the output dim, swiglu fc1 in 2*TP row blocks,
-    embedding/output layer by vocab rows, 1-D norms whole."""
+    embedding/output layer by vocab rows, 1-D norms whole; a stacked key
+    (layers > 0) is also cut into one piece per layer."""
+    if layers and key.startswith("decoder.layers."):
+        return [layers] + spec(key, ndim - 1, tp)
     if key.endswith(("self_attention.linear_proj.weight", "mlp.linear_fc2.weight")):
         return [1, tp]
     if key.endswith(("self_attention.linear_qkv.weight",
@@ -109,7 +129,7 @@ def spec(key, ndim, tp):
     return [1] * ndim
 
 
-def assign(K, tp):
+def assign(K, tp, layers=0):
     """Chunks and their ranks: a counter over all chunks of all keys
     (megatron_ckpt's assign="global"), so the ranks' shares are even, as
     in a fully parallel save.  Bytes entries go round-robin too."""
@@ -119,7 +139,7 @@ def assign(K, tp):
             out.append((ki, key, shape, kind, counter % WORLD))
             counter += 1
             continue
-        chunks, _ = mc.expand_chunk_spec(shape, spec(key, len(shape), tp))
+        chunks, _ = mc.expand_chunk_spec(shape, spec(key, len(shape), tp, layers))
         cs = []
         for o, s in chunks:
             cs.append((o, s, counter % WORLD))
@@ -200,6 +220,10 @@ def main():
     ap.add_argument("--tp", type=int, default=2)
     ap.add_argument("--tied", dest="untied", action="store_false",
                     help="tied embeddings (no output_layer); default untied")
+    ap.add_argument("--stacked", action="store_true",
+                    help="one key per weight with a stacked layer axis (a "
+                         "chunk per layer and TP rank), as Megatron saves "
+                         "dense models; default per-layer keys")
     a = ap.parse_args()
 
     import torch.multiprocessing as mp
@@ -219,9 +243,12 @@ def main():
     args = ge.make_megatron_args(f)
     args.tokenizer_model = "/models/bench-qwen3"
     K = key_plan(f, args)
-    plan = assign(K, f["tp"])
+    plan = assign(K, f["tp"], f["layers"] if f["stacked"] else 0)
     weight_bytes = sum(2 * int(torch.Size(s).numel()) for _, s, k in K if k != "b")
-    largest = max(((2 * int(torch.Size(s).numel()), key) for key, s, k in K if k != "b"),
+    # the largest tensor converted at once: a stacked key's is one layer's
+    per = [(key, s[1:] if f["stacked"] and key.startswith("decoder.layers.") else s)
+           for key, s, k in K if k != "b"]
+    largest = max(((2 * int(torch.Size(s).numel()), key) for key, s in per),
                   key=lambda t: t[0])   # the first of equals: the embedding
     print("writing %s: %d keys, %.2f GB of bf16 weights, largest %s (%.1f MB)"
           % (iter_dir, len(K), weight_bytes / 1e9, largest[1], largest[0] / 1e6), flush=True)
@@ -257,7 +284,7 @@ def main():
     distcp = sum(os.path.getsize(os.path.join(iter_dir, n))
                  for n in os.listdir(iter_dir) if n.endswith(".distcp"))
     info = collections.OrderedDict([
-        ("model", "qwen3 (per-layer keys)"),
+        ("model", "qwen3 (%s keys)" % ("stacked" if f["stacked"] else "per-layer")),
         ("iter_dir", iter_dir), ("hf_dir", hf_dir),
         ("layers", f["layers"]), ("hidden", f["hidden"]), ("heads", f["heads"]),
         ("query_groups", f["groups"]), ("head_dim", f["head_dim"]),

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -344,11 +345,26 @@ static int run_parts(const copts *o, td_checkpoint *ck, const plan *pl,
 	return pt_finish(pl, wo, &id, err);
 }
 
-/* --stats: where the time went, measured in this process. */
-static void print_phases(const phases *ph, const td_checkpoint *ck,
-			 const plan *pl)
+/* CPU seconds (user + system) of the whole process so far. */
+static double cpu_seconds(void)
 {
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* --stats: where the time went, measured in this process: the phases,
+ * then what the writer threads spent their time on (summed over them)
+ * and how many cores were busy on average. */
+static void print_phases(const phases *ph, const td_checkpoint *ck,
+			 const plan *pl, const wr_stats *st)
+{
+	double total = td_seconds_since(&ph->t0);
 	char md[32];
+	int i;
 
 	td_human_bytes(ck->cat.meta_size, md, sizeof md);
 	fprintf(stderr, "td2hf: time: rules %.3f s, catalog %.3f s (.metadata "
@@ -356,7 +372,13 @@ static void print_phases(const phases *ph, const td_checkpoint *ck,
 		"shard%s), write %.3f s, total %.3f s\n", ph->rules,
 		ph->catalog, md, ck->cat.nkeys, ck->cat.nfiles, ph->plan,
 		pl->nemitted, pl->nshards, pl->nshards == 1 ? "" : "s",
-		ph->write, td_seconds_since(&ph->t0));
+		ph->write, total);
+	fprintf(stderr, "td2hf: time: writing, summed over threads:");
+	for (i = 0; i < TD_PH_N; i++)
+		fprintf(stderr, "%s %s %.3f s", i ? "," : "", td_phase_name(i),
+			st->phases.s[i]);
+	fprintf(stderr, "; CPU %.2f cores on average\n",
+		total > 0 ? cpu_seconds() / total : 0.0);
 }
 
 static int run(const copts *o, td_checkpoint *ck, const mp_program *prog,
@@ -397,7 +419,7 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog,
 	}
 	ph->write = td_seconds_since(&t);
 	if (o->stats && rc == 0)
-		print_phases(ph, ck, &pl);
+		print_phases(ph, ck, &pl, &st);
 	plan_free(&pl);
 	return rc;
 }

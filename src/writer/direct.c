@@ -7,6 +7,7 @@
 #include "direct.h"
 #include "exec.h"
 #include "verify.h"
+#include "../common/phase.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -225,10 +226,15 @@ int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
 			if (rc != 0)
 				return rc == VF_WRITE_FAILED ? DR_COPY_FAILED
 							     : DR_BAD_SOURCE;
-		} else if (dr_copy_range(s->f->fd, cp.from, out_fd, cp.out_off,
-					 cp.len, err) != 0) {
-			return td_err_prefix(err, "%s", s->f->path),
-			       DR_COPY_FAILED;
+		} else {
+			struct timespec t0 = td_phase_start();
+
+			rc = dr_copy_range(s->f->fd, cp.from, out_fd, cp.out_off,
+					   cp.len, err);
+			td_phase_end(TD_PH_COPY, &t0);
+			if (rc != 0)
+				return td_err_prefix(err, "%s", s->f->path),
+				       DR_COPY_FAILED;
 		}
 	}
 	return 0;

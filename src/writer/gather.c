@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/phase.h"
 #include "exec.h"
 #include "verify.h"
 
@@ -72,6 +73,7 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 	const td_file *f;
 	ts_tensor t;
 	scatter sc;
+	struct timespec t0;
 	int d, rc, whole;
 
 	f = ex_locate(cat, k, ci, hs, 0, &t, err);
@@ -93,15 +95,19 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 	span = malloc((size_t)(last - first + 1) * isz);
 	if (!span)
 		return td_errf(err, "out of memory");
+	t0 = td_phase_start();
 	rc = td_file_pread(f, t.data_off + (uint64_t)first * isz, span,
 			   (size_t)(last - first + 1) * isz, err);
+	td_phase_end(TD_PH_READ, &t0);
 	if (rc == 0 && verify && whole)
 		rc = vf_bytes(k, ci, &t, f, span, err);
 	if (rc == 0) {
 		sc.dst = dst + dst0 * (int64_t)isz;
 		sc.span = span;
 		sc.isz = isz;
+		t0 = td_phase_start();
 		td_shape_walk(x->size, x->n, est, cst, scatter_run, &sc);
+		td_phase_end(TD_PH_COMPUTE, &t0);
 	}
 	free(span);
 	return rc;

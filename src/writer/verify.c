@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "../common/crc32.h"
+#include "../common/phase.h"
 
 #define BLOCK (1u << 20) /* stays in the L2 cache between read, CRC and write */
 
@@ -22,9 +23,15 @@ static int compare(const dcp_key *k, size_t ci, const ts_tensor *t,
 int vf_bytes(const dcp_key *k, size_t ci, const ts_tensor *t,
 	     const td_file *f, const unsigned char *bytes, td_err *err)
 {
+	struct timespec t0;
+	uint32_t crc;
+
 	if (k->chunks[ci].verified)
 		return 0;
-	return compare(k, ci, t, f, td_crc32(0, bytes, t->storage_nbytes), err);
+	t0 = td_phase_start();
+	crc = td_crc32(0, bytes, t->storage_nbytes);
+	td_phase_end(TD_PH_CRC, &t0);
+	return compare(k, ci, t, f, crc, err);
 }
 
 /* The part of block [at, at + n) of the file that cp wants, written. */
@@ -33,13 +40,15 @@ static int copy_part(const vf_copy *cp, const unsigned char *buf,
 {
 	uint64_t a = at > cp->from ? at : cp->from;
 	uint64_t b = at + n < cp->from + cp->len ? at + n : cp->from + cp->len;
+	struct timespec t0 = td_phase_start();
+	int rc;
 
 	if (b <= a)
 		return 0;
-	if (td_pwrite_all(cp->fd, buf + (a - at), (size_t)(b - a),
-			  cp->out_off + (a - cp->from), err) != 0)
-		return VF_WRITE_FAILED;
-	return 0;
+	rc = td_pwrite_all(cp->fd, buf + (a - at), (size_t)(b - a),
+			   cp->out_off + (a - cp->from), err);
+	td_phase_end(TD_PH_WRITE, &t0);
+	return rc != 0 ? VF_WRITE_FAILED : 0;
 }
 
 int vf_chunk(const dcp_key *k, size_t ci, const ts_tensor *t,
@@ -59,10 +68,14 @@ int vf_chunk(const dcp_key *k, size_t ci, const ts_tensor *t,
 		return td_errf(err, "out of memory");
 	for (; rc == 0 && off < end; off += BLOCK) {
 		size_t n = end - off < BLOCK ? (size_t)(end - off) : BLOCK;
+		struct timespec t0 = td_phase_start();
 
 		rc = td_file_pread(f, st + off, buf, n, err);
+		td_phase_end(TD_PH_READ, &t0);
+		t0 = td_phase_start();
 		if (rc == 0 && !k->chunks[ci].verified)
 			crc = td_crc32(crc, buf, n);
+		td_phase_end(TD_PH_CRC, &t0);
 		if (rc == 0 && cp)
 			rc = copy_part(cp, buf, st + off, n, err);
 	}

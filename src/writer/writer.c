@@ -141,15 +141,18 @@ static int open_shards(wctx *w)
 static int close_shards(wctx *w, int sync)
 {
 	char path[PATH_MAX];
+	struct timespec t0;
 	uint32_t s;
 	int rc = 0;
 
 	for (s = 0; w->fds && s < w->pl->nshards; s++) {
 		if (w->fds[s] < 0)
 			continue;
+		t0 = td_phase_start();
 		if (sync && rc == 0 && fdatasync(w->fds[s]) != 0)
 			rc = td_errf(w->err, "%s/%s: %s", w->o->out_dir,
 				     w->pl->shards[s].file, strerror(errno));
+		td_phase_end(TD_PH_SYNC, &t0);
 		if (close(w->fds[s]) != 0 && rc == 0 && sync)
 			rc = td_errf(w->err, "%s/%s: %s", w->o->out_dir,
 				     w->pl->shards[s].file, strerror(errno));
@@ -168,12 +171,15 @@ static int finish_shard(wctx *w, uint32_t s, td_err *err)
 {
 	char tmp[PATH_MAX], final[PATH_MAX];
 	int fd = w->fds[s], ok;
+	struct timespec t0;
 
 	if (shard_path(w, s, 0, tmp, sizeof tmp, err) != 0 ||
 	    shard_path(w, s, 1, final, sizeof final, err) != 0)
 		return -1;
 	w->fds[s] = -1;
+	t0 = td_phase_start();
 	ok = fdatasync(fd) == 0;
+	td_phase_end(TD_PH_SYNC, &t0);
 	ok = close(fd) == 0 && ok;
 	if (!ok || rename(tmp, final) != 0) {
 		td_errf(err, "%s/%s: %s", w->o->out_dir, w->pl->shards[s].file,
@@ -267,7 +273,9 @@ static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
 			  td_err *err)
 {
 	const unsigned char *data;
+	struct timespec t0;
 	ex_view v;
+	int rc;
 
 	if (!*loaded) {
 		if (ex_load_entry(&w->ck->cat, &pe->e, pool, w->o->verify,
@@ -275,11 +283,17 @@ static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
 			return -1;
 		*loaded = 1;
 	}
-	if (ex_eval(t->out.node, entry, pool, &v, err) != 0 ||
-	    ex_contiguous(&v, pool, &data, err) != 0)
+	t0 = td_phase_start();
+	rc = ex_eval(t->out.node, entry, pool, &v, err) != 0 ||
+	     ex_contiguous(&v, pool, &data, err) != 0;
+	td_phase_end(TD_PH_COMPUTE, &t0);
+	if (rc)
 		return td_err_prefix(err, "output '%s'", t->out.name);
-	if (td_pwrite_all(w->fds[t->shard], data, (size_t)t->out.nbytes,
-			  t->offset, err) != 0)
+	t0 = td_phase_start();
+	rc = td_pwrite_all(w->fds[t->shard], data, (size_t)t->out.nbytes,
+			   t->offset, err);
+	td_phase_end(TD_PH_WRITE, &t0);
+	if (rc != 0)
 		return td_err_prefix(err, "%s/%s", w->o->out_dir,
 				     w->pl->shards[t->shard].file);
 	return 0;
@@ -454,6 +468,7 @@ static void *worker(void *arg)
 		}
 		w->st->bytes += bytes;
 		w->st->direct_bytes += direct;
+		td_phases_take(&w->st->phases);
 		if (pool.peak > w->st->peak_buffers)
 			w->st->peak_buffers = pool.peak;
 		progress(w, &sh->start, 0);
@@ -693,6 +708,7 @@ static int write_all(wctx *w)
 		pause_at("written");
 	if (close_shards(w, rc == 0) != 0 && rc == 0)
 		rc = -1;
+	td_phases_take(&w->st->phases); /* this thread's syncs */
 	if (rc == 0 && !w->part)
 		rc = write_index(w);
 	if (rc == 0 && !w->part)

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 
+#include "../common/phase.h"
 #include "../plan/plan.h"
 
 typedef struct wr_options {
@@ -23,6 +24,7 @@ typedef struct wr_stats {
 	uint64_t bytes;          /* tensor bytes written */
 	uint64_t direct_bytes;   /* of which copied file to file */
 	uint64_t peak_buffers;   /* largest working memory of one thread */
+	td_phases phases;        /* seconds per phase, summed over threads */
 } wr_stats;
 
 /* Returns 0, -1 on error (err set; nothing left behind), or 130 when

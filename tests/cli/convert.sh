@@ -141,12 +141,13 @@ expect_fail "no common.pt" 1 "has no common.pt to read it from; give it with --s
 	"$TD2HF" -q --rules "$RULES/qwen3.mapbc" --input "$TMP/nocommon" --output "$TMP/x"
 expect_ok "dry run lists the plan" "model.layers.1.mlp.down_proj.weight" -- \
 	"$TD2HF" --rules "$RULES/qwen3.mapbc" --input "$E2E/qwen3/ckpt" --dry-run
-# --stats: one line of phase times, after the conversion, even with -q
+# --stats: two lines of phase times, after the conversion, even with -q
 # (the fixture's 23 keys in its fixture.json, 24 tensors in its expected
 # index)
 rm -rf "$TMP/st"
 if "$TD2HF" -q --stats --rules "$RULES/qwen3.mapbc" --input "$E2E/qwen3/ckpt" \
-	--output "$TMP/st" 2>"$TMP/err" && [ "$(wc -l <"$TMP/err")" -eq 1 ] &&
+	--output "$TMP/st" 2>"$TMP/err" && [ "$(wc -l <"$TMP/err")" -eq 2 ] &&
+	grep -Eq '^td2hf: time: writing, summed over threads: read [0-9.]+ s, CRC [0-9.]+ s, copy [0-9.]+ s, compute [0-9.]+ s, write [0-9.]+ s, sync [0-9.]+ s; CPU [0-9.]+ cores on average$' "$TMP/err" &&
 	grep -Eq '^td2hf: time: rules [0-9.]+ s, catalog [0-9.]+ s \(.metadata [0-9.]+ KiB, 23 keys, 8 files\), plan [0-9.]+ s \(24 tensors, 1 shard\), write [0-9.]+ s, total [0-9.]+ s$' "$TMP/err"; then
 	ok "--stats: the phases' times"
 else
