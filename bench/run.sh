@@ -121,7 +121,14 @@ sumsize() { find "$@" -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s
 DISTCP_BYTES=$(sumsize "$ITER" -maxdepth 1 -name '*.distcp')
 ITER_BYTES=$(sumsize "$ITER" -maxdepth 1 -type f)
 INSPECT=$("$TD2HF" inspect --json --metadata-only "$ITER")
-LARGEST=$(echo "$INSPECT" | jq -r '[.keys[] | select(.kind == "tensor" and .skip == null)] | sort_by(-.nbytes) | .[0] | "\(.nbytes) \(.name) \(.shape | map(tostring) | join("x")) \(.dtype)"')
+# the largest tensor converted at once: the largest output (td2hf's plan;
+# a stacked key is converted a layer at a time)
+LARGEST=$("$TD2HF" --dry-run --rules "$RULES" --input "$ITER" --hf-checkpoint "$HF" 2>/dev/null |
+    awk '$1 == "->" { sz = ($3 ~ /^(F32|I32|U32)$/) ? 4 : ($3 ~ /^(F64|I64|U64)$/) ? 8 : ($3 ~ /^(F8|I8|U8|BOOL)/) ? 1 : 2
+        shape = $4; for (i = 5; i <= NF && shape !~ /\]$/; i++) shape = shape $i
+        n = shape; gsub(/[\[\]]/, "", n); k = split(n, d, ","); b = sz; for (j = 1; j <= k; j++) b *= d[j]
+        if (b > best) { best = b; name = $2; dims = n; dt = $3 } }
+        END { gsub(/,/, "x", dims); printf "%.0f %s %s %s\n", best, name, dims, dt }')
 LARGEST_BYTES=${LARGEST%% *}
 NKEYS=$(echo "$INSPECT" | jq '[.keys[] | select(.kind == "tensor" and .skip == null)] | length')
 JOBS_DEFAULT=$(nproc)
