@@ -941,6 +941,24 @@ static int looks_like_safetensors(const td_file *f)
 	       head[8] == '{' && head[9] == '"';
 }
 
+/* Chunk i's tensor from the archive [off, off+len) of f, checked
+ * against the metadata; messages name no file. */
+static int read_tensor(const dcp_key *key, size_t i, const td_file *f,
+		       uint64_t off, uint64_t len, ts_tensor *out, td_err *err)
+{
+	if (ts_read_tensor(f, off, len, out, err) != 0) {
+		/* drop the file name: the caller says which item this is */
+		size_t n = strlen(f->path);
+
+		if (strncmp(err->msg, f->path, n) == 0 &&
+		    strncmp(err->msg + n, ": ", 2) == 0)
+			memmove(err->msg, err->msg + n + 2,
+				strlen(err->msg + n + 2) + 1);
+		return -1;
+	}
+	return check_match(key, &key->chunks[i], out, err);
+}
+
 /* Reads and checks chunk i's archive, [off, off+len) of f, into out;
  * writes nothing. */
 static int read_archive(const dcp_key *key, size_t i, const td_file *f,
@@ -1042,6 +1060,38 @@ static const td_file *archive_of(const file_src *fs, const dcp_catalog *cat,
 	return get_file(fs, ch->file, err);
 }
 
+/* A decompressed chunk's storage against its member's CRC-32 (here, so
+ * that a mismatch names the .distcp file, not the scratch file); the
+ * writer then does not check it again. */
+static int check_decompressed(dcp_chunk *ch, const td_file *f,
+			      const ts_tensor *t, td_err *err)
+{
+	enum { BLOCK = 1 << 20 };
+	unsigned char *buf = malloc(BLOCK);
+	uint64_t off;
+	uint32_t crc = 0;
+
+	if (!buf)
+		return td_errf(err, "out of memory");
+	for (off = 0; off < t->storage_nbytes; off += BLOCK) {
+		size_t n = t->storage_nbytes - off < BLOCK
+			   ? (size_t)(t->storage_nbytes - off) : BLOCK;
+
+		if (td_file_pread(f, t->storage_off + off, buf, n, err) != 0) {
+			free(buf);
+			return -1;
+		}
+		crc = td_crc32(crc, buf, n);
+	}
+	free(buf);
+	if (crc != t->storage_crc32)
+		return td_errf(err, "data does not match its CRC-32 (stored "
+			       "%08" PRIx32 ", computed %08" PRIx32 "): the "
+			       "file is corrupt", t->storage_crc32, crc);
+	ch->verified = 1;
+	return 0;
+}
+
 /* Reads chunk i's archive.  The first reader to finish records the
  * location; another thread resolving the same chunk meanwhile just uses
  * its own reading. */
@@ -1056,13 +1106,16 @@ static int read_and_record(const file_src *fs, const dcp_catalog *cat,
 
 	if (!f)
 		return -1;
-	if (read_archive(key, i, f, off, len, out, err) != 0) {
-		if (ch->xform != XF_NONE)
-			td_err_prefix(err, "%s/%s: zstd item at offset %llu, "
-				      "decompressed", cat->dir,
-				      cat->files[ch->item_file],
-				      (unsigned long long)ch->item_off);
-		return -1;
+	if (ch->xform == XF_NONE) {
+		if (read_archive(key, i, f, off, len, out, err) != 0)
+			return -1;
+	} else if (read_tensor(key, i, f, off, len, out, err) != 0 ||
+		   check_decompressed(ch, f, out, err) != 0) {
+		return td_err_prefix(err, "%s/%s: key '%s' chunk %zu: zstd "
+				     "item at offset %llu, decompressed",
+				     cat->dir, cat->files[ch->item_file],
+				     key->name, i,
+				     (unsigned long long)ch->item_off);
 	}
 	if (atomic_compare_exchange_strong(&ch->resolved, &none,
 					   CHUNK_RESOLVING))
