@@ -47,5 +47,5 @@ diff -r "$DIR/out-plain" "$DIR/out-zstd" >/dev/null ||
 sz() { du -sb "$DIR/$1/ckpt/iter_0000100" | cut -f1; }
 printf 'checkpoint: plain %s bytes, zstd %s bytes (%.3f)\n' "$(sz plain)" "$(sz zstd)" \
     "$(echo "$(sz zstd) / $(sz plain)" | bc -l)"
-printf 'td2hf %s: plain %.3f s, zstd %.3f s (best of %s): zstd/plain %.2f\n' \
-    "${TD2HF_ARGS:-}" "$plain" "$zstd" "$N" "$(echo "$zstd / $plain" | bc -l)"
+printf 'td2hf%s: plain %.3f s, zstd %.3f s (best of %s): zstd/plain %.2f\n' \
+    "${TD2HF_ARGS:+ $TD2HF_ARGS}" "$plain" "$zstd" "$N" "$(echo "$zstd / $plain" | bc -l)"
