@@ -26,35 +26,8 @@ case "$DATA" in
     /) echo "error: DATA_DIR must not be /" >&2; exit 1 ;;
 esac
 
-target="$CHROOT$DATA"
-made_dir=""
-mounted=""
-cleanup() {
-    if [ -n "$mounted" ]; then
-        umount "$target" || echo "warning: could not unmount $target" >&2
-    fi
-    # remove the directories this run created (empty), innermost first
-    if [ -n "$made_dir" ]; then
-        local d=$target
-        while :; do
-            rmdir "$d" 2>/dev/null || break
-            [ "$d" = "$made_dir" ] && break
-            d=$(dirname "$d")
-        done
-    fi
-}
-trap cleanup EXIT
-
-if ! mountpoint -q "$target"; then
-    if [ ! -d "$target" ]; then
-        made_dir=$target        # the outermost directory that is missing
-        while [ ! -d "$(dirname "$made_dir")" ]; do
-            made_dir=$(dirname "$made_dir")
-        done
-        mkdir -p "$target"
-    fi
-    mount --bind "$DATA" "$target"
-    mounted=1
-fi
+. "$REPO/tests/fixtures/gen/chroot-mounts.sh"
+mounts_begin
+bind "$DATA" "$CHROOT$DATA"
 
 "$REPO/tests/fixtures/gen/run-in-chroot.sh" "$@"
