@@ -20,6 +20,8 @@
 #                   root), 0: keep it (warm-cache figures)
 #   TD2HF, RULES    binary and rules (default _build/td2hf, _build/rules/qwen3.mapbc)
 #   TD2HF_CHROOT    the torch chroot (see tests/fixtures/gen/run-in-chroot.sh)
+#   BENCH_NEW_CHROOT  a chroot with a newer torch for slime's threaded
+#                   converter (default /work/chroot/sid: torch 2.14)
 #
 # Every timed command is followed by `sync` inside the timing, so that each
 # figure includes writing its output back to disk (td2hf fdatasyncs its
@@ -208,15 +210,17 @@ for ((r = 1; r <= 2; r++)); do
 done
 DD_BYTES=$((DD_COUNT * 67108864))
 
-# slime's converters, unchanged, in the torch chroot
+# slime's converters, unchanged, in a torch chroot: the threaded one needs
+# a newer torch than 2.6 (it passes FileSystemReader a second argument)
 S_TOOLS=(convert_torch_dist_to_hf.py convert_torch_dist_to_hf_parallel.py)
+S_CHROOT=("${TD2HF_CHROOT:-/work/chroot/trixie}" "${BENCH_NEW_CHROOT:-/work/chroot/sid}")
 S_BEST=() S_RSS=() S_NOTE=()
 for ((k = 0; k < ${#S_TOOLS[@]}; k++)); do
     S_BEST[k]="" S_RSS[k]=0 S_NOTE[k]=""
     for ((r = 1; r <= PY_REPS; r++)); do
         echo "slime ${S_TOOLS[k]} run $r/$PY_REPS ..." >&2
         rm -rf "$SCRATCH/slime$k"
-        MAY_FAIL=1 measure PY "$HERE/in-chroot.sh" "$DATA" \
+        MAY_FAIL=1 TD2HF_CHROOT=${S_CHROOT[k]} measure PY "$HERE/in-chroot.sh" "$DATA" \
             "$REPO/tests/fixtures/gen/slime_convert.py" --tool "${S_TOOLS[k]}" \
             --model-name qwen3 --input-dir "$ITER" --output-dir "$SCRATCH/slime$k" \
             --origin-hf-dir "$HF"
