@@ -174,6 +174,6 @@ for n in $SIZES; do
     prev=$ic
 done
 echo "  (time_s: inspect --metadata-only as a process; inproc_s: the catalog inside td2hf (--stats),"
-X
+echo "   which x_torch compares with torch's read_metadata; step_x: inproc_s over the previous row's,"
 echo "   for 10x the chunks; target <= 12)"
 exit $fail
