@@ -1,0 +1,39 @@
+/* fp8.h — FP8 (float8_e4m3fn) quantization as slime's
+ * tools/convert_hf_to_fp8.py computes it with torch: per tile of a
+ * row-major [rows, cols] tensor, absmax in the weight's dtype, clamp(min
+ * 1e-12) in that dtype, to float32, / 448; then weight / scale in float32,
+ * clamp to +-448 and round to nearest even into e4m3fn.  Channel and
+ * tensor scaling are the tiles [1, cols] and [rows, cols]. */
+#ifndef TD_FP8_H
+#define TD_FP8_H
+
+#include <stdint.h>
+
+#include "../common/err.h"
+#include "../reader/dtype.h"
+
+/* float32 -> float8_e4m3fn, round to nearest even, as torch's
+ * .to(torch.float8_e4m3fn): |f| >= 480, inf and NaN give NaN (0x7f) with
+ * f's sign; values above 448 and below 480 round to 448 or to NaN. */
+uint8_t fp8_e4m3fn(float f);
+
+/* The dtypes a weight may have: bf16, f16, f32 (f64 would divide in
+ * float64, which is not implemented). */
+int fp8_dtype_ok(td_dtype t);
+
+/* The float32 scales of the tiles of one tile row: rows [0, n) of src
+ * (n <= the tile height), cols columns, tiles bk wide (the last one
+ * partial); scales[ceil(cols / bk)].  whole: the tile is the whole tensor
+ * (slime's tensor_fp8), whose 0-dim scale torch treats differently: a NaN
+ * maximum has other bits, and the quotient is rounded to the weight's
+ * dtype before the clamp (type promotion ignores 0-dim tensors). */
+void fp8_tile_scales(const unsigned char *src, td_dtype t, int64_t n,
+		     int64_t cols, int64_t bk, int whole, float *scales);
+
+/* Quantizes rows [0, n) of src with the scales of their tile row into
+ * q[n * cols]. */
+void fp8_quantize_rows(const unsigned char *src, td_dtype t, int64_t n,
+		       int64_t cols, int64_t bk, int whole,
+		       const float *scales, uint8_t *q);
+
+#endif
