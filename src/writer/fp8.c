@@ -6,6 +6,11 @@
 
 #include "convert.h"
 
+#include <stdlib.h>
+
+#include "../common/file.h"
+#include "../common/phase.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -32,11 +37,6 @@ uint8_t fp8_e4m3fn(float f)
 	}
 	/* e = 8 with m = 7 (from 464 up) is 0x7f, NaN: as torch */
 	return sign | (uint8_t)((e + 7) << 3) | (uint8_t)m;
-}
-
-int fp8_dtype_ok(td_dtype t)
-{
-	return t == TD_DT_BF16 || t == TD_DT_F16 || t == TD_DT_F32;
 }
 
 static float load(const unsigned char *p, td_dtype t, int64_t i)
@@ -158,4 +158,80 @@ void fp8_quantize_rows(const unsigned char *src, td_dtype t, int64_t n,
 				v = FP8_MAX;
 			q[r * cols + c] = fp8_e4m3fn(v);
 		}
+}
+
+/* Rows of output gathered before one pwrite. */
+#define FP8_WRITE_BYTES ((int64_t)1 << 20)
+
+typedef struct qbuf {
+	int fd;
+	uint8_t *p;
+	int64_t cap, used, cols;   /* in rows */
+	uint64_t off;              /* file offset of row 0 of p */
+} qbuf;
+
+static int flush(qbuf *b, td_err *err)
+{
+	struct timespec t0 = td_phase_start();
+	int rc = td_pwrite_all(b->fd, b->p, (size_t)(b->used * b->cols), b->off,
+			       err);
+
+	td_phase_end(TD_PH_WRITE, &t0);
+	b->off += (uint64_t)(b->used * b->cols);
+	b->used = 0;
+	return rc;
+}
+
+int fp8_write(int fd, const unsigned char *src, td_dtype t, int64_t rows,
+	      int64_t cols, int64_t th, int64_t tw, int whole, uint64_t woff,
+	      uint64_t soff, td_err *err)
+{
+	int64_t kt = (cols + tw - 1) / tw, nt = (rows + th - 1) / th, r0;
+	size_t esz = td_dtype_size(t);
+	qbuf b = {fd, NULL, FP8_WRITE_BYTES / cols, 0, cols, woff};
+	float *scales;
+	int rc = 0;
+
+	if (b.cap < 1)
+		b.cap = 1;
+	if (b.cap > rows)
+		b.cap = rows;
+	scales = malloc((size_t)(nt * kt) * sizeof *scales);
+	b.p = malloc((size_t)(b.cap * cols));
+	if (!scales || !b.p) {
+		free(scales);
+		free(b.p);
+		return td_errf(err, "out of memory");
+	}
+	for (r0 = 0; rc == 0 && r0 < rows; r0 += th) {
+		int64_t n = rows - r0 < th ? rows - r0 : th, done = 0;
+		const unsigned char *tile = src + (size_t)(r0 * cols) * esz;
+		float *s = scales + (r0 / th) * kt;
+		struct timespec t0 = td_phase_start();
+
+		fp8_tile_scales(tile, t, n, cols, tw, whole, s);
+		td_phase_end(TD_PH_COMPUTE, &t0);
+		while (rc == 0 && done < n) {
+			int64_t m = n - done < b.cap - b.used ? n - done
+							      : b.cap - b.used;
+
+			t0 = td_phase_start();
+			fp8_quantize_rows(tile + (size_t)(done * cols) * esz, t,
+					  m, cols, tw, whole, s,
+					  b.p + b.used * cols);
+			td_phase_end(TD_PH_COMPUTE, &t0);
+			b.used += m;
+			done += m;
+			if (b.used == b.cap)
+				rc = flush(&b, err);
+		}
+	}
+	if (rc == 0 && b.used)
+		rc = flush(&b, err);
+	if (rc == 0)   /* little-endian hosts only, as the rest of td2hf */
+		rc = td_pwrite_all(fd, scales, (size_t)(nt * kt) * sizeof *scales,
+				   soff, err);
+	free(scales);
+	free(b.p);
+	return rc;
 }

@@ -17,9 +17,6 @@
  * f's sign; values above 448 and below 480 round to 448 or to NaN. */
 uint8_t fp8_e4m3fn(float f);
 
-/* The dtypes a weight may have: bf16, f16, f32 (f64 would divide in
- * float64, which is not implemented). */
-int fp8_dtype_ok(td_dtype t);
 
 /* The float32 scales of the tiles of one tile row: rows [0, n) of src
  * (n <= the tile height), cols columns, tiles bk wide (the last one
@@ -35,5 +32,15 @@ void fp8_tile_scales(const unsigned char *src, td_dtype t, int64_t n,
 void fp8_quantize_rows(const unsigned char *src, td_dtype t, int64_t n,
 		       int64_t cols, int64_t bk, int whole,
 		       const float *scales, uint8_t *q);
+
+
+/* Quantizes the row-major [rows, cols] tensor src of dtype t in tiles of
+ * th x tw (whole: one tile, slime's tensor_fp8), a tile row at a time, and
+ * writes its e4m3fn bytes at woff of fd and its float32 scales (row-major
+ * [row tiles, column tiles], little-endian) at soff.  Memory: the scales
+ * and a buffer of about 1 MiB of output rows (at least one row). */
+int fp8_write(int fd, const unsigned char *src, td_dtype t, int64_t rows,
+	      int64_t cols, int64_t th, int64_t tw, int whole, uint64_t woff,
+	      uint64_t soff, td_err *err);
 
 #endif

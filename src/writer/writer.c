@@ -20,6 +20,7 @@
 #include "../common/clock.h"
 #include "../common/file.h"
 #include "direct.h"
+#include "fp8.h"
 #include "exec.h"
 #include "outdir.h"
 
@@ -299,6 +300,42 @@ static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	return 0;
 }
 
+/* Quantized weight t and its scale (--quantize), computed from the
+ * gathered entry a tile row at a time. */
+static int write_quantized(wctx *w, const plan_entry *pe, const plan_tensor *t,
+			   ex_pool *pool, ex_view *entry, int *loaded,
+			   td_err *err)
+{
+	const vm_shape *s = &t->out.node->shape;
+	const plan_tensor *sc = &w->pl->tensors[t->partner];
+	int64_t cols = s->dims[s->ndim - 1], rows, th, tw;
+	const unsigned char *data;
+	struct timespec t0;
+	ex_view v;
+	int rc;
+
+	if (!*loaded) {
+		if (ex_load_entry(&w->ck->cat, &pe->e, pool, w->o->verify,
+				  entry, err) != 0)
+			return -1;
+		*loaded = 1;
+	}
+	rows = (int64_t)(td_shape_numel(s->dims, s->ndim) / (uint64_t)cols);
+	pq_tile(&w->pl->quant, rows, cols, &th, &tw);
+	t0 = td_phase_start();
+	rc = ex_eval(t->out.node, entry, pool, &v, err) != 0 ||
+	     ex_contiguous(&v, pool, &data, err) != 0;
+	td_phase_end(TD_PH_COMPUTE, &t0);
+	if (rc)
+		return td_err_prefix(err, "output '%s'", t->out.name);
+	if (fp8_write(w->fds[t->shard], data, s->dtype, rows, cols, th, tw,
+		      w->pl->quant.strategy == PQ_TENSOR, t->offset, sc->offset,
+		      err) != 0)
+		return td_err_prefix(err, "%s/%s", w->o->out_dir,
+				     w->pl->shards[t->shard].file);
+	return tensor_written(w, sc->shard, err);
+}
+
 static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 		       uint64_t *bytes, uint64_t *direct, td_err *err)
 {
@@ -327,6 +364,13 @@ static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 
 		if (t->dropped || w->fds[t->shard] < 0)
 			continue;
+		if (t->quant == PT_FP8) {
+			rc = write_quantized(w, pe, t, pool, &entry, &loaded, err);
+			if (rc >= 0 && tensor_written(w, t->shard, err) != 0)
+				rc = -1;
+			*bytes += t->out.nbytes + w->pl->tensors[t->partner].out.nbytes;
+			continue;
+		}
 		rc = write_direct(w, pe, t, &pool->files, &segs, &nsegs,
 				  &state, err);
 		if (rc > 0)
@@ -579,6 +623,33 @@ static int copy_file(const char *from, const char *to, const char *name,
 	return rc;
 }
 
+/* --quantize: config.json with slime's quantization_config. */
+static int write_config(wctx *w, const char *from, const char *to,
+			const char *name)
+{
+	unsigned char *text = NULL;
+	char *json = NULL;
+	size_t len = 0;
+	int fd, rc = -1;
+
+	if (td_slurp(from, (uint64_t)64 << 20, &text, &len, w->err) != 0 ||
+	    !(json = plan_config_json(w->pl, (const char *)text, len, from,
+				      w->err)))
+		goto out;
+	fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = td_errf(w->err, "%s: %s", name, strerror(errno));
+		goto out;
+	}
+	rc = pwrite_all(fd, json, strlen(json), 0, name, w->err);
+	if (close(fd) != 0 && rc == 0)
+		rc = td_errf(w->err, "%s: %s", name, strerror(errno));
+out:
+	free(text);
+	free(json);
+	return rc;
+}
+
 /* Every regular file of the HF dir but weights and their index. */
 static int copy_assets(wctx *w)
 {
@@ -600,8 +671,11 @@ static int copy_assets(wctx *w)
 		else if (od_is_asset(e->d_name, w->o->hf_dir)) {
 			if (w->replace_extras)
 				unlink(to);
-			rc = copy_file(from, to, shown(w, e->d_name, name,
-						       sizeof name), w->err);
+			shown(w, e->d_name, name, sizeof name);
+			rc = w->pl->quant.strategy != PQ_NONE &&
+			     strcmp(e->d_name, "config.json") == 0 ?
+			     write_config(w, from, to, name) :
+			     copy_file(from, to, name, w->err);
 		}
 		free(from);
 		free(to);
