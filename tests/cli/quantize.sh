@@ -66,6 +66,37 @@ else
 	bad "--quantize fp8-block without --block-size: 128 x 128" "$(cat "$TMP/err")"
 fi
 
+# Three parts and --finish write what one process writes; parts given
+# another scheme are refused.
+M="$E2E/qwen3moe"
+Q="--quantize fp8-block --block-size 16 24 --scale-fmt ue8m0"
+rc=0
+for k in 0 1 2; do
+	# shellcheck disable=SC2046,SC2086
+	(cd "$M" && "$TD2HF" -q $(cat expected/small.args) --output-dir "$TMP/pq" \
+		$Q --part $k/3) 2>>"$TMP/err" || rc=1
+done
+# shellcheck disable=SC2046,SC2086
+(cd "$M" && "$TD2HF" -q $(cat expected/small.args) --output-dir "$TMP/pq" $Q --finish) \
+	2>>"$TMP/err" || rc=1
+if [ $rc -eq 0 ] && [ -z "$(compare "$M/fp8/block" "$TMP/pq")" ]; then
+	ok "--quantize in three parts and --finish"
+else
+	bad "--quantize in three parts and --finish" "$(cat "$TMP/err")"
+fi
+# shellcheck disable=SC2046
+(cd "$M" && "$TD2HF" -q $(cat expected/small.args) --output-dir "$TMP/pq2" \
+	--quantize fp8-block --part 0/2) 2>/dev/null
+# shellcheck disable=SC2046
+expect_fail "parts with another scheme" 1 "holds another conversion" -- \
+	sh -c 'cd "$1" && shift && exec "$@"' sh "$M" "$TD2HF" -q $(cat "$M/expected/small.args") \
+	--output-dir "$TMP/pq2" --quantize fp8-channel --part 1/2
+
+# --dry-run shows the FP8 weights and their scales.
+expect_ok "dry run lists the scales" \
+	"  -> model.layers.0.self_attn.q_proj.weight_scale_inv F32 [1, 1]  model-00000-of-00001.safetensors" -- \
+	"$TD2HF" --rules "$RULES/qwen3.mapbc" --input "$E2E/qwen3/ckpt" --dry-run --quantize fp8-block
+
 # The comparison itself notices a difference.
 cp -r "$E2E/qwen3/fp8/block128" "$TMP/mod"
 sed 's/"fp8"/"fp16"/' "$E2E/qwen3/fp8/block128/config.json" >"$TMP/mod/config.json"
