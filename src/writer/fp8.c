@@ -16,56 +16,70 @@
 
 #define FP8_MAX 448.0f
 
-uint8_t fp8_e4m3fn(float f)
+static inline uint8_t e4m3fn(float f)
 {
-	uint8_t sign = signbit(f) ? 0x80 : 0;
-	float a = fabsf(f), m;
-	int e;
+	uint32_t b, a;
+	uint8_t sign;
+	float x;
 
-	if (!(a < 480.0f))              /* NaN, inf, out of range: NaN */
+	memcpy(&b, &f, 4);
+	sign = (uint8_t)((b >> 24) & 0x80);
+	a = b & 0x7fffffffu;
+	if (a >= 0x43f00000u)           /* >= 480, inf, NaN: NaN */
 		return sign | 0x7f;
-	if (a < 0x1p-6f) {              /* subnormal: multiples of 2^-9 */
-		m = rintf(a * 0x1p9f);  /* exact scaling, then RNE; 8 = 2^-6 */
-		return sign | (uint8_t)m;
+	if (a < 0x3c800000u) {          /* below 2^-6: multiples of 2^-9 */
+		memcpy(&x, &a, 4);
+		return sign | (uint8_t)rintf(x * 0x1p9f);  /* exact, RNE; 8 is 2^-6 */
 	}
-	frexpf(a, &e);                  /* a = [0.5, 1) * 2^e */
-	e -= 1;                         /* a = [1, 2) * 2^e, e in -6 .. 8 */
-	m = rintf((ldexpf(a, -e) - 1.0f) * 8.0f);   /* exact, then RNE */
-	if (m == 8.0f) {                /* rounded up into the next binade */
-		m = 0.0f;
-		e++;
-	}
-	/* e = 8 with m = 7 (from 464 up) is 0x7f, NaN: as torch */
-	return sign | (uint8_t)((e + 7) << 3) | (uint8_t)m;
+	/* keep 3 of the 23 mantissa bits, ties to even; a carry moves into
+	 * the exponent, which is rebiased from 127 to 7.  From 464 up this
+	 * gives 0x7f, NaN, as torch does. */
+	a += 0x7ffffu + ((a >> 20) & 1);
+	return sign | (uint8_t)((a >> 20) - (120u << 3));
 }
 
-static float load(const unsigned char *p, td_dtype t, int64_t i)
+uint8_t fp8_e4m3fn(float f)
 {
-	uint32_t bits;
-	uint16_t h;
+	return e4m3fn(f);
+}
+
+static inline float bits_f32(uint32_t b)
+{
 	float f;
 
-	switch (t) {
-	case TD_DT_F32:
-		memcpy(&f, p + 4 * i, 4);
-		return f;
-	case TD_DT_BF16:
-		memcpy(&h, p + 2 * i, 2);
-		bits = (uint32_t)h << 16;
-		memcpy(&f, &bits, 4);
-		return f;
-	default: {   /* f16 */
-		int ex, mt;
+	memcpy(&f, &b, 4);
+	return f;
+}
 
-		memcpy(&h, p + 2 * i, 2);
-		ex = (h >> 10) & 0x1f;
-		mt = h & 0x3ff;
-		f = ex == 0 ? ldexpf((float)mt, -24)
-		  : ex == 31 ? (mt ? NAN : INFINITY)
-		  : ldexpf((float)(mt | 0x400), ex - 25);
-		return (h & 0x8000) ? -f : f;
-	}
-	}
+static inline float ld_bf16(const unsigned char *p, int64_t i)
+{
+	uint16_t h;
+
+	memcpy(&h, p + 2 * i, 2);
+	return bits_f32((uint32_t)h << 16);
+}
+
+static inline float ld_f32(const unsigned char *p, int64_t i)
+{
+	float f;
+
+	memcpy(&f, p + 4 * i, 4);
+	return f;
+}
+
+static float ld_f16(const unsigned char *p, int64_t i)
+{
+	uint16_t h;
+	int ex, mt;
+	float f;
+
+	memcpy(&h, p + 2 * i, 2);
+	ex = (h >> 10) & 0x1f;
+	mt = h & 0x3ff;
+	f = ex == 0 ? ldexpf((float)mt, -24)
+	  : ex == 31 ? (mt ? NAN : INFINITY)
+	  : ldexpf((float)(mt | 0x400), ex - 25);
+	return (h & 0x8000) ? -f : f;
 }
 
 /* torch's clamp(min=1e-12) in the weight's dtype: the bound rounded to
@@ -73,15 +87,9 @@ static float load(const unsigned char *p, td_dtype t, int64_t i)
  * 6e-8).  NaN passes through. */
 static float clamp_min(float m, td_dtype t)
 {
-	static const uint32_t bf16_bits = 0x2b8d0000u; /* bf16(1e-12) */
-	float lo;
+	float lo = t == TD_DT_BF16 ? bits_f32(0x2b8d0000u)
+		 : t == TD_DT_F16 ? 0.0f : 1e-12f;
 
-	if (t == TD_DT_BF16)
-		memcpy(&lo, &bf16_bits, 4);
-	else if (t == TD_DT_F16)
-		lo = 0.0f;
-	else
-		lo = 1e-12f;
 	return m < lo ? lo : m;
 }
 
@@ -89,34 +97,52 @@ static float clamp_min(float m, td_dtype t)
  * sets every bit), in the weight's dtype and then float32. */
 static float whole_nan(td_dtype t)
 {
-	uint32_t bits = t == TD_DT_F32 ? 0xffffffffu : 0x7fc00000u;
-	float f;
+	return bits_f32(t == TD_DT_F32 ? 0xffffffffu : 0x7fc00000u);
+}
 
-	memcpy(&f, &bits, 4);
-	return f;
+/* absmax of row r's columns [c0, c1) into *m; 1 when a NaN was met (then
+ * *m is that NaN, fabs'd). */
+#define ABSMAX_LOOP(LD) \
+	for (c = c0; c < c1; c++) { \
+		float a = fabsf(LD(src, base + c)); \
+		if (a != a) { \
+			*m = a; \
+			return 1; \
+		} \
+		mx = a > mx ? a : mx; \
+	}
+
+static int absmax_run(const unsigned char *src, td_dtype t, int64_t base,
+		      int64_t c0, int64_t c1, float *m)
+{
+	float mx = *m;
+	int64_t c;
+
+	if (t == TD_DT_BF16) {
+		ABSMAX_LOOP(ld_bf16)
+	} else if (t == TD_DT_F32) {
+		ABSMAX_LOOP(ld_f32)
+	} else {
+		ABSMAX_LOOP(ld_f16)
+	}
+	*m = mx;
+	return 0;
 }
 
 void fp8_tile_scales(const unsigned char *src, td_dtype t, int64_t n,
 		     int64_t cols, int64_t bk, int whole, float *scales)
 {
-	int64_t k, r, c, ntiles = (cols + bk - 1) / bk;
+	int64_t k, r, ntiles = (cols + bk - 1) / bk;
 
 	for (k = 0; k < ntiles; k++) {
 		int64_t c1 = (k + 1) * bk < cols ? (k + 1) * bk : cols;
 		float m = 0.0f;   /* padding is zero: absmax >= 0 */
-		int nan = 0;
 
-		for (r = 0; r < n && !nan; r++)
-			for (c = k * bk; c < c1; c++) {
-				float a = fabsf(load(src, t, r * cols + c));
-
-				if (isnan(a)) {   /* torch.max propagates it */
-					m = whole ? whole_nan(t) : a;
-					nan = 1;
-					break;
-				}
-				if (a > m)
-					m = a;
+		for (r = 0; r < n; r++)
+			if (absmax_run(src, t, r * cols, k * bk, c1, &m)) {
+				if (whole)   /* torch.max propagates it */
+					m = whole_nan(t);
+				break;
 			}
 		scales[k] = clamp_min(m, t) / FP8_MAX;
 	}
@@ -128,36 +154,62 @@ void fp8_tile_scales(const unsigned char *src, td_dtype t, int64_t n,
 static float round_to(float v, td_dtype t)
 {
 	unsigned char h[2];
+	uint32_t b;
 	td_err err;
 	float r;
 
 	if (isnan(v))
 		return -NAN;
+	if (t == TD_DT_BF16) {
+		memcpy(&b, &v, 4);
+		b += 0x7fffu + ((b >> 16) & 1);
+		return bits_f32(b & 0xffff0000u);
+	}
 	if (cv_convert((const unsigned char *)&v, TD_DT_F32, h, t, 1, &err) != 0 ||
 	    cv_convert(h, t, (unsigned char *)&r, TD_DT_F32, 1, &err) != 0)
 		return v;   /* not reached: both pairs are supported */
 	return r;
 }
 
+static inline uint8_t clamp_cast(float v)
+{
+	v = v < -FP8_MAX ? -FP8_MAX : v > FP8_MAX ? FP8_MAX : v; /* NaN stays */
+	return e4m3fn(v);
+}
+
+/* Rows [0, n) of a tile row: x / scale in float32, clamp, cast; whole
+ * (a 0-dim scale) rounds the quotient to the weight's dtype first. */
+#define QUANT_LOOP(LD, ROUND) \
+	for (r = 0; r < n; r++) \
+		for (k = 0; k * bk < cols; k++) { \
+			int64_t c1 = (k + 1) * bk < cols ? (k + 1) * bk : cols; \
+			const float sc = scales[k]; \
+			uint8_t *out = q + r * cols; \
+			for (c = k * bk; c < c1; c++) \
+				out[c] = clamp_cast(ROUND(LD(src, r * cols + c) / sc)); \
+		}
+
+#define AS_IS(v) (v)
+#define TO_T(v) round_to((v), t)
+
 void fp8_quantize_rows(const unsigned char *src, td_dtype t, int64_t n,
 		       int64_t cols, int64_t bk, int whole,
 		       const float *scales, uint8_t *q)
 {
-	int64_t r, c;
+	int64_t r, k, c;
 
-	for (r = 0; r < n; r++)
-		for (c = 0; c < cols; c++) {
-			float v = load(src, t, r * cols + c) / scales[c / bk];
-
-			if (whole && t != TD_DT_F32)
-				v = round_to(v, t);
-
-			if (v < -FP8_MAX)       /* clamp; NaN stays NaN */
-				v = -FP8_MAX;
-			else if (v > FP8_MAX)
-				v = FP8_MAX;
-			q[r * cols + c] = fp8_e4m3fn(v);
-		}
+	if (whole && t != TD_DT_F32) {
+		if (t == TD_DT_BF16)
+			QUANT_LOOP(ld_bf16, TO_T)
+		else
+			QUANT_LOOP(ld_f16, TO_T)
+	} else if (t == TD_DT_BF16) {
+		QUANT_LOOP(ld_bf16, AS_IS)
+	} else if (t == TD_DT_F32) {
+		QUANT_LOOP(ld_f32, AS_IS)
+	} else {
+		QUANT_LOOP(ld_f16, AS_IS)
+	}
 }
 
 /* Rows of output gathered before one pwrite. */

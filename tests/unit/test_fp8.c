@@ -6,6 +6,7 @@
  * next binade, tiny maxima (clamp(min=1e-12)), +-inf and NaN. */
 #include <CUnit/CUnit.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,55 @@ static void test_cast_vectors(void)
 	CU_ASSERT(n > 10000);
 	CU_ASSERT_EQUAL(bad, 0);
 	free(buf);
+}
+
+/* A second opinion, written another way (frexp and rintf): td2hf's
+ * bit-twiddling conversion must agree with it on every sign, exponent
+ * and top 3 mantissa bits combined with the low 20 bits around the
+ * rounding point (0x80000 is the tie) and on 4 million random floats. */
+static uint8_t reference_e4m3fn(float f)
+{
+	uint8_t sign = signbit(f) ? 0x80 : 0;
+	float a = fabsf(f), m;
+	int e;
+
+	if (!(a < 480.0f))
+		return sign | 0x7f;
+	if (a < 0x1p-6f)
+		return sign | (uint8_t)rintf(a * 0x1p9f);
+	frexpf(a, &e);
+	e -= 1;
+	m = rintf((ldexpf(a, -e) - 1.0f) * 8.0f);
+	if (m == 8.0f) {
+		m = 0.0f;
+		e++;
+	}
+	return sign | (uint8_t)((e + 7) << 3) | (uint8_t)m;
+}
+
+static void test_cast_reference(void)
+{
+	static const uint32_t low[] = {0, 1, 0x7fffe, 0x7ffff, 0x80000,
+				       0x80001, 0xffffe, 0xfffff};
+	uint64_t x = 15;
+	uint32_t i, bad = 0, n = 4096 * 8 + (1u << 22);
+
+	for (i = 0; i < n; i++) {
+		uint32_t b;
+		float f;
+
+		if (i < 4096 * 8) {
+			b = ((i / 8) << 20) | low[i % 8];
+		} else {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			b = (uint32_t)(x >> 32);
+		}
+		memcpy(&f, &b, 4);
+		if (fp8_e4m3fn(f) != reference_e4m3fn(f) && bad++ < 5)
+			fprintf(stderr, "\nfp8 %08" PRIx32 ": %02x, reference %02x",
+				b, fp8_e4m3fn(f), reference_e4m3fn(f));
+	}
+	CU_ASSERT_EQUAL(bad, 0);
 }
 
 /* Reads count hex numbers after the word at *p into out (as uint32). */
@@ -180,5 +230,6 @@ int register_fp8_tests(void)
 
 	return !s ||
 	       !CU_add_test(s, "e4m3fn rounding, value by value", test_cast_vectors) ||
+	       !CU_add_test(s, "e4m3fn rounding, a second opinion", test_cast_reference) ||
 	       !CU_add_test(s, "slime's block, channel, tensor scaling", test_quant_vectors);
 }
