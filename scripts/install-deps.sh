@@ -4,7 +4,7 @@
 # the launchers tests/cli/parts.sh runs td2hf under (Open MPI's mpirun,
 # MPICH's mpiexec).
 set -eu
-PKGS="gcc make autoconf automake pkg-config flex bison libcjson-dev libcunit1-dev libisal-dev"
+PKGS="gcc make autoconf automake pkg-config flex bison libcjson-dev libcunit1-dev libisal-dev libzstd-dev"
 [ "${1:-}" = --tests ] && PKGS="$PKGS openmpi-bin mpich"
 missing=""
 for p in $PKGS; do

@@ -37,9 +37,11 @@ static int chunk_json(td_checkpoint *c, const dcp_key *k, size_t i,
 		cJSON_AddItemToObject(o, "offsets", int_array(ch->offsets, k->ndim));
 		cJSON_AddItemToObject(o, "sizes", int_array(ch->sizes, k->ndim));
 	}
-	cJSON_AddStringToObject(o, "file", c->cat.files[ch->file]);
+	cJSON_AddStringToObject(o, "file", c->cat.files[ch->item_file]);
 	add_num(o, "offset", ch->item_off);
 	add_num(o, "length", ch->item_len);
+	if (ch->xform == XF_ZSTD)
+		cJSON_AddStringToObject(o, "transform", XF_ZSTD_NAME);
 	if (k->kind != DCP_TENSOR)
 		return 0;
 	add_num(o, "nbytes", ch->nbytes);
@@ -47,7 +49,10 @@ static int chunk_json(td_checkpoint *c, const dcp_key *k, size_t i,
 		return 0;
 	if (dcp_read_chunk(&c->cat, k, i, &t, err) != 0)
 		return -1;
-	add_num(o, "data_offset", t.data_off);
+	if (ch->xform != XF_NONE) /* in the decompressed archive */
+		add_num(o, "archive_length", ch->x.len);
+	add_num(o, "data_offset", t.data_off - (ch->xform != XF_NONE
+						 ? ch->x.off : 0));
 	/* The member's CRC is the chunk's when the storage is exactly it. */
 	if (t.data_off == t.storage_off && t.nbytes == t.storage_nbytes)
 		add_num(o, "crc32", t.storage_crc32);
@@ -123,6 +128,11 @@ cJSON *inspect_json(td_checkpoint *c, int resolve, td_err *err)
 	if (c->has_args && c->args.has_version)
 		cJSON_AddNumberToObject(root, "checkpoint_version",
 					c->args.checkpoint_version);
+	if (c->cat.version)
+		cJSON_AddStringToObject(root, "dcp_version", c->cat.version);
+	else
+		cJSON_AddNullToObject(root, "dcp_version");
+	add_num(root, "zstd_items", c->cat.nzstd);
 	cJSON_AddItemToObject(root, "keys", keys);
 	for (i = 0; i < c->cat.nkeys; i++)
 		if (key_json(c, &c->cat.keys[i], resolve, keys, err) != 0) {
@@ -195,7 +205,13 @@ static void print_summary(const td_checkpoint *c, FILE *out)
 						       : "(no metadata.json)");
 	if (c->has_args && c->args.iteration >= 0)
 		fprintf(out, "iteration   %" PRId64 "\n", c->args.iteration);
-	fprintf(out, "files       %zu\n", c->cat.nfiles);
+	fprintf(out, "files       %zu\n", c->cat.nitem_files);
+	fprintf(out, "format      %s%s\n", c->cat.version ? "DCP " : "",
+		c->cat.version ? c->cat.version
+			       : "no Metadata.version (older torch, e.g. 2.6)");
+	if (c->cat.nzstd)
+		fprintf(out, "transforms  " XF_ZSTD_NAME " (%zu items)\n",
+			c->cat.nzstd);
 	fprintf(out, "keys        %zu (%zu tensors, %zu bytes entries), "
 		"%zu skipped; %s of tensors to convert\n\n", c->cat.nkeys,
 		tensors, c->cat.nkeys - tensors, skipped, size);

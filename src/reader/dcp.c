@@ -131,13 +131,19 @@ static int name_find(const name_index *ix, const dcp_key *keys,
 	return *s != 0;
 }
 
+/* Where a storage_data entry's item is, and how it is stored. */
+typedef struct item_loc {
+	uint32_t file;
+	uint64_t off, len;
+	unsigned char xform;     /* XF_NONE, XF_ZSTD */
+} item_loc;
+
 /* A storage_data entry met before its key (kept until the keys are in). */
 typedef struct pending {
 	char *fqn;
 	int n;                   /* offsets, -1 for none (bytes entries) */
 	int64_t off[TD_MAX_DIMS];
-	uint32_t file;
-	uint64_t item_off, item_len;
+	item_loc loc;
 } pending;
 
 typedef struct loader {
@@ -480,11 +486,12 @@ static size_t find_chunk(const loader *ld, size_t ki, const int64_t *off,
 	return k->nchunks;
 }
 
-static void set_item(dcp_chunk *c, uint32_t file, uint64_t io, uint64_t il)
+static void set_item(dcp_chunk *c, const item_loc *loc)
 {
-	c->file = file;
-	c->item_off = io;
-	c->item_len = il;
+	c->file = c->item_file = loc->file;
+	c->item_off = loc->off;
+	c->item_len = loc->len;
+	c->xform = loc->xform;
 	c->located = 1;
 }
 
@@ -492,7 +499,7 @@ static void set_item(dcp_chunk *c, uint32_t file, uint64_t io, uint64_t il)
  * offsets: the tiling check reports duplicates): 1 done (or not a chunk
  * of the key), 0 key unknown yet, -1 error. */
 static int place(loader *ld, const char *fqn, const int64_t *off, int n,
-		 uint32_t file, uint64_t item_off, uint64_t item_len)
+		 const item_loc *loc)
 {
 	size_t ki, i;
 	dcp_key *k;
@@ -505,8 +512,8 @@ static int place(loader *ld, const char *fqn, const int64_t *off, int n,
 			return 1; /* names no chunk: unused, as torch leaves it */
 		if (k->chunks[0].located)
 			return bad(ld, fqn, "storage_data lists a chunk twice");
-		set_item(&k->chunks[0], file, item_off, item_len);
-		k->nbytes = item_len;
+		set_item(&k->chunks[0], loc);
+		k->nbytes = loc->len;
 		return 1;
 	}
 	if (!k->ordered && build_order(ld, ki) != 0)
@@ -516,13 +523,13 @@ static int place(loader *ld, const char *fqn, const int64_t *off, int n,
 		return bad(ld, fqn, "storage_data lists a chunk twice");
 	for (; i < k->nchunks &&
 	       cmp_offsets(k->chunks[k->order[i]].offsets, off, n) == 0; i++)
-		set_item(&k->chunks[k->order[i]], file, item_off, item_len);
+		set_item(&k->chunks[k->order[i]], loc);
 	ld->next[ki] = (uint32_t)i;
 	return 1;
 }
 
 static int add_pending(loader *ld, const char *fqn, const int64_t *off,
-		       int n, uint32_t file, uint64_t io, uint64_t il)
+		       int n, const item_loc *loc)
 {
 	pending *pd;
 
@@ -538,22 +545,45 @@ static int add_pending(loader *ld, const char *fqn, const int64_t *off,
 	pd->n = n;
 	if (n > 0)
 		memcpy(pd->off, off, (size_t)n * sizeof *off);
-	pd->file = file;
-	pd->item_off = io;
-	pd->item_len = il;
+	pd->loc = *loc;
 	ld->npend++;
 	return 0;
+}
+
+/* _StorageInfo.transform_descriptors (torch >= 2.7; absent or empty
+ * when the item is stored as is): XF_NONE, XF_ZSTD, or -1 (refused by
+ * name). */
+static int parse_transforms(loader *ld, const char *fqn, const pk_value *tds)
+{
+	const char *name;
+
+	if (!tds || tds->kind == PK_NONE || pk_len(tds) == 0)
+		return XF_NONE;
+	if (tds->kind != PK_LIST && tds->kind != PK_TUPLE)
+		return bad(ld, fqn, "transform_descriptors is not a list");
+	name = pk_str(pk_item(tds, 0));
+	if (!name)
+		return bad(ld, fqn, "transform_descriptors holds a non-string");
+	if (pk_len(tds) > 1)
+		return bad(ld, fqn, "stored through %zu transforms ('%s', ...); "
+			   "td2hf reads only '" XF_ZSTD_NAME "' alone",
+			   pk_len(tds), name);
+	if (strcmp(name, XF_ZSTD_NAME) != 0)
+		return bad(ld, fqn, "stored with transform '%s', which td2hf "
+			   "does not read (only '" XF_ZSTD_NAME "')", name);
+	ld->cat->nzstd++;
+	return XF_ZSTD;
 }
 
 static int add_storage_entry(loader *ld, const pk_value *idx,
 			     const pk_value *info)
 {
 	const char *fqn = pk_str(pk_attr(idx, "fqn"));
-	const pk_value *offv = pk_attr(idx, "offset"), *tds, *ofs, *len, *relv;
+	const pk_value *offv = pk_attr(idx, "offset"), *ofs, *len, *relv;
 	int64_t off[TD_MAX_DIMS];
 	const char *rel;
-	uint32_t file = 0;
-	int n = -1, rc;
+	item_loc loc = {0, 0, 0, XF_NONE};
+	int n = -1, rc, xf;
 
 	if (!is_class(ld, idx, CLS_INDEX) || !fqn)
 		return bad(ld, NULL, "storage_data has a malformed index");
@@ -562,10 +592,10 @@ static int add_storage_entry(loader *ld, const pk_value *idx,
 		return bad(ld, fqn, "storage_data index has malformed offsets");
 	if (!pk_is_instance(info, MOD_FILESYSTEM, "_StorageInfo"))
 		return bad(ld, fqn, "storage entry is not a _StorageInfo");
-	tds = pk_attr(info, "transform_descriptors");
-	if (tds && tds->kind != PK_NONE && pk_len(tds) > 0)
-		return bad(ld, fqn, "stored with transforms (e.g. compression),"
-			   " which td2hf does not support yet");
+	xf = parse_transforms(ld, fqn, pk_attr(info, "transform_descriptors"));
+	if (xf < 0)
+		return -1;
+	loc.xform = (unsigned char)xf;
 	relv = pk_attr(info, "relative_path");
 	rel = pk_str(relv);
 	ofs = pk_attr(info, "offset");
@@ -574,20 +604,20 @@ static int add_storage_entry(loader *ld, const pk_value *idx,
 	    len->kind != PK_INT || len->u.i < 0)
 		return bad(ld, fqn, "malformed _StorageInfo");
 	if (relv && relv == ld->last_rel) { /* the same kept string */
-		file = ld->last_file;
+		loc.file = ld->last_file;
 	} else {
-		if (file_index(ld, fqn, rel, &file) != 0)
+		if (file_index(ld, fqn, rel, &loc.file) != 0)
 			return -1;
 		if (relv && !relv->scratch) {
 			ld->last_rel = relv;
-			ld->last_file = file;
+			ld->last_file = loc.file;
 		}
 	}
-	rc = place(ld, fqn, off, n, file, (uint64_t)ofs->u.i,
-		   (uint64_t)len->u.i);
+	loc.off = (uint64_t)ofs->u.i;
+	loc.len = (uint64_t)len->u.i;
+	rc = place(ld, fqn, off, n, &loc);
 	if (rc == 0)
-		rc = add_pending(ld, fqn, off, n, file, (uint64_t)ofs->u.i,
-				 (uint64_t)len->u.i);
+		rc = add_pending(ld, fqn, off, n, &loc);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -626,6 +656,33 @@ static int on_items(void *ctx, const pk_value *target,
 	return rc != 0 ? -1 : 1;
 }
 
+/* The scratch file of decompressed items becomes file nitem_files (its
+ * name only shows in messages), where the transformed chunks' data lie. */
+static int add_scratch(loader *ld)
+{
+	dcp_catalog *c = ld->cat;
+	char name[4096], **nf;
+	size_t i, j;
+
+	snprintf(name, sizeof name, "%s (zstd items, decompressed)", c->dir);
+	nf = realloc(c->files, (c->nfiles + 1) * sizeof *nf);
+	if (!nf)
+		return bad(ld, NULL, "out of memory");
+	c->files = nf;
+	c->files[c->nfiles] = strdup(name);
+	c->scratch = xf_scratch_new(name);
+	if (!c->files[c->nfiles] || !c->scratch) {
+		free(c->files[c->nfiles]);
+		return bad(ld, NULL, "out of memory");
+	}
+	for (i = 0; i < c->nkeys; i++)
+		for (j = 0; j < c->keys[i].nchunks; j++)
+			if (c->keys[i].chunks[j].xform != XF_NONE)
+				c->keys[i].chunks[j].file = (uint32_t)c->nfiles;
+	c->nfiles++;
+	return 0;
+}
+
 /* Entries met before their keys, then every chunk must have its archive. */
 static int finish(loader *ld)
 {
@@ -636,8 +693,7 @@ static int finish(loader *ld)
 	for (i = 0; i < ld->npend; i++) {
 		pending *pd = &ld->pend[i];
 
-		rc = place(ld, pd->fqn, pd->off, pd->n, pd->file, pd->item_off,
-			   pd->item_len);
+		rc = place(ld, pd->fqn, pd->off, pd->n, &pd->loc);
 		if (rc < 0) /* rc 0: an entry of no key is unused */
 			return -1;
 	}
@@ -646,7 +702,8 @@ static int finish(loader *ld)
 			if (!c->keys[i].chunks[j].located)
 				return bad(ld, c->keys[i].name,
 					   "no storage_data entry for a chunk");
-	return 0;
+	c->nitem_files = c->nfiles;
+	return c->nzstd ? add_scratch(ld) : 0;
 }
 
 static int parse_metadata(loader *ld, const pk_value *root)
@@ -666,6 +723,9 @@ static int parse_metadata(loader *ld, const pk_value *root)
 	if (sdm->u.seq.n || sd->u.seq.n)
 		return bad(ld, NULL, "state_dict_metadata or storage_data holds "
 			   "an entry of an unexpected class");
+	if (pk_str(pk_attr(root, "version")) &&
+	    !(ld->cat->version = strdup(pk_str(pk_attr(root, "version")))))
+		return bad(ld, NULL, "out of memory");
 	return finish(ld);
 }
 
@@ -754,6 +814,8 @@ void dcp_free(dcp_catalog *cat)
 	free(cat->open);
 	free(cat->used);
 	free(cat->files);
+	free(cat->version);
+	xf_scratch_free(cat->scratch);
 	free(cat->keys);
 	td_arena_free(cat->names);
 	free(cat->dir);
@@ -761,6 +823,12 @@ void dcp_free(dcp_catalog *cat)
 }
 
 /* ---------------------------------------------------------------- chunks */
+
+/* File i is the scratch file of decompressed items. */
+static int is_scratch(const dcp_catalog *cat, size_t i)
+{
+	return cat->scratch && i >= cat->nitem_files;
+}
 
 /* Closes the least recently used open file. */
 static void close_lru(dcp_catalog *cat)
@@ -785,14 +853,22 @@ const td_file *dcp_file(dcp_catalog *cat, size_t i, td_err *err)
 	if (i >= cat->nfiles)
 		return td_errf(err, "%s: no file %zu", cat->dir, i), NULL;
 	cat->used[i] = ++cat->tick;
-	if (cat->open[i].path)
+	if (cat->open[i].path) {
+		if (is_scratch(cat, i))
+			xf_refresh(cat->scratch, &cat->open[i]);
 		return &cat->open[i];
+	}
 	if (cat->nopen >= (cat->max_open ? cat->max_open : MAX_OPEN_FILES))
 		close_lru(cat);
-	path = td_path_join(cat->dir, cat->files[i]);
-	if (!path)
-		return td_errf(err, "%s: out of memory", cat->dir), NULL;
-	rc = td_file_open(&cat->open[i], path, err);
+	if (is_scratch(cat, i)) {
+		rc = xf_open(cat->scratch, &cat->open[i], err);
+		path = NULL;
+	} else {
+		path = td_path_join(cat->dir, cat->files[i]);
+		if (!path)
+			return td_errf(err, "%s: out of memory", cat->dir), NULL;
+		rc = td_file_open(&cat->open[i], path, err);
+	}
 	free(path);
 	if (rc != 0)
 		return NULL;
@@ -865,15 +941,34 @@ static int looks_like_safetensors(const td_file *f)
 	       head[8] == '{' && head[9] == '"';
 }
 
-/* Reads and checks chunk i's archive in f into out; writes nothing. */
-static int read_archive(const dcp_catalog *cat, const dcp_key *key, size_t i,
-			const td_file *f, ts_tensor *out, td_err *err)
+/* Chunk i's tensor from the archive [off, off+len) of f, checked
+ * against the metadata; messages name no file. */
+static int read_tensor(const dcp_key *key, size_t i, const td_file *f,
+		       uint64_t off, uint64_t len, ts_tensor *out, td_err *err)
+{
+	if (ts_read_tensor(f, off, len, out, err) != 0) {
+		/* drop the file name: the caller says which item this is */
+		size_t n = strlen(f->path);
+
+		if (strncmp(err->msg, f->path, n) == 0 &&
+		    strncmp(err->msg + n, ": ", 2) == 0)
+			memmove(err->msg, err->msg + n + 2,
+				strlen(err->msg + n + 2) + 1);
+		return -1;
+	}
+	return check_match(key, &key->chunks[i], out, err);
+}
+
+/* Reads and checks chunk i's archive, [off, off+len) of f, into out;
+ * writes nothing. */
+static int read_archive(const dcp_key *key, size_t i, const td_file *f,
+			uint64_t off, uint64_t len, ts_tensor *out,
+			td_err *err)
 {
 	const dcp_chunk *ch = &key->chunks[i];
 	int rc;
 
-	(void)cat;
-	rc = ts_read_tensor(f, ch->item_off, ch->item_len, out, err);
+	rc = ts_read_tensor(f, off, len, out, err);
 	if (rc != 0 && looks_like_safetensors(f))
 		return td_errf(err, "%s: written with DCP's SAFETENSORS "
 			       "serialization format, which td2hf does not read "
@@ -923,18 +1018,105 @@ static int cached_chunk(const dcp_catalog *cat, const dcp_key *key, size_t i,
 	return 1;
 }
 
-/* Reads chunk i's archive in f.  The first reader to finish records the
+/* Where chunk files come from: the catalog's own descriptors (dcp_file,
+ * callers serialize) or a thread's (hs). */
+typedef struct file_src {
+	dcp_catalog *cat;
+	const dcp_catalog *shared;
+	dcp_handles *hs;
+} file_src;
+
+static const td_file *get_file(const file_src *fs, size_t i, td_err *err)
+{
+	return fs->hs ? dcp_handles_get(fs->hs, fs->shared, i, err)
+		      : dcp_file(fs->cat, i, err);
+}
+
+/* Room for the archive around a chunk's bytes: torch.save's records, the
+ * pickle, alignment, the zip directory (a few KiB in practice). */
+#define ARCHIVE_SLACK ((uint64_t)1 << 20)
+
+/* Chunk i's archive: the item as stored, or decompressed (once) into the
+ * scratch file; *off and *len say where in the file returned. */
+static const td_file *archive_of(const file_src *fs, const dcp_catalog *cat,
+				 const dcp_key *key, size_t i, uint64_t *off,
+				 uint64_t *len, td_err *err)
+{
+	dcp_chunk *ch = &key->chunks[i];
+	const td_file *src = get_file(fs, ch->item_file, err);
+
+	*off = ch->item_off;
+	*len = ch->item_len;
+	if (!src || ch->xform == XF_NONE)
+		return src;
+	if (xf_expand(cat->scratch, src, ch->item_off, ch->item_len,
+		      ch->nbytes + ARCHIVE_SLACK, &ch->x, err) != 0) {
+		td_err_context(err, src->path, "key '%s' chunk %zu", key->name,
+			       i);
+		return NULL;
+	}
+	*off = ch->x.off;
+	*len = ch->x.len;
+	return get_file(fs, ch->file, err);
+}
+
+/* A decompressed chunk's storage against its member's CRC-32 (here, so
+ * that a mismatch names the .distcp file, not the scratch file); the
+ * writer then does not check it again. */
+static int check_decompressed(dcp_chunk *ch, const td_file *f,
+			      const ts_tensor *t, td_err *err)
+{
+	enum { BLOCK = 1 << 20 };
+	unsigned char *buf = malloc(BLOCK);
+	uint64_t off;
+	uint32_t crc = 0;
+
+	if (!buf)
+		return td_errf(err, "out of memory");
+	for (off = 0; off < t->storage_nbytes; off += BLOCK) {
+		size_t n = t->storage_nbytes - off < BLOCK
+			   ? (size_t)(t->storage_nbytes - off) : BLOCK;
+
+		if (td_file_pread(f, t->storage_off + off, buf, n, err) != 0) {
+			free(buf);
+			return -1;
+		}
+		crc = td_crc32(crc, buf, n);
+	}
+	free(buf);
+	if (crc != t->storage_crc32)
+		return td_errf(err, "data does not match its CRC-32 (stored "
+			       "%08" PRIx32 ", computed %08" PRIx32 "): the "
+			       "file is corrupt", t->storage_crc32, crc);
+	ch->verified = 1;
+	return 0;
+}
+
+/* Reads chunk i's archive.  The first reader to finish records the
  * location; another thread resolving the same chunk meanwhile just uses
  * its own reading. */
-static int read_and_record(const dcp_catalog *cat, const dcp_key *key,
-			   size_t i, const td_file *f, ts_tensor *out,
+static int read_and_record(const file_src *fs, const dcp_catalog *cat,
+			   const dcp_key *key, size_t i, ts_tensor *out,
 			   td_err *err)
 {
 	unsigned char none = CHUNK_UNRESOLVED;
 	dcp_chunk *ch = &key->chunks[i];
+	uint64_t off, len;
+	const td_file *f = archive_of(fs, cat, key, i, &off, &len, err);
 
-	if (!f || read_archive(cat, key, i, f, out, err) != 0)
+	if (!f)
 		return -1;
+	if (ch->xform == XF_NONE) {
+		if (read_archive(key, i, f, off, len, out, err) != 0)
+			return -1;
+	} else if (read_tensor(key, i, f, off, len, out, err) != 0 ||
+		   check_decompressed(ch, f, out, err) != 0) {
+		return td_err_prefix(err, "%s/%s: key '%s' chunk %zu: zstd "
+				     "item at offset %llu, decompressed",
+				     cat->dir, cat->files[ch->item_file],
+				     key->name, i,
+				     (unsigned long long)ch->item_off);
+	}
 	if (atomic_compare_exchange_strong(&ch->resolved, &none,
 					   CHUNK_RESOLVING))
 		remember(ch, out);
@@ -944,25 +1126,24 @@ static int read_and_record(const dcp_catalog *cat, const dcp_key *key,
 int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
 		   ts_tensor *out, td_err *err)
 {
+	file_src fs = {cat, cat, NULL};
 	int rc = cached_chunk(cat, key, i, out, err);
 
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
-	return read_and_record(cat, key, i,
-			       dcp_file(cat, key->chunks[i].file, err), out, err);
+	return read_and_record(&fs, cat, key, i, out, err);
 }
 
 int dcp_read_chunk_shared(const dcp_catalog *cat, const dcp_key *key,
 			  size_t i, dcp_handles *hs, ts_tensor *out,
 			  td_err *err)
 {
+	file_src fs = {NULL, cat, hs};
 	int rc = cached_chunk(cat, key, i, out, err);
 
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
-	return read_and_record(cat, key, i,
-			       dcp_handles_get(hs, cat, key->chunks[i].file,
-					       err), out, err);
+	return read_and_record(&fs, cat, key, i, out, err);
 }
 
 /* ---------------------------------------------------------------- handles */
@@ -1038,6 +1219,8 @@ const td_file *dcp_handles_get(dcp_handles *hs, const dcp_catalog *cat,
 	for (i = 0; i < hs->n; i++)
 		if (hs->h[i]->file == file && hs->h[i]->f.path) {
 			hs->h[i]->used = ++hs->tick;
+			if (is_scratch(cat, file))
+				xf_refresh(cat->scratch, &hs->h[i]->f);
 			return &hs->h[i]->f;
 		}
 	if (file >= cat->nfiles)
@@ -1045,9 +1228,13 @@ const td_file *dcp_handles_get(dcp_handles *hs, const dcp_catalog *cat,
 	h = handle_slot(hs, cat, err);
 	if (!h)
 		return NULL;
-	path = td_path_join(cat->dir, cat->files[file]);
-	rc = path ? td_file_open(&h->f, path, err)
-		  : td_errf(err, "%s: out of memory", cat->dir);
+	path = is_scratch(cat, file) ? NULL
+					 : td_path_join(cat->dir, cat->files[file]);
+	if (is_scratch(cat, file))
+		rc = xf_open(cat->scratch, &h->f, err);
+	else
+		rc = path ? td_file_open(&h->f, path, err)
+			  : td_errf(err, "%s: out of memory", cat->dir);
 	free(path);
 	if (rc != 0) {
 		memset(&h->f, 0, sizeof h->f);

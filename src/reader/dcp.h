@@ -17,6 +17,7 @@
 #include "../common/shape.h"
 #include "dtype.h"
 #include "torchsave.h"
+#include "xform.h"
 
 typedef struct dcp_chunk {
 	int64_t *offsets;   /* ndim values each, in the key's dims */
@@ -27,7 +28,12 @@ typedef struct dcp_chunk {
 	/* Where its bytes are, once dcp_read_chunk has read its archive: */
 	uint64_t data_off, storage_off, storage_nbytes;
 	uint32_t storage_crc32;
-	uint32_t file;      /* index into dcp_catalog.files */
+	uint32_t file;      /* index into dcp_catalog.files of the file
+			     * data_off lies in: item_file, or for a
+			     * transformed item the catalog's scratch file */
+	uint32_t item_file; /* the file holding the item as stored */
+	xf_item x;          /* transformed items: where the archive went */
+	unsigned char xform; /* XF_NONE, XF_ZSTD */
 	_Atomic int verified; /* CRC-32 checked (writer threads set it) */
 	_Atomic unsigned char resolved; /* CHUNK_*: the fields above */
 	unsigned char located; /* storage_data named its archive */
@@ -71,6 +77,11 @@ typedef struct dcp_catalog {
 			     * their lock and read through dcp_handles */
 	uint64_t meta_size;     /* .metadata's bytes and their CRC-32: */
 	uint32_t meta_crc32;    /* tell one checkpoint's catalog from another */
+	char *version;          /* Metadata.version (torch >= 2.9), or NULL */
+	size_t nzstd;           /* items stored as zstd frames */
+	size_t nitem_files;     /* files[0, nitem_files): real files; then,
+				 * when nzstd, the scratch file's name */
+	xf_scratch *scratch;    /* decompressed items (when nzstd) */
 } dcp_catalog;
 
 /* Reads dir/.metadata.  Errors name the file and the key concerned. */

@@ -11,27 +11,73 @@
 
 /* ---------------------------------------------------------------- pool */
 
+/* The smallest spare of at least n bytes, taken out; {NULL, 0} if none. */
+static ex_buf take_spare(ex_pool *p, uint64_t n)
+{
+	int i, best = -1;
+	ex_buf b = {NULL, 0};
+
+	for (i = 0; i < p->nspare; i++)
+		if (p->spare[i].n >= n &&
+		    (best < 0 || p->spare[i].n < p->spare[best].n))
+			best = i;
+	if (best >= 0) {
+		b = p->spare[best];
+		p->spare[best] = p->spare[--p->nspare];
+	}
+	return b;
+}
+
 unsigned char *ex_pool_alloc(ex_pool *p, uint64_t n, td_err *err)
 {
-	unsigned char *b;
+	ex_buf b;
 
 	if (p->n == p->cap) {
 		int cap = p->cap ? p->cap * 2 : 16;
-		unsigned char **nb = realloc(p->bufs, (size_t)cap * sizeof *nb);
+		ex_buf *nb = realloc(p->bufs, (size_t)cap * sizeof *nb);
 
 		if (!nb)
 			return td_errf(err, "out of memory"), NULL;
 		p->bufs = nb;
 		p->cap = cap;
 	}
-	b = malloc(n ? (size_t)n : 1);
-	if (!b)
-		return td_errf(err, "out of memory (%" PRIu64 " bytes)", n), NULL;
+	b = take_spare(p, n);
+	if (!b.p) {
+		b.n = n ? n : 1;
+		b.p = malloc((size_t)b.n);
+		if (!b.p)
+			return td_errf(err, "out of memory (%" PRIu64 " bytes)",
+				       n), NULL;
+	}
 	p->bufs[p->n++] = b;
-	p->bytes += n;
+	p->bytes += b.n;
 	if (p->bytes > p->peak)
 		p->peak = p->bytes;
-	return b;
+	return b.p;
+}
+
+/* Keeps b as a spare when that keeps the spares within the peak bytes in
+ * use (they are reused before anything new is allocated); frees it, or
+ * the smallest spare it replaces, otherwise. */
+static void keep_spare(ex_pool *p, ex_buf b)
+{
+	uint64_t kept = 0;
+	int i, small = 0;
+
+	for (i = 0; i < p->nspare; i++) {
+		kept += p->spare[i].n;
+		if (p->spare[i].n < p->spare[small].n)
+			small = i;
+	}
+	if (p->nspare == EX_SPARES && p->spare[small].n < b.n) {
+		kept -= p->spare[small].n;
+		free(p->spare[small].p);
+		p->spare[small] = p->spare[--p->nspare];
+	}
+	if (p->nspare < EX_SPARES && kept + b.n <= p->peak)
+		p->spare[p->nspare++] = b;
+	else
+		free(b.p);
 }
 
 void ex_pool_reset(ex_pool *p)
@@ -39,7 +85,7 @@ void ex_pool_reset(ex_pool *p)
 	int i;
 
 	for (i = 0; i < p->n; i++)
-		free(p->bufs[i]);
+		keep_spare(p, p->bufs[i]);
 	p->n = 0;
 	p->bytes = 0;
 	dcp_handles_mark(&p->files);
@@ -47,7 +93,11 @@ void ex_pool_reset(ex_pool *p)
 
 void ex_pool_free(ex_pool *p)
 {
+	int i;
+
 	ex_pool_reset(p);
+	for (i = 0; i < p->nspare; i++)
+		free(p->spare[i].p);
 	free(p->bufs);
 	dcp_handles_free(&p->files);
 	memset(p, 0, sizeof *p);

@@ -21,9 +21,23 @@ typedef struct ex_view {
 } ex_view;
 
 /* Buffers made while evaluating one entry's outputs; freed together. */
+/* A buffer and its size. */
+typedef struct ex_buf {
+	unsigned char *p;
+	uint64_t n;
+} ex_buf;
+
+#define EX_SPARES 4
+
+/* A thread's working buffers.  A reset keeps a few for the next entries
+ * (never more bytes than were in use at once, so the memory bound holds):
+ * big buffers come from mmap, and fresh pages cost a fault and a
+ * clearing each, every time. */
 typedef struct ex_pool {
-	unsigned char **bufs;
+	ex_buf *bufs;
 	int n, cap;
+	ex_buf spare[EX_SPARES];
+	int nspare;
 	uint64_t bytes;        /* currently allocated */
 	uint64_t peak;         /* high-water mark, for the memory bound */
 	dcp_handles files;     /* this thread's descriptors */

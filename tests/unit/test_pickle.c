@@ -548,7 +548,7 @@ static int frames_entry_ok(const pk_value *k, const pk_value *v, long i)
 {
 	static const char *const first[] = {"a", "b", "c"};
 	const pk_value *sh = pk_item(v, 0), *prev = pk_item(v, 2);
-	char want[16];
+	char want[32];
 
 	snprintf(want, sizeof want, "k%05ld", i);
 	if (!pk_str(k) || strcmp(pk_str(k), want) != 0 || pk_len(v) != 3 ||
