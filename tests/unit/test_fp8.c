@@ -195,7 +195,8 @@ static void test_quant_vectors(void)
 		p += used;
 		CU_ASSERT_FATAL(hex_list(&p, "", sx, (size_t)(srows * scols)) == 0);
 		CU_ASSERT_FATAL(run_case(strat, bn, bk, strcmp(dts, "bf16") == 0 ?
-					 TD_DT_BF16 : TD_DT_F32, rows, cols, in,
+					 TD_DT_BF16 : strcmp(dts, "f16") == 0 ?
+					 TD_DT_F16 : TD_DT_F32, rows, cols, in,
 					 q, s, &ns) == 0);
 		CU_ASSERT_EQUAL(ns, srows * scols);
 		for (i = 0; i < ns && i < srows * scols; i++) {
