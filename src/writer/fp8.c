@@ -234,9 +234,9 @@ static int flush(qbuf *b, td_err *err)
 	return rc;
 }
 
-int fp8_write(int fd, const unsigned char *src, td_dtype t, int64_t rows,
-	      int64_t cols, int64_t th, int64_t tw, int whole, uint64_t woff,
-	      uint64_t soff, td_err *err)
+int fp8_write(int fd, fp8_rows_fn rows_fn, void *ctx, td_dtype t,
+	      int64_t rows, int64_t cols, int64_t th, int64_t tw, int whole,
+	      uint64_t woff, uint64_t soff, td_err *err)
 {
 	int64_t kt = (cols + tw - 1) / tw, nt = (rows + th - 1) / th, r0;
 	size_t esz = td_dtype_size(t);
@@ -257,10 +257,14 @@ int fp8_write(int fd, const unsigned char *src, td_dtype t, int64_t rows,
 	}
 	for (r0 = 0; rc == 0 && r0 < rows; r0 += th) {
 		int64_t n = rows - r0 < th ? rows - r0 : th, done = 0;
-		const unsigned char *tile = src + (size_t)(r0 * cols) * esz;
+		const unsigned char *tile = rows_fn(ctx, r0, n, err);
 		float *s = scales + (r0 / th) * kt;
 		struct timespec t0 = td_phase_start();
 
+		if (!tile) {
+			rc = FP8_BAD_SOURCE;
+			break;
+		}
 		fp8_tile_scales(tile, t, n, cols, tw, whole, s);
 		td_phase_end(TD_PH_COMPUTE, &t0);
 		while (rc == 0 && done < n) {

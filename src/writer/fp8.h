@@ -34,13 +34,24 @@ void fp8_quantize_rows(const unsigned char *src, td_dtype t, int64_t n,
 		       const float *scales, uint8_t *q);
 
 
-/* Quantizes the row-major [rows, cols] tensor src of dtype t in tiles of
- * th x tw (whole: one tile, slime's tensor_fp8), a tile row at a time, and
- * writes its e4m3fn bytes at woff of fd and its float32 scales (row-major
- * [row tiles, column tiles], little-endian) at soff.  Memory: the scales
- * and a buffer of about 1 MiB of output rows (at least one row). */
-int fp8_write(int fd, const unsigned char *src, td_dtype t, int64_t rows,
-	      int64_t cols, int64_t th, int64_t tw, int whole, uint64_t woff,
-	      uint64_t soff, td_err *err);
+/* fp8_write's error when rows_fn failed (its message names the source). */
+enum { FP8_BAD_SOURCE = -2 };
+
+/* Where fp8_write gets the weight: rows [r0, r0 + n) of it, row-major
+ * (n is at most a tile's height), valid until the next call; NULL on
+ * error (err set). */
+typedef const unsigned char *(*fp8_rows_fn)(void *ctx, int64_t r0,
+					    int64_t n, td_err *err);
+
+/* Quantizes the row-major [rows, cols] weight of dtype t that rows_fn
+ * gives, in tiles of th x tw (whole: one tile, slime's tensor_fp8), a
+ * tile row at a time, and writes its e4m3fn bytes at woff of fd and its
+ * float32 scales (row-major [row tiles, column tiles], little-endian) at
+ * soff.  Memory besides what rows_fn holds: the scales and a buffer of
+ * about 1 MiB of output rows (at least one row).  0, -1 (the output
+ * could not be written) or FP8_BAD_SOURCE. */
+int fp8_write(int fd, fp8_rows_fn rows_fn, void *ctx, td_dtype t,
+	      int64_t rows, int64_t cols, int64_t th, int64_t tw, int whole,
+	      uint64_t woff, uint64_t soff, td_err *err);
 
 #endif

@@ -66,6 +66,41 @@ else
 	bad "--quantize fp8-block without --block-size: 128 x 128" "$(cat "$TMP/err")"
 fi
 
+# The weights are streamed from the chunk files when the chunks are runs of
+# rows; --no-direct-copy computes every one in memory instead: the same
+# bytes, on one thread too.
+for c in block tensor; do
+	dir="$E2E/qwen3moe"
+	set -- --quantize fp8-block --block-size 16 24 --scale-fmt ue8m0
+	[ $c = tensor ] && set -- --quantize fp8-tensor
+	v=small
+	[ $c = tensor ] && v=default
+	out="$TMP/nodirect-$c"
+	# shellcheck disable=SC2046
+	if (cd "$dir" && "$TD2HF" -q $(cat "expected/$v.args") --output-dir "$out" \
+		--no-direct-copy -j 1 "$@") 2>"$TMP/err" &&
+		[ -z "$(compare "$dir/fp8/$c" "$out")" ]; then
+		ok "qwen3moe fp8 $c in memory, one thread"
+	else
+		bad "qwen3moe fp8 $c in memory, one thread" "$(cat "$TMP/err")"
+	fi
+done
+
+# A flipped bit in a streamed weight's chunk: refused, the chunk named.
+mkdir -p "$TMP/flip"
+cp -r "$E2E/qwen3/ckpt/iter_0000100/." "$TMP/flip/"
+set -- $("$TD2HF" inspect --json "$TMP/flip" | awk -F'[":,\t ]+' '
+	/"name"/ { k = $3 } k == "decoder.layers.0.mlp.linear_fc1.weight" && /"file"/ { f = $3 }
+	k == "decoder.layers.0.mlp.linear_fc1.weight" && /"data_offset"/ { print f, $3; exit }')
+printf '\377' | dd of="$TMP/flip/$1" bs=1 seek="$2" count=1 conv=notrunc 2>/dev/null
+for mode in "" --no-direct-copy; do
+	# shellcheck disable=SC2086
+	expect_fail "corrupt chunk of a quantized weight ${mode:-streamed}" 1 \
+		"flip/$1: key 'decoder.layers.0.mlp.linear_fc1.weight' chunk 0: data does not match its CRC-32" -- \
+		"$TD2HF" -q $mode --rules "$RULES/qwen3.mapbc" --input "$TMP/flip" \
+		--output "$TMP/x" --quantize fp8-block
+done
+
 # Three parts and --finish write what one process writes; parts given
 # another scheme are refused.
 M="$E2E/qwen3moe"
