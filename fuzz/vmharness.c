@@ -121,7 +121,7 @@ static void make_sets(const mp_program *p, const uint8_t *idx,
 static int plan_one(const fz_catalogs *c, int i, const mp_program *p,
 		    const sets *s)
 {
-	plan_options o = {4096, s->ov, s->n, NULL};
+	plan_options o = {4096, s->ov, s->n, NULL, NULL};
 	td_checkpoint *ck = (td_checkpoint *)&c->ck[i];
 	td_err err;
 	plan pl;

@@ -124,7 +124,7 @@ static ast_part *part(struct parse_ctx *ctx, sp_kind kind, YYLTYPE l,
 %token ARROW "->" INCLUDE "include" PARAM "param" LET "let" SKIP "skip"
 %token REWRITE "rewrite" FOR "for" IN "in" UNLESS "unless" GROUP "group"
 %token WHEN "when" BLOCK "block" USE "use" AT "at" NONE "none"
-%token REQUIRE "require"
+%token REQUIRE "require" QUANTIZE "quantize"
 %token STR_BEGIN "string" STR_END "end of string" HOLE_BEGIN "'<'"
 %token HOLE_END "'>'" STAR "'*'"
 %token <i> INT "integer"
@@ -177,6 +177,11 @@ stmt:
 	| "require" expr ',' string {
 		$$ = stmt(ctx, ST_REQUIRE, @1);
 		if ($$) { $$->expr = $2; $$->str = $4; }
+	}
+	| "quantize" string     { $$ = stmt(ctx, ST_QUANTIZE, @1); if ($$) $$->str = $2; }
+	| "quantize" string "unless" strings {
+		$$ = stmt(ctx, ST_QUANTIZE, @1);
+		if ($$) { $$->str = $2; $$->targets = $4; }
 	}
 	| "block" IDENT '{' stmts '}' {
 		$$ = stmt(ctx, ST_BLOCK, @1);

@@ -38,6 +38,8 @@ typedef struct copts {
 	int finish, resume;
 	double wait;               /* --wait SECONDS; < 0: not given */
 	int stats;                 /* --stats: the phases' times */
+	pq_spec quant;             /* --quantize, --block-size, --scale-fmt */
+	int block_given;
 } copts;
 
 /* Seconds per phase, for --stats. */
@@ -91,7 +93,8 @@ static int parse_set(copts *o, char *arg)
 
 enum { O_RULES = 256, O_INPUT, O_OUTPUT, O_HF, O_CHUNK, O_SET, O_VOCAB,
        O_DRY, O_EXPLAIN, O_QUIET, O_ADD, O_MODEL, O_NODIRECT, O_ARCH,
-       O_NOVERIFY, O_PART, O_FINISH, O_WAIT, O_RESUME, O_STATS };
+       O_NOVERIFY, O_PART, O_FINISH, O_WAIT, O_RESUME, O_STATS, O_QUANT,
+       O_BLOCK, O_SCALEFMT };
 
 /* What the options must say together. */
 static int check_args(int argc, char **argv, copts *o)
@@ -116,6 +119,18 @@ static int check_args(int argc, char **argv, copts *o)
 	    (o->wait >= 0 && !o->part)) {
 		fprintf(stderr, "td2hf: --part, --finish and --resume exclude "
 			"each other; --wait goes with --part\n");
+		return -1;
+	}
+	if (o->quant.strategy == PQ_NONE &&
+	    (o->block_given || o->quant.scale_fmt)) {
+		fprintf(stderr, "td2hf: --block-size and --scale-fmt go with "
+			"--quantize\n");
+		return -1;
+	}
+	if (o->quant.strategy != PQ_BLOCK && o->quant.strategy != PQ_NONE &&
+	    (o->block_given || o->quant.scale_fmt)) {
+		fprintf(stderr, "td2hf: --block-size and --scale-fmt apply to "
+			"--quantize fp8-block only\n");
 		return -1;
 	}
 	if (o->add_missing && !o->rq.hf) {
@@ -154,8 +169,48 @@ static const struct option long_opts[] = {
 	{"wait", required_argument, NULL, O_WAIT},
 	{"resume", no_argument, NULL, O_RESUME},
 	{"stats", no_argument, NULL, O_STATS},
+	{"quantize", required_argument, NULL, O_QUANT},
+	{"block-size", required_argument, NULL, O_BLOCK},
+	{"scale-fmt", required_argument, NULL, O_SCALEFMT},
 	{NULL, 0, NULL, 0},
 };
+
+/* --quantize SCHEME, --block-size N K (two values, as slime's), --scale-fmt
+ * ue8m0; 0 done, 1 not one of them, -1 usage error. */
+static int parse_quant(int c, int argc, char **argv, copts *o)
+{
+	td_err err;
+
+	switch (c) {
+	case O_QUANT:
+		if (pq_parse_strategy(optarg, &o->quant.strategy, &err) == 0)
+			return 0;
+		break;
+	case O_BLOCK:
+		if (optind >= argc) {
+			fprintf(stderr, "td2hf: --block-size wants two numbers, "
+				"the rows and columns of a block (e.g. "
+				"--block-size 128 128)\n");
+			return -1;
+		}
+		o->block_given = 1;
+		if (pq_parse_block(optarg, &o->quant.block[0], &err) == 0 &&
+		    pq_parse_block(argv[optind++], &o->quant.block[1], &err) == 0)
+			return 0;
+		break;
+	case O_SCALEFMT:
+		if (strcmp(optarg, "ue8m0") == 0) {
+			o->quant.scale_fmt = "ue8m0";
+			return 0;
+		}
+		td_errf(&err, "--scale-fmt %s: the one format is ue8m0", optarg);
+		break;
+	default:
+		return 1;
+	}
+	fprintf(stderr, "td2hf: %s\n", err.msg);
+	return -1;
+}
 
 /* Options that take a value; 0 done, -1 usage error. */
 static int parse_value(int c, copts *o)
@@ -214,11 +269,12 @@ static int parse_value(int c, copts *o)
 
 static int parse(int argc, char **argv, copts *o)
 {
-	int c;
+	int c, rc;
 
 	o->chunk_size = (uint64_t)5 << 30;
 	o->wait = -1;
 	o->jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	o->quant.block[0] = o->quant.block[1] = 128;
 	while ((c = getopt_long(argc, argv, "fI:qaj:", long_opts, NULL)) != -1) {
 		switch (c) {
 		case O_DRY:      o->dry_run = 1; break;
@@ -231,7 +287,8 @@ static int parse(int argc, char **argv, copts *o)
 		case O_STATS:    o->stats = 1; break;
 		case 'a': case O_ADD: o->add_missing = 1; break;
 		default:
-			if (parse_value(c, o) != 0)
+			rc = parse_quant(c, argc, argv, o);
+			if (rc < 0 || (rc > 0 && parse_value(c, o) != 0))
 				return -1;
 		}
 	}
@@ -386,7 +443,7 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog,
 {
 	struct timespec t;
 	plan_options po = {o->chunk_size, o->sets, o->nsets,
-			   o->add_missing ? o->rq.hf : NULL};
+			   o->add_missing ? o->rq.hf : NULL, &o->quant};
 	wr_options wo = {o->output, o->rq.hf, o->force,
 			 !o->quiet && isatty(STDERR_FILENO), o->jobs,
 			 !o->no_direct, !o->no_verify, o->quiet ? NULL : stderr};

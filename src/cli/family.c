@@ -195,7 +195,7 @@ typedef struct fit {
 
 static void try_family(const char *dir, td_checkpoint *ck, fit *f)
 {
-	plan_options po = {(uint64_t)5 << 30, NULL, 0, NULL};
+	plan_options po = {(uint64_t)5 << 30, NULL, 0, NULL, NULL};
 	char path[PATH_MAX];
 	mp_program prog;
 	td_err err;

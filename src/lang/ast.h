@@ -64,7 +64,7 @@ typedef struct ast_target {
 
 typedef enum st_kind {
 	ST_INCLUDE, ST_PARAM, ST_LET, ST_SKIP, ST_REWRITE, ST_RULE, ST_GROUP,
-	ST_BLOCK, ST_USE, ST_REQUIRE
+	ST_BLOCK, ST_USE, ST_REQUIRE, ST_QUANTIZE
 } st_kind;
 
 typedef struct ast_stmt {
@@ -79,7 +79,8 @@ typedef struct ast_stmt {
 	src_loc var_loc;
 	ast_str *unless;     /* REWRITE guard */
 	ast_list ops;        /* RULE source pipeline: ast_op * */
-	ast_list targets;    /* RULE: ast_target *; GROUP: ast_str * */
+	ast_list targets;    /* RULE: ast_target *; GROUP, QUANTIZE
+			      * (unless): ast_str * */
 	ast_str *src_prefix; /* USE */
 	ast_str *dst_prefix;
 	ast_list body;       /* BLOCK: ast_stmt * */

@@ -102,4 +102,5 @@ uint32_t mb_skip(mp_builder *b, mp_rule v) { return APPEND(b, skips, nskips, v);
 uint32_t mb_rule(mp_builder *b, mp_rule v) { return APPEND(b, rules, nrules, v); }
 uint32_t mb_group(mp_builder *b, mp_group v) { return APPEND(b, groups, ngroups, v); }
 uint32_t mb_require(mp_builder *b, mp_require v) { return APPEND(b, requires, nrequires, v); }
+uint32_t mb_quant(mp_builder *b, mp_quant v) { return APPEND(b, quants, nquants, v); }
 uint32_t mb_member(mp_builder *b, uint32_t pat) { return APPEND(b, members, nmembers, pat); }

@@ -29,5 +29,6 @@ uint32_t mb_rule(mp_builder *b, mp_rule v);
 uint32_t mb_group(mp_builder *b, mp_group v);
 uint32_t mb_require(mp_builder *b, mp_require v);
 uint32_t mb_member(mp_builder *b, uint32_t pat);
+uint32_t mb_quant(mp_builder *b, mp_quant v);
 
 #endif

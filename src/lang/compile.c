@@ -406,6 +406,32 @@ static void compile_require(compiler *c, const ast_stmt *s)
 	mb_require(&c->b, r);
 }
 
+/* quantize "P" unless "G", ...: which outputs --quantize converts.  A
+ * later statement replaces an earlier one (a family overrides
+ * common.map's), so only the last one's records are kept. */
+static void compile_quantize(compiler *c, const ast_stmt *s)
+{
+	mp_quant q = {0, QK_MATCH, where(c, s), (uint32_t)s->loc.line};
+	const ast_str *pats[1];
+	ast_list parts;
+	mc_scope sc;
+	int32_t pat;
+	int i;
+
+	c->b.p.nquants = 0;
+	for (i = -1; i < s->targets.n; i++) {
+		pats[0] = i < 0 ? s->str : s->targets.v[i];
+		parts = mc_concat(c, pats, 1);
+		memset(&sc, 0, sizeof sc);
+		pat = mc_pattern(c, &parts, pats[0]->loc, &sc, 0);
+		if (pat < 0)
+			return;
+		q.pat = (uint32_t)pat;
+		q.kind = i < 0 ? QK_MATCH : QK_UNLESS;
+		mb_quant(&c->b, q);
+	}
+}
+
 static void compile_group(compiler *c, const ast_stmt *s, const prefixes *px)
 {
 	static const mc_scope no_captures;
@@ -469,7 +495,7 @@ static void compile_use(compiler *c, const ast_stmt *s, const prefixes *px)
 
 static const char *const stmt_names[] = {
 	"include", "param", "let", "skip", "rewrite", "rule", "group",
-	"block", "use", "require"
+	"block", "use", "require", "quantize"
 };
 
 static void compile_body(compiler *c, const ast_list *body, const prefixes *px)
@@ -504,6 +530,7 @@ static void compile_all(compiler *c)
 		case ST_RULE:    compile_rule(c, s, &none); break;
 		case ST_GROUP:   compile_group(c, s, &none); break;
 		case ST_REQUIRE: compile_require(c, s); break;
+		case ST_QUANTIZE: compile_quantize(c, s); break;
 		case ST_USE:     compile_use(c, s, &none); break;
 		default:         break; /* declarations: done */
 		}

@@ -169,6 +169,18 @@ static void print_requires(const mp_program *p, FILE *out)
 	}
 }
 
+static void print_quants(const mp_program *p, FILE *out)
+{
+	if (p->nquants)
+		fprintf(out, "\nquantize (outputs --quantize converts)\n");
+	for (uint32_t i = 0; i < p->nquants; i++) {
+		fputs(p->quants[i].kind == QK_MATCH ? "  " : "    unless ", out);
+		mp_print_pattern(p, p->quants[i].pat, out);
+		fprintf(out, "  (%s:%u)\n", p->strs[p->quants[i].file],
+			p->quants[i].line);
+	}
+}
+
 void mp_disasm(const mp_program *p, FILE *out)
 {
 	fprintf(out, "td2hf rules bytecode, version %d: %u strings, %u "
@@ -180,4 +192,5 @@ void mp_disasm(const mp_program *p, FILE *out)
 	print_rules(p, p->rules, p->nrules, "rules, first match wins", out);
 	print_groups(p, out);
 	print_requires(p, out);
+	print_quants(p, out);
 }

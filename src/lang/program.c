@@ -54,6 +54,7 @@ static const table tables[] = {
 	TABLE("GRPS", "iuuuu", mp_group, groups, ngroups),
 	TABLE("GMEM", "u", uint32_t, members, nmembers),
 	TABLE("REQS", "iuuu", mp_require, requires, nrequires),
+	TABLE("QUNT", "uuuu", mp_quant, quants, nquants),
 	TABLE("CODE", "bbhi", mp_instr, code, ncode),
 };
 #define NTABLES (sizeof tables / sizeof tables[0])

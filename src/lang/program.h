@@ -15,7 +15,7 @@
 #include "opcodes.h"
 
 #define MP_MAGIC "TD2HFMAP"
-#define MP_VERSION 2
+#define MP_VERSION 3
 #define MP_NO (-1)   /* "absent" for optional indexes */
 
 typedef struct mp_instr {
@@ -74,6 +74,16 @@ typedef struct mp_require {
 	uint32_t file, line;
 } mp_require;
 
+/* `quantize "P" unless "G", ...`: the outputs --quantize converts to
+ * FP8, one line a record: P (kind QK_MATCH) and each G (QK_UNLESS). */
+typedef enum mp_quant_kind { QK_MATCH, QK_UNLESS } mp_quant_kind;
+
+typedef struct mp_quant {
+	uint32_t pat;        /* pattern over output names */
+	uint32_t kind;       /* mp_quant_kind */
+	uint32_t file, line;
+} mp_quant;
+
 typedef struct mp_program {
 	char **strs;
 	uint32_t *str_len;
@@ -98,6 +108,8 @@ typedef struct mp_program {
 	uint32_t nmembers;
 	mp_require *requires;
 	uint32_t nrequires;
+	mp_quant *quants;
+	uint32_t nquants;
 	mp_instr *code;
 	uint32_t ncode;
 } mp_program;

@@ -349,6 +349,20 @@ static int check_requires(vctx *v)
 	return 0;
 }
 
+static int check_quants(vctx *v)
+{
+	const mp_program *p = v->p;
+
+	for (uint32_t i = 0; i < p->nquants; i++) {
+		const mp_quant *q = &p->quants[i];
+
+		if (!idx_ok(q->pat, p->npats) || !idx_ok(q->file, p->nstrs) ||
+		    q->kind > QK_UNLESS)
+			return td_errf(v->err, "quantize %u: bad record", i);
+	}
+	return 0;
+}
+
 int mp_validate(const mp_program *p, td_err *err)
 {
 	vctx v = {p, err};
@@ -356,5 +370,5 @@ int mp_validate(const mp_program *p, td_err *err)
 	return check_patterns(&v) || check_params(&v) || check_rewrites(&v) ||
 	       check_rules(&v, p->skips, p->nskips, 1) ||
 	       check_rules(&v, p->rules, p->nrules, 0) || check_groups(&v) ||
-	       check_requires(&v) ? -1 : 0;
+	       check_requires(&v) || check_quants(&v) ? -1 : 0;
 }

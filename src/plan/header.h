@@ -1,6 +1,7 @@
 /* header.h — the JSON td2hf writes, byte for byte as the reference's
  * writers do: safetensors headers (Rust serde_json, compact) and the index
- * (Python json.dump with indent=2 and ensure_ascii). */
+ * (Python json.dump with indent=2 and ensure_ascii); with --quantize,
+ * also config.json's quantization_config (plan_config_json, plan.h). */
 #ifndef TD_HEADER_H
 #define TD_HEADER_H
 

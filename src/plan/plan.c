@@ -514,6 +514,10 @@ int plan_build(td_checkpoint *ck, const mp_program *prog,
 		rc = add_missing(&b, opt->add_missing_from);
 	if (rc == 0)
 		rc = assign_shards(out, opt->chunk_size, err);
+	if (rc == 0 && opt->quant && opt->quant->strategy != PQ_NONE) {
+		out->quant = *opt->quant;
+		rc = plan_quantize(out, prog, err);
+	}
 	if (rc == 0)
 		rc = plan_headers(out, err);
 	builder_free(&b);

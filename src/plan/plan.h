@@ -11,6 +11,7 @@
 #include "../common/arena.h"
 #include "../reader/checkpoint.h"
 #include "../vm/vm.h"
+#include "quant.h"
 
 typedef struct plan_entry {
 	vm_entry e;
@@ -28,7 +29,16 @@ typedef struct plan_tensor {
 	uint32_t order;     /* position in emission order (index, sharding) */
 	int dropped;        /* held for a group that never completed: slime
 			     * never writes it, neither do we */
+	int quant;          /* PT_PLAIN, PT_FP8 (a quantized weight: its
+			     * scale is tensors[partner]) or PT_SCALE (the
+			     * scale of tensors[partner]) */
+	uint32_t partner;
 } plan_tensor;
+
+enum { PT_PLAIN, PT_FP8, PT_SCALE };
+
+/* The dtype t is written in: F8_E4M3 for a quantized weight. */
+td_dtype plan_tensor_dtype(const plan_tensor *t);
 
 typedef struct plan_shard {
 	char file[64];      /* model-XXXXX-of-YYYYY.safetensors */
@@ -55,6 +65,8 @@ typedef struct plan {
 	td_file *origins;       /* --add-missing: the HF files read */
 	uint32_t norigins;
 	uint64_t extra_total;   /* slime's total_size quirk with -a */
+	pq_spec quant;          /* --quantize (PQ_NONE: not) */
+	uint32_t nquantized;    /* weights quantized */
 } plan;
 
 typedef struct plan_options {
@@ -62,11 +74,24 @@ typedef struct plan_options {
 	const vm_override *overrides;
 	int noverrides;
 	const char *add_missing_from;  /* HF dir, or NULL */
+	const pq_spec *quant;          /* --quantize, or NULL */
 } plan_options;
 
 int plan_build(td_checkpoint *ck, const mp_program *prog,
 	       const plan_options *opt, plan *out, td_err *err);
 void plan_free(plan *pl);
+
+/* --quantize, after the shards are assigned by the unquantized sizes (as
+ * slime's two tools do): every emitted output the rules' quantize
+ * statement selects becomes F8_E4M3 and gets its F32 scale tensor, in
+ * the same shard, emitted right after it; total_size becomes slime's
+ * sum of first dimensions (quant.c).  Called by plan_build. */
+int plan_quantize(plan *pl, const mp_program *prog, td_err *err);
+
+/* config.json from the HF directory's (text, len bytes, read from path)
+ * with slime's quantization_config added (or replaced); a new string. */
+char *plan_config_json(const plan *pl, const char *text, size_t len,
+		       const char *path, td_err *err);
 
 /* model.safetensors.index.json exactly as Python's json.dump(indent=2). */
 char *plan_index_json(const plan *pl);

@@ -44,9 +44,16 @@ static void print_entry(const plan *pl, uint32_t e, const td_checkpoint *ck,
 
 		vm_shape_str(&t->out.node->shape, sh, sizeof sh);
 		fprintf(out, "  -> %s %s %s  %s\n", t->out.name,
-			td_dtype_st_name(t->out.node->shape.dtype), sh,
+			td_dtype_st_name(plan_tensor_dtype(t)), sh,
 			t->dropped ? "(dropped: its group never completed)"
 				   : pl->shards[t->shard].file);
+		if (t->quant == PT_FP8) {   /* --quantize: its scale */
+			const plan_tensor *s = &pl->tensors[t->partner];
+
+			vm_shape_str(&s->out.node->shape, sh, sizeof sh);
+			fprintf(out, "  -> %s F32 %s  %s\n", s->out.name, sh,
+				pl->shards[s->shard].file);
+		}
 	}
 }
 

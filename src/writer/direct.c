@@ -239,3 +239,32 @@ int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
 	}
 	return 0;
 }
+
+int dr_read(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
+	    unsigned char *buf, td_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < n && len > 0; i++) {
+		const dr_seg *s = &segs[i];
+		uint64_t a, b;
+		struct timespec t0;
+		int rc;
+
+		if (s->entry_off + s->len <= off || s->entry_off >= off + len)
+			continue;
+		if (s->key && !s->key->chunks[s->chunk].verified &&
+		    vf_chunk(s->key, s->chunk, &s->t, s->f, NULL, err) != 0)
+			return DR_BAD_SOURCE;
+		a = off > s->entry_off ? off : s->entry_off;
+		b = off + len < s->entry_off + s->len ? off + len
+						      : s->entry_off + s->len;
+		t0 = td_phase_start();
+		rc = td_file_pread(s->f, s->file_off + (a - s->entry_off),
+				   buf + (a - off), (size_t)(b - a), err);
+		td_phase_end(TD_PH_READ, &t0);
+		if (rc != 0)
+			return DR_BAD_SOURCE;
+	}
+	return 0;
+}

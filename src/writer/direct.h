@@ -45,4 +45,12 @@ int dr_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
 int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
 	    int out_fd, uint64_t out_off, td_err *err);
 
+/* Reads entry bytes [off, off+len) into buf (pread), for a computation
+ * that streams through an entry instead of gathering it (--quantize).
+ * A segment whose chunk's CRC-32 is to be checked is checked first, whole
+ * (vf_chunk, in 1 MiB blocks), once.  0 or DR_BAD_SOURCE (err names the
+ * chunk's file). */
+int dr_read(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
+	    unsigned char *buf, td_err *err);
+
 #endif

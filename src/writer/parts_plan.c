@@ -202,6 +202,12 @@ void pt_identify(const plan *pl, const td_checkpoint *ck,
 		h = fnv_str(fnv_str(h, po->overrides[s].name),
 			    po->overrides[s].value);
 	h = fnv_u64(h, po->add_missing_from != NULL);
+	if (po->quant && po->quant->strategy != PQ_NONE) {
+		h = fnv_u64(h, (uint64_t)po->quant->strategy);
+		h = fnv_u64(h, (uint64_t)po->quant->block[0]);
+		h = fnv_u64(h, (uint64_t)po->quant->block[1]);
+		h = fnv_str(h, po->quant->scale_fmt ? po->quant->scale_fmt : "");
+	}
 	h = fnv_u64(h, ck->cat.meta_size);
 	id->args = fnv_u64(h, ck->cat.meta_crc32);
 }

@@ -20,6 +20,7 @@
 #include "../common/clock.h"
 #include "../common/file.h"
 #include "direct.h"
+#include "fp8.h"
 #include "exec.h"
 #include "outdir.h"
 
@@ -299,6 +300,129 @@ static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	return 0;
 }
 
+/* --quantize: where a weight's rows come from.  In memory: the output
+ * computed from the gathered entry.  Streamed: a window of rows read from
+ * the chunk files (the output is a contiguous range of an entry whose
+ * chunks are contiguous runs of it, as for direct copies), so that only
+ * a tile row or about 1 MiB of the weight is in memory at a time. */
+typedef struct row_src {
+	const unsigned char *data;      /* in memory: all rows */
+	const dr_seg *segs;             /* streamed: the entry's segments */
+	size_t nsegs;
+	uint64_t base;                  /* the weight's byte offset in the entry */
+	uint64_t row_bytes;
+	int64_t rows, cap, r0, n;       /* window: rows [r0, r0 + n) in buf */
+	unsigned char *buf;
+} row_src;
+
+static const unsigned char *rows_in_memory(void *ctx, int64_t r0, int64_t n,
+					   td_err *err)
+{
+	const row_src *rs = ctx;
+
+	(void)n;
+	(void)err;
+	return rs->data + (uint64_t)r0 * rs->row_bytes;
+}
+
+static const unsigned char *rows_streamed(void *ctx, int64_t r0, int64_t n,
+					  td_err *err)
+{
+	row_src *rs = ctx;
+
+	if (r0 < rs->r0 || r0 + n > rs->r0 + rs->n) {
+		int64_t m = rs->rows - r0 < rs->cap ? rs->rows - r0 : rs->cap;
+
+		if (dr_read(rs->segs, rs->nsegs, rs->base + (uint64_t)r0 * rs->row_bytes,
+			    (uint64_t)m * rs->row_bytes, rs->buf, err) != 0)
+			return NULL;
+		rs->r0 = r0;
+		rs->n = m;
+	}
+	return rs->buf + (uint64_t)(r0 - rs->r0) * rs->row_bytes;
+}
+
+/* Whether t can be streamed; *segs computed once per entry as for direct
+ * copies (*state: 0 not yet, 1 available, -1 unavailable).  1, 0 or -1. */
+static int can_stream(wctx *w, const plan_entry *pe, const plan_tensor *t,
+		      dcp_handles *hs, dr_seg **segs, size_t *nsegs,
+		      int *state, uint64_t *off, td_err *err)
+{
+	if (!w->o->direct || w->pl->quant.strategy == PQ_TENSOR ||
+	    !dr_node_range(t->out.node, off))
+		return 0;
+	if (*state == 0) {
+		int rc = dr_segments(&w->ck->cat, &pe->e, hs, w->o->verify,
+				     segs, nsegs, err);
+
+		if (rc < 0)
+			return -1;
+		*state = rc ? 1 : -1;
+	}
+	return *state > 0;
+}
+
+/* Quantized weight t and its scale (--quantize), a tile row at a time,
+ * streamed from the chunk files when it can be, else computed from the
+ * gathered entry. */
+static int write_quantized(wctx *w, const plan_entry *pe, const plan_tensor *t,
+			   ex_pool *pool, ex_view *entry, int *loaded,
+			   dr_seg **segs, size_t *nsegs, int *state,
+			   td_err *err)
+{
+	const vm_shape *s = &t->out.node->shape;
+	const plan_tensor *sc = &w->pl->tensors[t->partner];
+	int64_t cols = s->dims[s->ndim - 1], rows, th, tw;
+	row_src rs;
+	struct timespec t0;
+	fp8_rows_fn fn = rows_in_memory;
+	ex_view v;
+	int rc;
+
+	memset(&rs, 0, sizeof rs);
+	rows = (int64_t)(td_shape_numel(s->dims, s->ndim) / (uint64_t)cols);
+	pq_tile(&w->pl->quant, rows, cols, &th, &tw);
+	rs.rows = rows;
+	rs.row_bytes = (uint64_t)cols * td_dtype_size(s->dtype);
+	rc = can_stream(w, pe, t, &pool->files, segs, nsegs, state, &rs.base,
+			err);
+	if (rc < 0)
+		return -1;
+	if (rc > 0) {
+		rs.segs = *segs;
+		rs.nsegs = *nsegs;
+		rs.cap = (int64_t)(((uint64_t)1 << 20) / rs.row_bytes);
+		rs.cap = rs.cap < th ? th : rs.cap;
+		rs.cap = rs.cap > rows ? rows : rs.cap;
+		rs.buf = ex_pool_alloc(pool, (uint64_t)rs.cap * rs.row_bytes, err);
+		if (!rs.buf)
+			return -1;
+		fn = rows_streamed;
+	} else {
+		if (!*loaded) {
+			if (ex_load_entry(&w->ck->cat, &pe->e, pool,
+					  w->o->verify, entry, err) != 0)
+				return -1;
+			*loaded = 1;
+		}
+		t0 = td_phase_start();
+		rc = ex_eval(t->out.node, entry, pool, &v, err) != 0 ||
+		     ex_contiguous(&v, pool, &rs.data, err) != 0;
+		td_phase_end(TD_PH_COMPUTE, &t0);
+		if (rc)
+			return td_err_prefix(err, "output '%s'", t->out.name);
+	}
+	rc = fp8_write(w->fds[t->shard], fn, &rs, s->dtype, rows, cols, th, tw,
+		       w->pl->quant.strategy == PQ_TENSOR, t->offset,
+		       sc->offset, err);
+	if (rc == FP8_BAD_SOURCE)  /* the message names the chunk's file */
+		return -1;
+	if (rc != 0)
+		return td_err_prefix(err, "%s/%s", w->o->out_dir,
+				     w->pl->shards[t->shard].file);
+	return tensor_written(w, sc->shard, err);
+}
+
 static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 		       uint64_t *bytes, uint64_t *direct, td_err *err)
 {
@@ -327,6 +451,14 @@ static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 
 		if (t->dropped || w->fds[t->shard] < 0)
 			continue;
+		if (t->quant == PT_FP8) {
+			rc = write_quantized(w, pe, t, pool, &entry, &loaded,
+					     &segs, &nsegs, &state, err);
+			if (rc >= 0 && tensor_written(w, t->shard, err) != 0)
+				rc = -1;
+			*bytes += t->out.nbytes + w->pl->tensors[t->partner].out.nbytes;
+			continue;
+		}
 		rc = write_direct(w, pe, t, &pool->files, &segs, &nsegs,
 				  &state, err);
 		if (rc > 0)
@@ -579,6 +711,33 @@ static int copy_file(const char *from, const char *to, const char *name,
 	return rc;
 }
 
+/* --quantize: config.json with slime's quantization_config. */
+static int write_config(wctx *w, const char *from, const char *to,
+			const char *name)
+{
+	unsigned char *text = NULL;
+	char *json = NULL;
+	size_t len = 0;
+	int fd, rc = -1;
+
+	if (td_slurp(from, (uint64_t)64 << 20, &text, &len, w->err) != 0 ||
+	    !(json = plan_config_json(w->pl, (const char *)text, len, from,
+				      w->err)))
+		goto out;
+	fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = td_errf(w->err, "%s: %s", name, strerror(errno));
+		goto out;
+	}
+	rc = pwrite_all(fd, json, strlen(json), 0, name, w->err);
+	if (close(fd) != 0 && rc == 0)
+		rc = td_errf(w->err, "%s: %s", name, strerror(errno));
+out:
+	free(text);
+	free(json);
+	return rc;
+}
+
 /* Every regular file of the HF dir but weights and their index. */
 static int copy_assets(wctx *w)
 {
@@ -600,8 +759,11 @@ static int copy_assets(wctx *w)
 		else if (od_is_asset(e->d_name, w->o->hf_dir)) {
 			if (w->replace_extras)
 				unlink(to);
-			rc = copy_file(from, to, shown(w, e->d_name, name,
-						       sizeof name), w->err);
+			shown(w, e->d_name, name, sizeof name);
+			rc = w->pl->quant.strategy != PQ_NONE &&
+			     strcmp(e->d_name, "config.json") == 0 ?
+			     write_config(w, from, to, name) :
+			     copy_file(from, to, name, w->err);
 		}
 		free(from);
 		free(to);

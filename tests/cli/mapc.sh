@@ -12,7 +12,7 @@ for f in "$RULES"/*.map; do
 	else
 		bad "compiles $name.map" "$(cat "$TMP/err")"
 	fi
-	expect_ok "disassembles $name.mapbc" "td2hf rules bytecode, version 2" -- \
+	expect_ok "disassembles $name.mapbc" "td2hf rules bytecode, version 3" -- \
 		"$MAPC" -d "$TMP/$name.mapbc"
 done
 
@@ -39,9 +39,9 @@ else
 	bad "rule error" "status $rc" "$(cat "$TMP/err")"
 fi
 expect_fail "usage error" 2 "expected one input file" -- "$MAPC"
-printf 'TD2HFMAP\003\000\000\000\014\000\000\000' >"$TMP/v3.mapbc"
-expect_fail "other bytecode version" 1 "bytecode version 3, but this td2hf reads version 2" -- \
-	"$MAPC" -d "$TMP/v3.mapbc"
+printf 'TD2HFMAP\002\000\000\000\014\000\000\000' >"$TMP/v2.mapbc"
+expect_fail "other bytecode version" 1 "bytecode version 2, but this td2hf reads version 3" -- \
+	"$MAPC" -d "$TMP/v2.mapbc"
 echo "hello" >"$TMP/junk.mapbc"
 expect_fail "not bytecode" 1 "junk.mapbc: not a td2hf rules bytecode file (bad magic)" -- \
 	"$MAPC" -d "$TMP/junk.mapbc"

@@ -47,4 +47,23 @@ elif ! diff -r "$dir/expected/small" "$out" >/dev/null 2>&1; then
 else
 	ok "glm5, 2 parts of 4 threads each, finished shard by shard"
 fi
+# --quantize: FP8 weights and their scales written by 4 threads; the
+# shards must be slime's (tests/cli/quantize.sh compares the JSON files)
+dir="$E2E/qwen3moe"
+out="$TMP/qwen3moe-fp8"
+# shellcheck disable=SC2046
+(cd "$dir" && "$TD2HF" -q $(cat expected/small.args) -j 4 --quantize fp8-block \
+	--block-size 16 24 --scale-fmt ue8m0 --output-dir "$out") >"$TMP/out" 2>"$TMP/err"
+rc=$?
+same=1
+for f in "$dir"/fp8/block/*.safetensors; do
+	cmp -s "$f" "$out/$(basename "$f")" || same=0
+done
+if [ $rc -ne 0 ] || [ -s "$TMP/err" ]; then
+	bad "qwen3moe --quantize, 4 threads" "exit $rc" "$(head -30 "$TMP/err")"
+elif [ $same -ne 1 ]; then
+	bad "qwen3moe --quantize, 4 threads" "shards differ from fp8/block"
+else
+	ok "qwen3moe --quantize fp8-block, 4 threads"
+fi
 finish

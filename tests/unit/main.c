@@ -15,7 +15,7 @@ int main(void)
 	    register_lang_tests() || register_plan_tests() ||
 	    register_regress_tests() || register_convert_tests() ||
 	    register_verify_tests() || register_intops_tests() ||
-	    register_xform_tests()) {
+	    register_xform_tests() || register_fp8_tests()) {
 		fprintf(stderr, "test registration failed: %s\n",
 			CU_get_error_msg());
 		CU_cleanup_registry();

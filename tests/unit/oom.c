@@ -224,7 +224,7 @@ typedef struct plan_ctx {
 static int run_plan(void *ctx, char *msg, size_t size)
 {
 	plan_ctx *pc = ctx;
-	plan_options o = {(uint64_t)5 << 30, pc->ov, pc->nov, NULL};
+	plan_options o = {(uint64_t)5 << 30, pc->ov, pc->nov, NULL, NULL};
 	td_err err;
 	plan pl;
 

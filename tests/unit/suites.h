@@ -13,5 +13,6 @@ int register_convert_tests(void);
 int register_verify_tests(void);
 int register_intops_tests(void);
 int register_xform_tests(void);
+int register_fp8_tests(void);
 
 #endif

@@ -310,10 +310,10 @@ static void test_loader_rejects(void)
 		buf[i] ^= 0x5a;
 	}
 	CU_ASSERT(refused > len / 2);
-	buf[8] = 3; /* another version */
+	buf[8] = 4; /* another version */
 	CU_ASSERT_EQUAL(mp_read_buffer(buf, len, "s.mapbc", &p, &err), -1);
-	CU_ASSERT_STRING_EQUAL(err.msg, "s.mapbc: bytecode version 3, but this "
-			       "td2hf reads version 2; recompile it with this mapc");
+	CU_ASSERT_STRING_EQUAL(err.msg, "s.mapbc: bytecode version 4, but this "
+			       "td2hf reads version 3; recompile it with this mapc");
 	buf[0] = 'X';
 	CU_ASSERT_EQUAL(mp_read_buffer(buf, len, "s.mapbc", &p, &err), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "bad magic"));

@@ -1,0 +1,97 @@
+/* quant.c — see quant.h. */
+#include "quant.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../vm/match.h"
+
+int pq_parse_strategy(const char *s, pq_strategy *out, td_err *err)
+{
+	static const struct { const char *name; pq_strategy s; } names[] = {
+		{"fp8-block", PQ_BLOCK}, {"fp8-channel", PQ_CHANNEL},
+		{"fp8-tensor", PQ_TENSOR},
+	};
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(s, names[i].name) == 0) {
+			*out = names[i].s;
+			return 0;
+		}
+	return td_errf(err, "--quantize %s: unknown scheme (there are "
+		       "fp8-block, fp8-channel and fp8-tensor)", s);
+}
+
+int pq_parse_block(const char *s, int64_t *out, td_err *err)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || *end || errno || v < 1 || v > INT32_MAX)
+		return td_errf(err, "--block-size %s: a block size is a whole "
+			       "number from 1 to %d", s, INT32_MAX);
+	*out = v;
+	return 0;
+}
+
+int pq_selected(const mp_program *p, const char *name)
+{
+	vm_caps caps;
+	int match = 0;
+
+	for (uint32_t i = 0; i < p->nquants; i++) {
+		const mp_quant *q = &p->quants[i];
+
+		if (q->kind == QK_MATCH)
+			match |= vm_match(p, q->pat, name, &caps);
+		else if (vm_match(p, q->pat, name, &caps))
+			return 0;
+	}
+	return match;
+}
+
+void pq_tile(const pq_spec *q, int64_t rows, int64_t cols, int64_t *th,
+	     int64_t *tw)
+{
+	switch (q->strategy) {
+	case PQ_BLOCK:
+		*th = q->block[0];
+		*tw = q->block[1];
+		break;
+	case PQ_CHANNEL:
+		*th = 1;
+		*tw = cols;
+		break;
+	default:
+		*th = rows;
+		*tw = cols;
+	}
+}
+
+char *pq_replace(const char *s, const char *old, const char *new, size_t max)
+{
+	size_t ol = strlen(old), nl = strlen(new), n = 0, len;
+	const char *p;
+	char *out, *o;
+
+	for (p = s; (p = strstr(p, old)) != NULL; p += ol)
+		n++;
+	len = strlen(s) + n * nl - n * ol;   /* n * ol <= strlen(s) */
+	if (len >= max || !(out = malloc(len + 1)))
+		return NULL;
+	for (o = out, p = s; *p;) {
+		if (strncmp(p, old, ol) == 0) {
+			memcpy(o, new, nl);
+			o += nl;
+			p += ol;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
