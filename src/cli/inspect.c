@@ -49,10 +49,10 @@ static int chunk_json(td_checkpoint *c, const dcp_key *k, size_t i,
 		return 0;
 	if (dcp_read_chunk(&c->cat, k, i, &t, err) != 0)
 		return -1;
-	if (ch->xform != XF_NONE) /* in the decompressed archive */
-		add_num(o, "archive_length", ch->x.len);
-	add_num(o, "data_offset", t.data_off - (ch->xform != XF_NONE
-						 ? ch->x.off : 0));
+	if (ch->xi) /* in the decompressed archive */
+		add_num(o, "archive_length", c->cat.xitems[ch->xi - 1].len);
+	add_num(o, "data_offset", t.data_off - (ch->xi
+				  ? c->cat.xitems[ch->xi - 1].off : 0));
 	/* The member's CRC is the chunk's when the storage is exactly it. */
 	if (t.data_off == t.storage_off && t.nbytes == t.storage_nbytes)
 		add_num(o, "crc32", t.storage_crc32);

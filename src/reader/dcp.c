@@ -486,13 +486,30 @@ static size_t find_chunk(const loader *ld, size_t ki, const int64_t *off,
 	return k->nchunks;
 }
 
-static void set_item(dcp_chunk *c, const item_loc *loc)
+static int set_item(loader *ld, dcp_chunk *c, const item_loc *loc)
 {
+	dcp_catalog *cat = ld->cat;
+
 	c->file = c->item_file = loc->file;
 	c->item_off = loc->off;
 	c->item_len = loc->len;
 	c->xform = loc->xform;
 	c->located = 1;
+	if (loc->xform == XF_NONE)
+		return 0;
+	if (cat->nxitems >= UINT32_MAX - 1)
+		return bad(ld, NULL, "too many transformed items");
+	if (cat->nxitems == cat->xitems_cap) {
+		xf_item *nx = td_grow(cat->xitems, cat->nxitems,
+				      &cat->xitems_cap, sizeof *nx, 64);
+
+		if (!nx)
+			return bad(ld, NULL, "out of memory");
+		cat->xitems = nx;
+	}
+	memset(&cat->xitems[cat->nxitems], 0, sizeof *cat->xitems);
+	c->xi = (uint32_t)++cat->nxitems;
+	return 0;
 }
 
 /* Records the archive of (fqn, off) in its chunk (in every chunk at those
@@ -512,7 +529,8 @@ static int place(loader *ld, const char *fqn, const int64_t *off, int n,
 			return 1; /* names no chunk: unused, as torch leaves it */
 		if (k->chunks[0].located)
 			return bad(ld, fqn, "storage_data lists a chunk twice");
-		set_item(&k->chunks[0], loc);
+		if (set_item(ld, &k->chunks[0], loc) != 0)
+			return -1;
 		k->nbytes = loc->len;
 		return 1;
 	}
@@ -523,7 +541,8 @@ static int place(loader *ld, const char *fqn, const int64_t *off, int n,
 		return bad(ld, fqn, "storage_data lists a chunk twice");
 	for (; i < k->nchunks &&
 	       cmp_offsets(k->chunks[k->order[i]].offsets, off, n) == 0; i++)
-		set_item(&k->chunks[k->order[i]], loc);
+		if (set_item(ld, &k->chunks[k->order[i]], loc) != 0)
+			return -1;
 	ld->next[ki] = (uint32_t)i;
 	return 1;
 }
@@ -816,6 +835,7 @@ void dcp_free(dcp_catalog *cat)
 	free(cat->files);
 	free(cat->version);
 	xf_scratch_free(cat->scratch);
+	free(cat->xitems);
 	free(cat->keys);
 	td_arena_free(cat->names);
 	free(cat->dir);
@@ -1044,19 +1064,21 @@ static const td_file *archive_of(const file_src *fs, const dcp_catalog *cat,
 {
 	dcp_chunk *ch = &key->chunks[i];
 	const td_file *src = get_file(fs, ch->item_file, err);
+	xf_item *x;
 
 	*off = ch->item_off;
 	*len = ch->item_len;
 	if (!src || ch->xform == XF_NONE)
 		return src;
+	x = &cat->xitems[ch->xi - 1];
 	if (xf_expand(cat->scratch, src, ch->item_off, ch->item_len,
-		      ch->nbytes + ARCHIVE_SLACK, &ch->x, err) != 0) {
+		      ch->nbytes + ARCHIVE_SLACK, x, err) != 0) {
 		td_err_context(err, src->path, "key '%s' chunk %zu", key->name,
 			       i);
 		return NULL;
 	}
-	*off = ch->x.off;
-	*len = ch->x.len;
+	*off = x->off;
+	*len = x->len;
 	return get_file(fs, ch->file, err);
 }
 

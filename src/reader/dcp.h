@@ -32,11 +32,13 @@ typedef struct dcp_chunk {
 			     * data_off lies in: item_file, or for a
 			     * transformed item the catalog's scratch file */
 	uint32_t item_file; /* the file holding the item as stored */
-	xf_item x;          /* transformed items: where the archive went */
-	unsigned char xform; /* XF_NONE, XF_ZSTD */
+	uint32_t xi;        /* transformed items: 1 + the index in
+			     * dcp_catalog.xitems of where the archive went
+			     * (kept aside: 10^6-chunk catalogs have none) */
 	_Atomic int verified; /* CRC-32 checked (writer threads set it) */
 	_Atomic unsigned char resolved; /* CHUNK_*: the fields above */
 	unsigned char located; /* storage_data named its archive */
+	unsigned char xform; /* XF_NONE, XF_ZSTD */
 } dcp_chunk;
 
 enum { CHUNK_UNRESOLVED, CHUNK_RESOLVING, CHUNK_RESOLVED };
@@ -82,6 +84,8 @@ typedef struct dcp_catalog {
 	size_t nitem_files;     /* files[0, nitem_files): real files; then,
 				 * when nzstd, the scratch file's name */
 	xf_scratch *scratch;    /* decompressed items (when nzstd) */
+	xf_item *xitems;        /* per transformed chunk (dcp_chunk.xi) */
+	size_t nxitems, xitems_cap;
 } dcp_catalog;
 
 /* Reads dir/.metadata.  Errors name the file and the key concerned. */
