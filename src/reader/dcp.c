@@ -455,8 +455,44 @@ static int build_order(loader *ld, size_t ki)
 	return 0;
 }
 
+/* Position h of k->order is the first chunk at offsets off. */
+static int first_at(const dcp_key *k, size_t h, const int64_t *off, int n)
+{
+	return h < k->nchunks &&
+	       cmp_offsets(k->chunks[k->order[h]].offsets, off, n) == 0 &&
+	       (h == 0 ||
+		cmp_offsets(k->chunks[k->order[h - 1]].offsets, off, n) != 0);
+}
+
+/* Where off would be if the key's chunks were a regular grid of pieces
+ * the size of its first one (experts, TP cuts, layers: the usual case),
+ * or nchunks; the caller checks the guess. */
+static size_t grid_guess(const dcp_key *k, const int64_t *off, int n)
+{
+	const int64_t *step;
+	size_t idx = 0;
+	int d;
+
+	if (k->nchunks == 0)
+		return 0;
+	step = k->chunks[k->order[0]].sizes;
+	for (d = 0; d < n; d++) {
+		int64_t g;
+
+		if (step[d] <= 0 || off[d] < 0 || off[d] % step[d] != 0)
+			return k->nchunks;
+		g = (k->shape[d] + step[d] - 1) / step[d];
+		if (g <= 0 || idx > (k->nchunks - 1) / (size_t)g)
+			return k->nchunks;
+		idx = idx * (size_t)g + (size_t)(off[d] / step[d]);
+	}
+	return idx;
+}
+
 /* The first of key ki's chunks at offsets off[0..n) (n -1: a bytes
- * entry) in k->order, or nchunks when none. */
+ * entry) in k->order, or nchunks when none: the slot after the last one
+ * placed, else the regular-grid position, else a binary search (each
+ * step of which is a cache miss). */
 static size_t find_chunk(const loader *ld, size_t ki, const int64_t *off,
 			 int n)
 {
@@ -467,10 +503,10 @@ static size_t find_chunk(const loader *ld, size_t ki, const int64_t *off,
 		return n < 0 ? 0 : k->nchunks;
 	if (n != k->ndim)
 		return k->nchunks;
-	if (h < k->nchunks &&
-	    cmp_offsets(k->chunks[k->order[h]].offsets, off, n) == 0 &&
-	    (h == 0 || cmp_offsets(k->chunks[k->order[h - 1]].offsets, off,
-				   n) != 0))
+	if (first_at(k, h, off, n))
+		return h;
+	h = grid_guess(k, off, n);
+	if (first_at(k, h, off, n))
 		return h;
 	while (lo < hi) { /* the first position not below off */
 		size_t mid = lo + (hi - lo) / 2;
