@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "file.h"
 
 #include <errno.h>
@@ -56,6 +57,40 @@ int td_pwrite_all(int fd, const void *buf, size_t n, uint64_t off,
 		p += w;
 		off += (uint64_t)w;
 		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int td_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
+		  uint64_t len, td_err *err)
+{
+	loff_t ri = (loff_t)in_off, ro = (loff_t)out_off;
+	char buf[1 << 16];
+
+	while (len > 0) {
+		ssize_t n = copy_file_range(in, &ri, out, &ro, (size_t)len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0) {
+			len -= (uint64_t)n;
+			continue;
+		}
+		if (n == 0)
+			return td_errf(err, "copy_file_range made no progress");
+		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
+		    errno != EOPNOTSUPP)
+			return td_errf(err, "copy_file_range: %s", strerror(errno));
+		/* no kernel copy here: fall back to read and write */
+		n = pread(in, buf, len < sizeof buf ? (size_t)len : sizeof buf, ri);
+		if (n <= 0)
+			return td_errf(err, "copying data: %s",
+				       n < 0 ? strerror(errno) : "short read");
+		if (td_pwrite_all(out, buf, (size_t)n, (uint64_t)ro, err) != 0)
+			return -1;
+		ri += n;
+		ro += n;
+		len -= (uint64_t)n;
 	}
 	return 0;
 }

@@ -29,6 +29,12 @@ int td_file_pread(const td_file *f, uint64_t off, void *buf, size_t len,
 int td_pwrite_all(int fd, const void *buf, size_t n, uint64_t off,
 		  td_err *err);
 
+/* Copies len bytes between file descriptors at the given offsets:
+ * copy_file_range (the kernel copies, page cache to page cache), or
+ * pread/pwrite where it cannot. */
+int td_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
+		  uint64_t len, td_err *err);
+
 /* Checks that [off, off+len) lies inside [0, limit). */
 int td_range_ok(uint64_t off, uint64_t len, uint64_t limit);
 

@@ -169,40 +169,6 @@ int dr_segments(dcp_catalog *cat, const vm_entry *e, dcp_handles *hs,
 
 /* ---------------------------------------------------------------- copy */
 
-int dr_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
-		  uint64_t len, td_err *err)
-{
-	loff_t ri = (loff_t)in_off, ro = (loff_t)out_off;
-	char buf[1 << 16];
-
-	while (len > 0) {
-		ssize_t n = copy_file_range(in, &ri, out, &ro, (size_t)len, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n > 0) {
-			len -= (uint64_t)n;
-			continue;
-		}
-		if (n == 0)
-			return td_errf(err, "copy_file_range made no progress");
-		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
-		    errno != EOPNOTSUPP)
-			return td_errf(err, "copy_file_range: %s", strerror(errno));
-		/* no kernel copy here: fall back to read and write */
-		n = pread(in, buf, len < sizeof buf ? (size_t)len : sizeof buf, ri);
-		if (n <= 0)
-			return td_errf(err, "copying data: %s",
-				       n < 0 ? strerror(errno) : "short read");
-		if (td_pwrite_all(out, buf, (size_t)n, (uint64_t)ro, err) != 0)
-			return -1;
-		ri += n;
-		ro += n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
 int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
 	    int out_fd, uint64_t out_off, td_err *err)
 {
@@ -229,7 +195,7 @@ int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
 		} else {
 			struct timespec t0 = td_phase_start();
 
-			rc = dr_copy_range(s->f->fd, cp.from, out_fd, cp.out_off,
+			rc = td_copy_range(s->f->fd, cp.from, out_fd, cp.out_off,
 					   cp.len, err);
 			td_phase_end(TD_PH_COPY, &t0);
 			if (rc != 0)

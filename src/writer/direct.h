@@ -34,11 +34,6 @@ int dr_node_range(const vm_node *node, uint64_t *byte_off);
 int dr_segments(dcp_catalog *cat, const vm_entry *e, dcp_handles *hs,
 		int verify, dr_seg **segs, size_t *n, td_err *err);
 
-/* Copies len bytes between file descriptors at the given offsets:
- * copy_file_range, or pread/pwrite where the kernel cannot. */
-int dr_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
-		  uint64_t len, td_err *err);
-
 /* Copies entry bytes [off, off+len) to out_fd at out_off, checking the
  * CRC-32 of segments that ask for it on the way (each byte read once).
  * 0, DR_BAD_SOURCE or DR_COPY_FAILED. */

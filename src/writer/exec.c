@@ -28,6 +28,12 @@ static ex_buf take_spare(ex_pool *p, uint64_t n)
 	return b;
 }
 
+static void drop_spares(ex_pool *p)
+{
+	while (p->nspare > 0)
+		free(p->spare[--p->nspare].p);
+}
+
 unsigned char *ex_pool_alloc(ex_pool *p, uint64_t n, td_err *err)
 {
 	ex_buf b;
@@ -42,7 +48,8 @@ unsigned char *ex_pool_alloc(ex_pool *p, uint64_t n, td_err *err)
 		p->cap = cap;
 	}
 	b = take_spare(p, n);
-	if (!b.p) {
+	if (!b.p) { /* the spares are all too small: they go first */
+		drop_spares(p);
 		b.n = n ? n : 1;
 		b.p = malloc((size_t)b.n);
 		if (!b.p)
@@ -93,11 +100,8 @@ void ex_pool_reset(ex_pool *p)
 
 void ex_pool_free(ex_pool *p)
 {
-	int i;
-
 	ex_pool_reset(p);
-	for (i = 0; i < p->nspare; i++)
-		free(p->spare[i].p);
+	drop_spares(p);
 	free(p->bufs);
 	dcp_handles_free(&p->files);
 	memset(p, 0, sizeof *p);

@@ -30,9 +30,10 @@ typedef struct ex_buf {
 #define EX_SPARES 4
 
 /* A thread's working buffers.  A reset keeps a few for the next entries
- * (never more bytes than were in use at once, so the memory bound holds):
- * big buffers come from mmap, and fresh pages cost a fault and a
- * clearing each, every time. */
+ * (never more bytes than were in use at once), and an allocation none of
+ * them fits frees them first, so the memory stays what it was without
+ * them; but entries of the same shapes reuse their buffers: big buffers
+ * come from mmap, and fresh pages cost a fault and a clearing each. */
 typedef struct ex_pool {
 	ex_buf *bufs;
 	int n, cap;

@@ -552,20 +552,54 @@ static int by_place(const void *x, const void *y)
 	return a->entry < b->entry ? -1 : a->entry > b->entry;
 }
 
+/* Where entry i's first output goes: shard and offset. */
+static entry_pos output_place(const plan *pl, uint32_t i)
+{
+	const plan_entry *pe = &pl->entries[i];
+	entry_pos p = {.file = 0, .entry = i, .off = 0};
+
+	if (pe->n > 0) {
+		p.file = pl->tensors[pe->first].shard;
+		p.off = pl->tensors[pe->first].offset;
+	}
+	return p;
+}
+
+/* Big tensors are taken in the order they lie in the shards: writing a
+ * file out of order costs ext4 more than anything else here (measured on
+ * a 2.2 GB checkpoint: 0.53 -> 0.69 x cp stacked, 0.65 -> 0.74 x
+ * per-layer; docs/performance.md).  Small ones (under 1 MiB of output per
+ * entry on average) are taken in the order their chunks lie in the
+ * .distcp files instead: there the reads of many small archives are the
+ * cost, and reading each file front to back suits parallel filesystems. */
+static int by_output(const wctx *w)
+{
+	uint64_t total = 0;
+	uint32_t i;
+
+	for (i = 0; i < w->pl->ntensors; i++)
+		total += w->pl->tensors[i].out.nbytes;
+	return w->pl->nentries > 0 &&
+	       total / w->pl->nentries >= ((uint64_t)1 << 20);
+}
+
 /* The order in which the threads take the entries. */
 static uint32_t *work_order(const wctx *w)
 {
 	uint32_t i, n = w->pl->nentries;
 	entry_pos *pos = malloc((n ? n : 1) * sizeof *pos);
 	uint32_t *order = malloc((n ? n : 1) * sizeof *order);
+	int out;
 
 	if (!pos || !order) {
 		free(pos);
 		free(order);
 		return NULL;
 	}
+	out = by_output(w);
 	for (i = 0; i < n; i++)
-		pos[i] = place_of(&w->ck->cat, &w->pl->entries[i], i);
+		pos[i] = out ? output_place(w->pl, i)
+			     : place_of(&w->ck->cat, &w->pl->entries[i], i);
 	qsort(pos, n, sizeof *pos, by_place);
 	for (i = 0; i < n; i++)
 		order[i] = pos[i].entry;
@@ -701,7 +735,7 @@ static int copy_file(const char *from, const char *to, const char *name,
 	fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		rc = td_errf(err, "%s: %s", name, strerror(errno));
-	else if (dr_copy_range(f.fd, 0, fd, 0, f.size, err) != 0)
+	else if (td_copy_range(f.fd, 0, fd, 0, f.size, err) != 0)
 		rc = td_err_prefix(err, "copying %s to %s", from, name);
 	else
 		rc = 0;
