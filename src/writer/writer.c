@@ -235,17 +235,11 @@ typedef struct shared {
 	struct timespec start;
 } shared;
 
-/* Tries to write output t straight from the chunk files: 1 done, 0 not
- * possible, -1 error.  *segs is computed once per entry (*state: 0 not
- * yet, 1 available, -1 unavailable). */
-static int write_direct(wctx *w, const plan_entry *pe, const plan_tensor *t,
-			dcp_handles *hs, dr_seg **segs, size_t *nsegs,
-			int *state, td_err *err)
+/* The entry's segments for file-to-file copies, computed once per entry
+ * (*state: 0 not yet, 1 available, -1 unavailable): 1, 0 or -1. */
+static int entry_segments(wctx *w, const plan_entry *pe, dcp_handles *hs,
+			  dr_seg **segs, size_t *nsegs, int *state, td_err *err)
 {
-	uint64_t off;
-
-	if (!w->o->direct || !dr_node_range(t->out.node, &off))
-		return 0;
 	if (*state == 0) {
 		int rc = dr_segments(&w->ck->cat, &pe->e, hs, w->o->verify,
 				     segs, nsegs, err);
@@ -254,8 +248,23 @@ static int write_direct(wctx *w, const plan_entry *pe, const plan_tensor *t,
 			return -1;
 		*state = rc ? 1 : -1;
 	}
-	if (*state < 0)
+	return *state > 0;
+}
+
+/* Tries to write output t straight from the chunk files: 1 done, 0 not
+ * possible, -1 error.  *segs is computed once per entry (*state: 0 not
+ * yet, 1 available, -1 unavailable). */
+static int write_direct(wctx *w, const plan_entry *pe, const plan_tensor *t,
+			dcp_handles *hs, dr_seg **segs, size_t *nsegs,
+			int *state, td_err *err)
+{
+	uint64_t off;
+	int rc;
+
+	if (!w->o->direct || !dr_node_range(t->out.node, &off))
 		return 0;
+	if ((rc = entry_segments(w, pe, hs, segs, nsegs, state, err)) <= 0)
+		return rc;
 	switch (dr_copy(*segs, *nsegs, off, t->out.nbytes, w->fds[t->shard],
 			t->offset, err)) {
 	case 0:
@@ -351,15 +360,7 @@ static int can_stream(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	if (!w->o->direct || w->pl->quant.strategy == PQ_TENSOR ||
 	    !dr_node_range(t->out.node, off))
 		return 0;
-	if (*state == 0) {
-		int rc = dr_segments(&w->ck->cat, &pe->e, hs, w->o->verify,
-				     segs, nsegs, err);
-
-		if (rc < 0)
-			return -1;
-		*state = rc ? 1 : -1;
-	}
-	return *state > 0;
+	return entry_segments(w, pe, hs, segs, nsegs, state, err);
 }
 
 /* Quantized weight t and its scale (--quantize), a tile row at a time,
