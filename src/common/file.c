@@ -95,6 +95,33 @@ int td_copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
 	return 0;
 }
 
+int td_preallocate(int fd, uint64_t size, td_err *err)
+{
+	int rc;
+
+	if (size > (uint64_t)INT64_MAX)
+		return td_errf(err, "file size %llu is too large",
+			       (unsigned long long)size);
+	do
+		rc = fallocate(fd, 0, 0, (off_t)size);
+	while (rc != 0 && errno == EINTR);
+	if (rc == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != ENOSYS)
+		return td_errf(err, "cannot reserve %llu bytes: %s",
+			       (unsigned long long)size, strerror(errno));
+	if (ftruncate(fd, (off_t)size) != 0)
+		return td_errf(err, "%s", strerror(errno));
+	return 0;
+}
+
+void td_write_behind(int fd, uint64_t off, uint64_t len)
+{
+	if (len >= ((uint64_t)256 << 10))
+		(void)sync_file_range(fd, (off_t)off, (off_t)len,
+				      SYNC_FILE_RANGE_WRITE);
+}
+
 int td_range_ok(uint64_t off, uint64_t len, uint64_t limit)
 {
 	return off <= limit && len <= limit - off;

@@ -197,6 +197,8 @@ int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
 
 			rc = td_copy_range(s->f->fd, cp.from, out_fd, cp.out_off,
 					   cp.len, err);
+			if (rc == 0)
+				td_write_behind(out_fd, cp.out_off, cp.len);
 			td_phase_end(TD_PH_COPY, &t0);
 			if (rc != 0)
 				return td_err_prefix(err, "%s", s->f->path),

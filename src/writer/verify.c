@@ -49,6 +49,8 @@ static int copy_part(const vf_copy *cp, const unsigned char *buf,
 		return 0;
 	rc = td_pwrite_all(cp->fd, buf + (a - at), (size_t)(b - a),
 			   cp->out_off + (a - cp->from), err);
+	if (rc == 0)
+		td_write_behind(cp->fd, cp->out_off + (a - cp->from), b - a);
 	td_phase_end(TD_PH_WRITE, &t0);
 	return rc != 0 ? VF_WRITE_FAILED : 0;
 }

@@ -119,8 +119,8 @@ static int open_shard(wctx *w, uint32_t s)
 	if (pwrite_all(w->fds[s], sh->header, sh->header_len, 0, name,
 		       w->err) != 0)
 		return -1;
-	if (ftruncate(w->fds[s], (off_t)sh->size) != 0)
-		return td_errf(w->err, "%s: %s", name, strerror(errno));
+	if (td_preallocate(w->fds[s], sh->size, w->err) != 0)
+		return td_err_prefix(w->err, "%s", name);
 	return 0;
 }
 
@@ -302,6 +302,8 @@ static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	t0 = td_phase_start();
 	rc = td_pwrite_all(w->fds[t->shard], data, (size_t)t->out.nbytes,
 			   t->offset, err);
+	if (rc == 0)
+		td_write_behind(w->fds[t->shard], t->offset, t->out.nbytes);
 	td_phase_end(TD_PH_WRITE, &t0);
 	if (rc != 0)
 		return td_err_prefix(err, "%s/%s", w->o->out_dir,
