@@ -1,8 +1,10 @@
 /* err.h — error reports carried up the call chain.
  *
- * Every fallible function takes a td_err * and returns -1 (or NULL) after
- * filling it with one message that names the file and the problem.  The
- * caller prints it once; nothing below the CLI prints anything. */
+ * Every fallible function takes a td_err * and returns a negative value
+ * (usually -1; a few name kinds of failure, e.g. DR_COPY_FAILED) or NULL
+ * after filling it with one message that names the file and the problem.
+ * The caller prints it once.  Below the CLI nothing prints, except to a
+ * FILE * the CLI hands down (progress, notes, --dry-run listings). */
 #ifndef TD_ERR_H
 #define TD_ERR_H
 
@@ -18,12 +20,6 @@ typedef struct td_err {
 #define TD_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define TD_PRINTF(a, b)
-/* Adds context to a message about `path`: "path: what" becomes
- * "path: <context>: what"; any other message becomes
- * "path: <context>: message". */
-int td_err_context(td_err *err, const char *path, const char *fmt, ...)
-	TD_PRINTF(3, 4);
-
 #endif
 
 /* Sets the message; returns -1 so callers can `return td_errf(...)`. */
