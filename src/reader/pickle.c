@@ -1443,7 +1443,8 @@ static void *scan_range_run(void *arg)
 	scan_op o = {0};
 
 	r->drop_pos = SIZE_MAX;
-	r->oom = grow_bits(&r->sb, 0) != 0;
+	if (!r->oom) /* a rescan goes on from where an earlier one stopped */
+		r->oom = grow_bits(&r->sb, 0) != 0;
 	while (!r->oom && pos < r->to) {
 		if (scan_next(p->buf, p->len, &pos, &o) != 0 || o.op == '.') {
 			r->ended = 1;
@@ -1513,9 +1514,9 @@ static int scan_all(parser *p, scan_range *a)
 	scan_range_run(a);
 	if (two) {
 		pthread_join(t, NULL);
-		if (!a->ended && a->stop == b.from && !b.oom) {
+		if (!a->ended && !a->oom && a->stop == b.from && !b.oom) {
 			a->oom = merge_fetched(a, &b) != 0;
-		} else if (!a->ended) { /* not an opcode boundary after all */
+		} else if (!a->ended && !a->oom) { /* not an opcode boundary */
 			a->from = a->stop;
 			a->to = p->len;
 			scan_range_run(a);
