@@ -11,6 +11,20 @@ expect_ok "skip reason" "skip: optimizer" -- "$TD2HF" inspect "$FIX/stacked"
 expect_ok "args listed" "num_layers" -- "$TD2HF" inspect "$FIX/perlayer"
 expect_ok "iter dir directly" "iteration   100" -- \
 	"$TD2HF" inspect "$FIX/stacked/iter_0000100"
+# the DCP format version torch 2.14 writes (Metadata.version, "1.0.0"), none
+# from torch 2.6, and the zstd stream transform of _extensions=[ZStandard()]
+E2E="$SRCDIR/tests/fixtures/e2e"
+expect_ok "inspect: torch 2.14's DCP version" "format      DCP 1.0.0" -- \
+	"$TD2HF" inspect "$E2E/qwen3_t214/ckpt"
+expect_ok "inspect: torch 2.6 has no DCP version" "format      no Metadata.version" -- \
+	"$TD2HF" inspect "$E2E/qwen3/ckpt"
+expect_ok "inspect: zstd items named" "transforms  stream.zstd/1 (" -- \
+	"$TD2HF" inspect "$E2E/qwen3_t214_zstd/ckpt"
+if "$TD2HF" inspect "$E2E/qwen3_t214/ckpt" | grep -q "^transforms"; then
+	bad "inspect: no transforms line without transforms"
+else
+	ok "inspect: no transforms line without transforms"
+fi
 expect_ok "metadata only" "\"sizes\"" -- \
 	"$TD2HF" inspect --json --metadata-only "$FIX/perlayer"
 if grep -q data_offset "$TMP/out"; then
