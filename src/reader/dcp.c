@@ -151,10 +151,6 @@ typedef struct loader {
 	const char *path;   /* of .metadata, for messages */
 	name_index names;   /* key name -> index into cat->keys */
 	size_t keys_cap;
-	uint32_t *next;     /* per key: where in its order the chunk after the
-			     * last one placed sits (entries mostly come in
-			     * that order: a binary search each is cache
-			     * misses) */
 	pending *pend;
 	size_t npend, pend_cap;
 	td_map *files;      /* relative path -> index into cat->files */
@@ -356,19 +352,10 @@ static int grow_keys(loader *ld)
 	size_t old = ld->keys_cap;
 	dcp_key *nk = td_grow(c->keys, c->nkeys, &ld->keys_cap, sizeof *nk, 256);
 
-	uint32_t *nx;
-
 	if (!nk)
 		return bad(ld, NULL, "out of memory");
 	c->keys = nk;
 	memset(c->keys + old, 0, (ld->keys_cap - old) * sizeof *nk);
-	if (old == ld->keys_cap)
-		return 0;
-	nx = realloc(ld->next, ld->keys_cap * sizeof *nx);
-	if (!nx)
-		return bad(ld, NULL, "out of memory");
-	ld->next = nx;
-	memset(nx + old, 0, (ld->keys_cap - old) * sizeof *nx);
 	return 0;
 }
 
@@ -490,21 +477,20 @@ static size_t grid_guess(const dcp_key *k, const int64_t *off, int n)
 }
 
 /* The first of key ki's chunks at offsets off[0..n) (n -1: a bytes
- * entry) in k->order, or nchunks when none: the slot after the last one
- * placed, else the regular-grid position, else a binary search (each
- * step of which is a cache miss). */
+ * entry) in k->order, or nchunks when none: the regular-grid position,
+ * else a binary search (each step of which is a cache miss).  Storage
+ * entries come in the order of the files' write buckets, not the key's,
+ * so "the chunk after the last one placed" almost never hits. */
 static size_t find_chunk(const loader *ld, size_t ki, const int64_t *off,
 			 int n)
 {
 	const dcp_key *k = &ld->cat->keys[ki];
-	size_t lo = 0, hi = k->nchunks, h = ld->next[ki];
+	size_t lo = 0, hi = k->nchunks, h;
 
 	if (k->kind == DCP_BYTES)
 		return n < 0 ? 0 : k->nchunks;
 	if (n != k->ndim)
 		return k->nchunks;
-	if (first_at(k, h, off, n))
-		return h;
 	h = grid_guess(k, off, n);
 	if (first_at(k, h, off, n))
 		return h;
@@ -579,7 +565,6 @@ static int place(loader *ld, const char *fqn, const int64_t *off, int n,
 	       cmp_offsets(k->chunks[k->order[i]].offsets, off, n) == 0; i++)
 		if (set_item(ld, &k->chunks[k->order[i]], loc) != 0)
 			return -1;
-	ld->next[ki] = (uint32_t)i;
 	return 1;
 }
 
@@ -791,7 +776,6 @@ static void loader_free(loader *ld)
 	for (i = 0; i < ld->npend; i++)
 		free(ld->pend[i].fqn);
 	free(ld->pend);
-	free(ld->next);
 	free(ld->names.slot);
 	td_map_free(ld->files);
 }

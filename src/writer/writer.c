@@ -555,6 +555,17 @@ static int by_place(const void *x, const void *y)
 	return a->entry < b->entry ? -1 : a->entry > b->entry;
 }
 
+/* Output bytes per entry, on average (0 for no entry). */
+static uint64_t mean_entry_bytes(const plan *pl)
+{
+	uint64_t total = 0;
+	uint32_t i;
+
+	for (i = 0; i < pl->ntensors; i++)
+		total += pl->tensors[i].out.nbytes;
+	return pl->nentries ? total / pl->nentries : 0;
+}
+
 /* Where entry i's first output goes: shard and offset. */
 static entry_pos output_place(const plan *pl, uint32_t i)
 {
@@ -577,13 +588,7 @@ static entry_pos output_place(const plan *pl, uint32_t i)
  * cost, and reading each file front to back suits parallel filesystems. */
 static int by_output(const wctx *w)
 {
-	uint64_t total = 0;
-	uint32_t i;
-
-	for (i = 0; i < w->pl->ntensors; i++)
-		total += w->pl->tensors[i].out.nbytes;
-	return w->pl->nentries > 0 &&
-	       total / w->pl->nentries >= ((uint64_t)1 << 20);
+	return mean_entry_bytes(w->pl) >= ((uint64_t)1 << 20);
 }
 
 /* The order in which the threads take the entries. */
@@ -651,15 +656,11 @@ static void *worker(void *arg)
  * thread's share so the threads still balance, at least 1. */
 static uint32_t batch_size(const plan *pl, int jobs)
 {
-	uint64_t total = 0, per, b;
-	uint32_t i;
+	uint64_t b;
 
-	for (i = 0; i < pl->ntensors; i++)
-		total += pl->tensors[i].out.nbytes;
 	if (pl->nentries == 0)
 		return 1;
-	per = total / pl->nentries + 1;  /* mean output bytes per entry */
-	b = ((uint64_t)64 << 10) / per;
+	b = ((uint64_t)64 << 10) / (mean_entry_bytes(pl) + 1);
 	if (b > pl->nentries / ((uint64_t)jobs * 8))
 		b = pl->nentries / ((uint64_t)jobs * 8);
 	return b < 1 ? 1 : b > 4096 ? 4096 : (uint32_t)b;
