@@ -15,97 +15,23 @@ struct parse_ctx;
 }
 
 %code {
-#include <stdio.h>
 #include <string.h>
 
 #include "src/lang/parse.h"
 
 int yylex(YYSTYPE *lval, YYLTYPE *lloc, void *scanner);
-int yylex_init_extra(struct parse_ctx *extra, void **scanner);
-int yylex_destroy(void *scanner);
-void *yy_scan_bytes(const char *bytes, int len, void *scanner);
 
 static void yyerror(YYLTYPE *l, void *scanner, struct parse_ctx *ctx,
 		    const char *msg)
 {
-	src_loc loc = {ctx->file, l->first_line, l->first_column};
-
 	(void)scanner;
-	src_error(ctx->diag, loc, "%s", msg);
+	src_error(ctx->diag, pt_loc(ctx, l->first_line, l->first_column),
+		  "%s", msg);
 }
 
-static src_loc at(struct parse_ctx *ctx, YYLTYPE l)
-{
-	src_loc loc = {ctx->file, l.first_line, l.first_column};
-
-	return loc;
-}
-
-static void *node(struct parse_ctx *ctx, size_t size)
-{
-	void *p = td_arena_alloc(ctx->arena, size);
-
-	if (!p)
-		ctx->oom = 1;
-	return p;
-}
-
-#define NEW(T) ((T *)node(ctx, sizeof(T)))
-
-static void push(struct parse_ctx *ctx, ast_list *l, void *item)
-{
-	if (!item || ast_push(ctx->arena, l, item) != 0)
-		ctx->oom = 1;
-}
-
-static ast_stmt *stmt(struct parse_ctx *ctx, st_kind kind, YYLTYPE l)
-{
-	ast_stmt *s = NEW(ast_stmt);
-
-	if (s) {
-		s->kind = kind;
-		s->loc = at(ctx, l);
-	}
-	return s;
-}
-
-static ast_expr *expr(struct parse_ctx *ctx, ex_kind kind, YYLTYPE l)
-{
-	ast_expr *e = NEW(ast_expr);
-
-	if (e) {
-		e->kind = kind;
-		e->loc = at(ctx, l);
-	}
-	return e;
-}
-
-static ast_expr *binary(struct parse_ctx *ctx, int op, ast_expr *a,
-			ast_expr *b, YYLTYPE l)
-{
-	ast_expr *e = expr(ctx, EX_BIN, l);
-
-	if (e) {
-		e->op = op;
-		e->a = a;
-		e->b = b;
-	}
-	return e;
-}
-
-static ast_part *part(struct parse_ctx *ctx, sp_kind kind, YYLTYPE l,
-		      const char *text, ast_expr *e)
-{
-	ast_part *p = NEW(ast_part);
-
-	if (p) {
-		p->kind = kind;
-		p->loc = at(ctx, l);
-		p->text = text;
-		p->expr = e;
-	}
-	return p;
-}
+#define LOC(l) pt_loc(ctx, (l).first_line, (l).first_column)
+#define NEW(T) ((T *)pt_new(ctx, sizeof(T)))
+#define EMPTY(list) memset(&(list), 0, sizeof (list))
 }
 
 %union {
@@ -124,13 +50,15 @@ static ast_part *part(struct parse_ctx *ctx, sp_kind kind, YYLTYPE l,
 %token ARROW "->" INCLUDE "include" PARAM "param" LET "let" SKIP "skip"
 %token REWRITE "rewrite" FOR "for" IN "in" UNLESS "unless" GROUP "group"
 %token WHEN "when" BLOCK "block" USE "use" AT "at" NONE "none"
-%token REQUIRE "require" QUANTIZE "quantize"
+%token REQUIRE "require" QUANTIZE "quantize" OP "op"
+%token TERM "end of statement"
 %token STR_BEGIN "string" STR_END "end of string" HOLE_BEGIN "'<'"
 %token HOLE_END "'>'" STAR "'*'"
 %token <i> INT "integer"
 %token <s> IDENT "name" TEXT "text" TEXTCAP "text capture"
+%token <s> ALTCAP "alternatives"
 
-%type <list> stmts ops args exprs targets strings parts
+%type <list> body stmts ops pipeline args exprs targets strings parts names idents
 %type <stmt> stmt rule rewrite
 %type <expr> expr opt_when
 %type <str> string opt_unless
@@ -146,72 +74,106 @@ static ast_part *part(struct parse_ctx *ctx, sp_kind kind, YYLTYPE l,
 %%
 
 file:
-	stmts                   { ctx->stmts = $1; }
+	body                    { ctx->stmts = $1; }
+	;
+
+/* Statements end at the end of statement the lexer finds: a ';', or a
+ * line break before a line indented no deeper than the statement's first
+ * line (lexer.l); the last one before a '}' needs neither.  After a
+ * syntax error the parser skips to the end of that statement, so one
+ * mistake is reported once. */
+body:
+	stmts
+	| stmts stmt            { $$ = $1; if ($2) pt_push(ctx, &$$, $2); }
 	;
 
 stmts:
-	%empty                  { memset(&$$, 0, sizeof $$); }
-	| stmts stmt            { $$ = $1; if ($2) push(ctx, &$$, $2); }
+	%empty                  { EMPTY($$); }
+	| stmts TERM
+	| stmts stmt TERM       { $$ = $1; if ($2) pt_push(ctx, &$$, $2); }
+	| stmts error TERM
 	;
 
 stmt:
-	"include" string        { $$ = stmt(ctx, ST_INCLUDE, @1); if ($$) $$->str = $2; }
+	"include" string        { $$ = pt_stmt(ctx, ST_INCLUDE, LOC(@1)); if ($$) $$->str = $2; }
 	| "param" IDENT         {
-		$$ = stmt(ctx, ST_PARAM, @1);
-		if ($$) { $$->name = $2; $$->name_loc = at(ctx, @2); }
+		$$ = pt_stmt(ctx, ST_PARAM, LOC(@1));
+		if ($$) { $$->name = $2; $$->name_loc = LOC(@2); }
 	}
 	| "param" IDENT '=' expr {
-		$$ = stmt(ctx, ST_PARAM, @1);
-		if ($$) { $$->name = $2; $$->name_loc = at(ctx, @2); $$->expr = $4; }
+		$$ = pt_stmt(ctx, ST_PARAM, LOC(@1));
+		if ($$) { $$->name = $2; $$->name_loc = LOC(@2); $$->expr = $4; }
 	}
 	| "let" IDENT '=' expr  {
-		$$ = stmt(ctx, ST_LET, @1);
-		if ($$) { $$->name = $2; $$->name_loc = at(ctx, @2); $$->expr = $4; }
+		$$ = pt_stmt(ctx, ST_LET, LOC(@1));
+		if ($$) { $$->name = $2; $$->name_loc = LOC(@2); $$->expr = $4; }
 	}
-	| "skip" string         { $$ = stmt(ctx, ST_SKIP, @1); if ($$) $$->str = $2; }
+	| "skip" string         { $$ = pt_stmt(ctx, ST_SKIP, LOC(@1)); if ($$) $$->str = $2; }
 	| rewrite
 	| "group" strings opt_when {
-		$$ = stmt(ctx, ST_GROUP, @1);
+		$$ = pt_stmt(ctx, ST_GROUP, LOC(@1));
 		if ($$) { $$->targets = $2; $$->expr = $3; }
 	}
 	| "require" expr ',' string {
-		$$ = stmt(ctx, ST_REQUIRE, @1);
+		$$ = pt_stmt(ctx, ST_REQUIRE, LOC(@1));
 		if ($$) { $$->expr = $2; $$->str = $4; }
 	}
-	| "quantize" string     { $$ = stmt(ctx, ST_QUANTIZE, @1); if ($$) $$->str = $2; }
+	| "quantize" string     { $$ = pt_stmt(ctx, ST_QUANTIZE, LOC(@1)); if ($$) $$->str = $2; }
 	| "quantize" string "unless" strings {
-		$$ = stmt(ctx, ST_QUANTIZE, @1);
+		$$ = pt_stmt(ctx, ST_QUANTIZE, LOC(@1));
 		if ($$) { $$->str = $2; $$->targets = $4; }
 	}
-	| "block" IDENT '{' stmts '}' {
-		$$ = stmt(ctx, ST_BLOCK, @1);
-		if ($$) { $$->name = $2; $$->name_loc = at(ctx, @2); $$->body = $4; }
+	| "block" IDENT '{' body '}' {
+		$$ = pt_stmt(ctx, ST_BLOCK, LOC(@1));
+		if ($$) { $$->name = $2; $$->name_loc = LOC(@2); $$->body = $4; }
 	}
 	| "use" IDENT           {
-		$$ = stmt(ctx, ST_USE, @1);
-		if ($$) { $$->name = $2; $$->name_loc = at(ctx, @2); }
+		$$ = pt_stmt(ctx, ST_USE, LOC(@1));
+		if ($$) { $$->name = $2; $$->name_loc = LOC(@2); }
 	}
 	| "use" IDENT "at" string "->" string {
-		$$ = stmt(ctx, ST_USE, @1);
+		$$ = pt_stmt(ctx, ST_USE, LOC(@1));
 		if ($$) {
-			$$->name = $2; $$->name_loc = at(ctx, @2);
+			$$->name = $2; $$->name_loc = LOC(@2);
 			$$->src_prefix = $4; $$->dst_prefix = $6;
 		}
 	}
+	| "op" IDENT names '=' pipeline {
+		$$ = pt_stmt(ctx, ST_OP, LOC(@1));
+		if ($$) {
+			$$->name = $2; $$->name_loc = LOC(@2);
+			$$->params = $3; $$->ops = $5;
+		}
+	}
 	| rule
-	| error                 { $$ = NULL; }
+	;
+
+names:
+	%empty                  { EMPTY($$); }
+	| '(' ')'               { EMPTY($$); }
+	| '(' idents ')'        { $$ = $2; }
+	;
+
+idents:
+	IDENT                   { EMPTY($$); pt_push(ctx, &$$, $1); }
+	| idents ',' IDENT      { $$ = $1; pt_push(ctx, &$$, $3); }
+	;
+
+pipeline:
+	op                      { EMPTY($$); pt_push(ctx, &$$, $1); }
+	| pipeline '|' op       { $$ = $1; pt_push(ctx, &$$, $3); }
 	;
 
 rewrite:
 	"rewrite" string "->" string opt_unless {
-		$$ = stmt(ctx, ST_REWRITE, @1);
+		$$ = pt_stmt(ctx, ST_REWRITE, LOC(@1));
 		if ($$) { $$->str = $2; $$->tmpl = $4; $$->unless = $5; }
 	}
 	| "rewrite" string "->" string "for" IDENT "in" expr opt_unless {
-		$$ = stmt(ctx, ST_REWRITE, @1);
+		$$ = pt_stmt(ctx, ST_REWRITE, LOC(@1));
 		if ($$) {
 			$$->str = $2; $$->tmpl = $4; $$->var = $6;
-			$$->var_loc = at(ctx, @6); $$->expr = $8; $$->unless = $9;
+			$$->var_loc = LOC(@6); $$->expr = $8; $$->unless = $9;
 		}
 	}
 	;
@@ -228,14 +190,14 @@ opt_when:
 
 rule:
 	string ops "->" targets {
-		$$ = stmt(ctx, ST_RULE, @1);
+		$$ = pt_stmt(ctx, ST_RULE, LOC(@1));
 		if ($$) { $$->str = $1; $$->ops = $2; $$->targets = $4; }
 	}
 	;
 
 targets:
-	target                  { memset(&$$, 0, sizeof $$); push(ctx, &$$, $1); }
-	| targets ',' target    { $$ = $1; push(ctx, &$$, $3); }
+	target                  { EMPTY($$); pt_push(ctx, &$$, $1); }
+	| targets ',' target    { $$ = $1; pt_push(ctx, &$$, $3); }
 	;
 
 target:
@@ -246,110 +208,82 @@ target:
 	;
 
 ops:
-	%empty                  { memset(&$$, 0, sizeof $$); }
-	| ops '|' op            { $$ = $1; push(ctx, &$$, $3); }
+	%empty                  { EMPTY($$); }
+	| ops '|' op            { $$ = $1; pt_push(ctx, &$$, $3); }
 	;
 
 op:
 	IDENT '(' ')'           {
 		$$ = NEW(ast_op);
-		if ($$) { $$->name = $1; $$->loc = at(ctx, @1); }
+		if ($$) { $$->name = $1; $$->loc = LOC(@1); }
 	}
 	| IDENT '(' args ')'    {
 		$$ = NEW(ast_op);
-		if ($$) { $$->name = $1; $$->loc = at(ctx, @1); $$->args = $3; }
+		if ($$) { $$->name = $1; $$->loc = LOC(@1); $$->args = $3; }
 	}
 	;
 
 args:
-	arg                     { memset(&$$, 0, sizeof $$); push(ctx, &$$, $1); }
-	| args ',' arg          { $$ = $1; push(ctx, &$$, $3); }
+	arg                     { EMPTY($$); pt_push(ctx, &$$, $1); }
+	| args ',' arg          { $$ = $1; pt_push(ctx, &$$, $3); }
 	;
 
 arg:
 	expr                    {
 		$$ = NEW(ast_arg);
-		if ($$) { $$->expr = $1; $$->loc = at(ctx, @1); }
+		if ($$) { $$->expr = $1; $$->loc = LOC(@1); }
 	}
 	| '[' exprs ']'         {
 		$$ = NEW(ast_arg);
-		if ($$) { $$->items = $2; $$->loc = at(ctx, @1); }
+		if ($$) { $$->items = $2; $$->loc = LOC(@1); }
 	}
 	;
 
 exprs:
-	expr                    { memset(&$$, 0, sizeof $$); push(ctx, &$$, $1); }
-	| exprs ',' expr        { $$ = $1; push(ctx, &$$, $3); }
+	expr                    { EMPTY($$); pt_push(ctx, &$$, $1); }
+	| exprs ',' expr        { $$ = $1; pt_push(ctx, &$$, $3); }
 	;
 
 expr:
-	INT                     { $$ = expr(ctx, EX_INT, @1); if ($$) $$->i = $1; }
-	| "none"                { $$ = expr(ctx, EX_NONE, @1); }
-	| IDENT                 { $$ = expr(ctx, EX_NAME, @1); if ($$) $$->name = $1; }
+	INT                     { $$ = pt_expr(ctx, EX_INT, LOC(@1)); if ($$) $$->i = $1; }
+	| "none"                { $$ = pt_expr(ctx, EX_NONE, LOC(@1)); }
+	| IDENT                 { $$ = pt_expr(ctx, EX_NAME, LOC(@1)); if ($$) $$->name = $1; }
 	| IDENT '(' exprs ')'   {
-		$$ = expr(ctx, EX_CALL, @1);
+		$$ = pt_expr(ctx, EX_CALL, LOC(@1));
 		if ($$) { $$->name = $1; $$->args = $3; }
 	}
-	| expr '+' expr         { $$ = binary(ctx, '+', $1, $3, @2); }
-	| expr '-' expr         { $$ = binary(ctx, '-', $1, $3, @2); }
-	| expr '*' expr         { $$ = binary(ctx, '*', $1, $3, @2); }
-	| expr '/' expr         { $$ = binary(ctx, '/', $1, $3, @2); }
-	| expr '%' expr         { $$ = binary(ctx, '%', $1, $3, @2); }
-	| '-' expr %prec NEG    { $$ = expr(ctx, EX_NEG, @1); if ($$) $$->a = $2; }
+	| expr '+' expr         { $$ = pt_binary(ctx, '+', $1, $3, LOC(@2)); }
+	| expr '-' expr         { $$ = pt_binary(ctx, '-', $1, $3, LOC(@2)); }
+	| expr '*' expr         { $$ = pt_binary(ctx, '*', $1, $3, LOC(@2)); }
+	| expr '/' expr         { $$ = pt_binary(ctx, '/', $1, $3, LOC(@2)); }
+	| expr '%' expr         { $$ = pt_binary(ctx, '%', $1, $3, LOC(@2)); }
+	| '-' expr %prec NEG    { $$ = pt_expr(ctx, EX_NEG, LOC(@1)); if ($$) $$->a = $2; }
 	| '(' expr ')'          { $$ = $2; }
 	;
 
 strings:
-	string                  { memset(&$$, 0, sizeof $$); push(ctx, &$$, $1); }
-	| strings ',' string    { $$ = $1; push(ctx, &$$, $3); }
+	string                  { EMPTY($$); pt_push(ctx, &$$, $1); }
+	| strings ',' string    { $$ = $1; pt_push(ctx, &$$, $3); }
 	;
 
 string:
 	"string" parts "end of string" {
 		$$ = NEW(ast_str);
-		if ($$) { $$->loc = at(ctx, @1); $$->parts = $2; }
+		if ($$) { $$->loc = LOC(@1); $$->parts = $2; }
 	}
 	;
 
 parts:
-	%empty                  { memset(&$$, 0, sizeof $$); }
-	| parts part            { $$ = $1; push(ctx, &$$, $2); }
+	%empty                  { EMPTY($$); }
+	| parts part            { $$ = $1; pt_push(ctx, &$$, $2); }
 	;
 
 part:
-	TEXT                    { $$ = part(ctx, SP_TEXT, @1, $1, NULL); }
-	| TEXTCAP               { $$ = part(ctx, SP_TEXTCAP, @1, $1, NULL); }
-	| "'*'"                 { $$ = part(ctx, SP_STAR, @1, NULL, NULL); }
-	| "'<'" expr "'>'"      { $$ = part(ctx, SP_HOLE, @1, NULL, $2); }
+	TEXT                    { $$ = pt_part(ctx, SP_TEXT, LOC(@1), $1, NULL); }
+	| TEXTCAP               { $$ = pt_part(ctx, SP_TEXTCAP, LOC(@1), $1, NULL); }
+	| "'*'"                 { $$ = pt_part(ctx, SP_STAR, LOC(@1), NULL, NULL); }
+	| ALTCAP                { $$ = pt_alternatives(ctx, LOC(@1), $1); }
+	| "'<'" expr "'>'"      { $$ = pt_part(ctx, SP_HOLE, LOC(@1), NULL, $2); }
 	;
 
 %%
-
-int parse_rules(const src_file *f, td_arena *arena, src_diag *diag,
-		ast_list *out)
-{
-	struct parse_ctx ctx = {.file = f, .arena = arena, .diag = diag};
-	int before = diag->errors;
-	src_loc loc = {f, 1, 1};
-	jmp_buf fatal;
-	void *scanner;
-
-	memset(out, 0, sizeof *out);
-	ctx.fatal = &fatal;
-	if (yylex_init_extra(&ctx, &scanner) != 0) {
-		src_error(diag, loc, "out of memory");
-		return 1;
-	}
-	if (setjmp(fatal) != 0) {   /* flex could not allocate a buffer */
-		yylex_destroy(scanner);
-		src_error(diag, loc, "out of memory while parsing");
-		return diag->errors - before;
-	}
-	yy_scan_bytes(f->text, (int)f->len, scanner);
-	yyparse(scanner, &ctx);
-	yylex_destroy(scanner);
-	if (ctx.oom)
-		src_error(diag, loc, "out of memory while parsing");
-	*out = ctx.stmts;
-	return diag->errors - before;
-}

@@ -29,14 +29,16 @@ struct ast_expr {
 	ast_list args;   /* EX_CALL: ast_expr * */
 };
 
-/* Parts of a quoted pattern or template. */
-typedef enum sp_kind { SP_TEXT, SP_HOLE, SP_TEXTCAP, SP_STAR } sp_kind;
+/* Parts of a quoted pattern or template.  SP_ALT is "{name:a|b}": one
+ * of the texts listed, which a rule's outputs name as {name}. */
+typedef enum sp_kind { SP_TEXT, SP_HOLE, SP_TEXTCAP, SP_STAR, SP_ALT } sp_kind;
 
 typedef struct ast_part {
 	sp_kind kind;
 	src_loc loc;
-	const char *text;  /* SP_TEXT; SP_TEXTCAP: the capture name */
+	const char *text;  /* SP_TEXT; SP_TEXTCAP, SP_ALT: the capture name */
 	ast_expr *expr;    /* SP_HOLE */
+	ast_list alts;     /* SP_ALT: const char *, each non-empty */
 } ast_part;
 
 struct ast_str {
@@ -64,13 +66,13 @@ typedef struct ast_target {
 
 typedef enum st_kind {
 	ST_INCLUDE, ST_PARAM, ST_LET, ST_SKIP, ST_REWRITE, ST_RULE, ST_GROUP,
-	ST_BLOCK, ST_USE, ST_REQUIRE, ST_QUANTIZE
+	ST_BLOCK, ST_USE, ST_REQUIRE, ST_QUANTIZE, ST_OP
 } st_kind;
 
 typedef struct ast_stmt {
 	st_kind kind;
 	src_loc loc;
-	const char *name;    /* PARAM/LET/BLOCK/USE name */
+	const char *name;    /* PARAM/LET/BLOCK/USE/OP name */
 	src_loc name_loc;
 	ast_expr *expr;      /* PARAM default, LET value, REWRITE count, GROUP when */
 	ast_str *str;        /* INCLUDE path, SKIP/REWRITE/RULE pattern */
@@ -78,7 +80,8 @@ typedef struct ast_stmt {
 	const char *var;     /* REWRITE "for VAR in" */
 	src_loc var_loc;
 	ast_str *unless;     /* REWRITE guard */
-	ast_list ops;        /* RULE source pipeline: ast_op * */
+	ast_list ops;        /* RULE source pipeline, OP body: ast_op * */
+	ast_list params;     /* OP: parameter names, const char * */
 	ast_list targets;    /* RULE: ast_target *; GROUP, QUANTIZE
 			      * (unless): ast_str * */
 	ast_str *src_prefix; /* USE */

@@ -11,6 +11,7 @@
 
 #include "../common/file.h"
 #include "compile_int.h"
+#include "shadow.h"
 #include "parse.h"
 
 /* Reports once: a block used twice expands twice, but its mistakes are
@@ -221,21 +222,44 @@ static void declare_param(compiler *c, const ast_stmt *s)
 	c->nparams_visible = INT_MAX;
 }
 
-static void declare_block(compiler *c, ast_stmt *s)
+/* A block or an op: name -> s, in map and list. */
+static void declare_named(compiler *c, td_map *map, ast_list *list,
+			  ast_stmt *s, const char *what)
 {
-	switch (td_map_put(c->blocks, s->name, strlen(s->name),
-			   (size_t)c->block_list.n, NULL)) {
+	switch (td_map_put(map, s->name, strlen(s->name), (size_t)list->n,
+			   NULL)) {
 	case 0:
 		break;
 	case 1:
-		mc_error(c, s->name_loc, "block '%s' is defined twice", s->name);
+		mc_error(c, s->name_loc, "%s '%s' is defined twice", what,
+			 s->name);
 		return;
 	default:
 		c->b.oom = 1;
 		return;
 	}
-	if (ast_push(c->arena, &c->block_list, s) != 0)
+	if (ast_push(c->arena, list, s) != 0)
 		c->b.oom = 1;
+}
+
+static void declare_op(compiler *c, ast_stmt *s)
+{
+	int i, j;
+
+	if (mc_is_builtin_op(s->name)) {
+		mc_error(c, s->name_loc, "'%s' is a built-in operation",
+			 s->name);
+		return;
+	}
+	for (i = 0; i < s->params.n; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp(s->params.v[i], s->params.v[j]) == 0) {
+				mc_error(c, s->name_loc, "op %s names its "
+					 "parameter '%s' twice", s->name,
+					 (const char *)s->params.v[i]);
+				return;
+			}
+	declare_named(c, c->opdefs, &c->opdef_list, s, "op");
 }
 
 static void declare_all(compiler *c)
@@ -255,7 +279,9 @@ static void declare_all(compiler *c)
 		if (s->kind == ST_PARAM || s->kind == ST_LET)
 			declare_param(c, s);
 		else if (s->kind == ST_BLOCK)
-			declare_block(c, s);
+			declare_named(c, c->blocks, &c->block_list, s, "block");
+		else if (s->kind == ST_OP)
+			declare_op(c, s);
 	}
 	c->nparams_visible = INT_MAX;
 }
@@ -370,14 +396,168 @@ static int rule_code(compiler *c, const ast_stmt *s, const prefixes *px,
 	return rc;
 }
 
+/* str with each {name:...} and {name} part replaced by the text t. */
+static ast_str *substitute(compiler *c, const ast_str *str, const char *name,
+			   const char *t)
+{
+	ast_str *out = td_arena_alloc(c->arena, sizeof *out);
+	int k;
+
+	if (!out)
+		return c->b.oom = 1, NULL;
+	out->loc = str->loc;
+	memset(&out->parts, 0, sizeof out->parts);
+	for (k = 0; k < str->parts.n; k++) {
+		const ast_part *p = str->parts.v[k];
+		ast_part *text = (ast_part *)p;
+
+		if ((p->kind == SP_ALT || p->kind == SP_TEXTCAP) &&
+		    strcmp(p->text, name) == 0) {
+			if (!(text = td_arena_alloc(c->arena, sizeof *text)))
+				return c->b.oom = 1, NULL;
+			memset(text, 0, sizeof *text);
+			text->kind = SP_TEXT;
+			text->loc = p->loc;
+			text->text = t;
+		}
+		if (ast_push(c->arena, &out->parts, text) != 0)
+			return c->b.oom = 1, NULL;
+	}
+	return out;
+}
+
+static void compile_rule(compiler *c, const ast_stmt *s, const prefixes *px);
+
+/* mc_covered over the patterns of rules idx[0..n). */
+static int covered_by_rules(compiler *c, const uint32_t *idx, int n,
+			    uint32_t pat)
+{
+	uint32_t *pats = malloc((size_t)n * sizeof *pats);
+	int i, rc;
+
+	if (!pats)
+		return c->b.oom = 1, 0;
+	for (i = 0; i < n; i++)
+		pats[i] = c->b.p.rules[idx[i]].pat;
+	rc = mc_covered(&c->b.p, pats, n, pat);
+	free(pats);
+	if (rc < 0)
+		c->b.oom = 1;
+	return rc == 1;
+}
+
+/* Literal text at the head (tail) of pattern id: a quick test that two
+ * patterns cannot match one key. */
+static const char *edge_text(const mp_program *p, uint32_t id, int tail)
+{
+	const mp_pattern *pt = &p->pats[id];
+	const mp_item *it = &p->items[pt->first + (tail ? pt->n - 1 : 0)];
+
+	return it->kind == PI_LIT ? p->strs[it->arg] : NULL;
+}
+
+static int surely_apart(const mp_program *p, uint32_t a, uint32_t b)
+{
+	const char *x = edge_text(p, a, 0), *y = edge_text(p, b, 0);
+	size_t lx, ly, n;
+
+	if (x && y && strncmp(x, y, strlen(x) < strlen(y) ? strlen(x) : strlen(y)))
+		return 1;
+	x = edge_text(p, a, 1);
+	y = edge_text(p, b, 1);
+	if (!x || !y)
+		return 0;
+	lx = strlen(x);
+	ly = strlen(y);
+	n = lx < ly ? lx : ly;
+	return memcmp(x + lx - n, y + ly - n, n) != 0;
+}
+
+/* The rule just added (the last) must be able to fire: some key it
+ * matches must escape every earlier rule, which comes first.  Checked
+ * for the rules of the file being compiled: a rule in an included file
+ * may be overridden on purpose, by one written before the include. */
+static void check_fires(compiler *c, const ast_stmt *s)
+{
+	const mp_program *p = &c->b.p;
+	uint32_t me = p->rules[p->nrules - 1].pat, i, *over;
+	int n = 0, rc;
+
+	if (c->nfiles == 0 || s->loc.file != c->files[0])
+		return;
+	if (!(over = malloc((size_t)p->nrules * sizeof *over))) {
+		c->b.oom = 1;
+		return;
+	}
+	for (i = 0; i + 1 < p->nrules && !c->b.oom; i++) {
+		if (surely_apart(p, p->rules[i].pat, me))
+			continue;
+		if ((rc = mc_overlap(p, p->rules[i].pat, me)) < 0)
+			c->b.oom = 1;
+		else if (rc)
+			over[n++] = i;
+	}
+	if (n && !c->b.oom && covered_by_rules(c, over, n, me))
+		mc_error(c, s->loc, "this rule never fires: every key it "
+			 "matches is taken first by the rule at %s:%u%s",
+			 p->strs[p->rules[over[0]].file],
+			 p->rules[over[0]].line, n > 1 ? " and others" : "");
+	free(over);
+}
+
+/* A rule whose pattern holds {name:a|b|...}: one rule per text, in
+ * order, with {name} in its outputs' names replaced by that text. */
+static void compile_alternatives(compiler *c, const ast_stmt *s,
+				 const prefixes *px, const ast_part *alt)
+{
+	int i, j;
+
+	for (i = 0; i < alt->alts.n && !c->b.oom; i++) {
+		const char *t = alt->alts.v[i];
+		ast_stmt one = *s;
+
+		one.str = substitute(c, s->str, alt->text, t);
+		memset(&one.targets, 0, sizeof one.targets);
+		for (j = 0; j < s->targets.n && one.str; j++) {
+			const ast_target *old = s->targets.v[j];
+			ast_target *nt = td_arena_alloc(c->arena, sizeof *nt);
+
+			if (!nt || ast_push(c->arena, &one.targets, nt) != 0) {
+				c->b.oom = 1;
+				return;
+			}
+			*nt = *old;
+			if (!(nt->name = substitute(c, old->name, alt->text, t)))
+				return;
+		}
+		if (one.str)
+			compile_rule(c, &one, px);
+	}
+}
+
+static const ast_part *first_alternatives(const ast_str *str)
+{
+	int k;
+
+	for (k = 0; k < str->parts.n; k++)
+		if (((const ast_part *)str->parts.v[k])->kind == SP_ALT)
+			return str->parts.v[k];
+	return NULL;
+}
+
 static void compile_rule(compiler *c, const ast_stmt *s, const prefixes *px)
 {
 	const ast_str *srcs[MC_MAX_USE_DEPTH + 2];
 	mc_scope sc = {0};
 	ast_list parts;
 	mp_rule r = {0, 0, where(c, s), (uint32_t)s->loc.line};
+	const ast_part *alt = first_alternatives(s->str);
 	int32_t pat;
 
+	if (alt) {
+		compile_alternatives(c, s, px, alt);
+		return;
+	}
 	memcpy(srcs, px->src, (size_t)px->n * sizeof srcs[0]);
 	srcs[px->n] = s->str;
 	parts = mc_concat(c, srcs, px->n + 1);
@@ -386,8 +566,11 @@ static void compile_rule(compiler *c, const ast_stmt *s, const prefixes *px)
 		return;
 	r.pat = (uint32_t)pat;
 	r.code = mb_code_here(&c->b);
-	if (rule_code(c, s, px, &sc) == 0)
+	if (rule_code(c, s, px, &sc) == 0) {
 		mb_rule(&c->b, r);
+		if (!c->b.oom)
+			check_fires(c, s);
+	}
 }
 
 /* require EXPR, "why": what the checkpoint must be for these rules. */
@@ -495,7 +678,7 @@ static void compile_use(compiler *c, const ast_stmt *s, const prefixes *px)
 
 static const char *const stmt_names[] = {
 	"include", "param", "let", "skip", "rewrite", "rule", "group",
-	"block", "use", "require", "quantize"
+	"block", "use", "require", "quantize", "op"
 };
 
 static void compile_body(compiler *c, const ast_list *body, const prefixes *px)
@@ -568,10 +751,12 @@ int mc_compile(const char *path, const mc_options *opt, mp_program *out)
 	c.loaded = td_map_new();
 	c.params = td_map_new();
 	c.blocks = td_map_new();
+	c.opdefs = td_map_new();
 	c.declared = td_map_new();
 	c.reported = td_map_new();
 	c.nparams_visible = INT_MAX;
-	if (!c.arena || !c.loaded || !c.params || !c.blocks || !c.declared ||
+	if (!c.arena || !c.loaded || !c.params || !c.blocks || !c.opdefs ||
+	    !c.declared ||
 	    !c.reported ||
 	    mb_init(&c.b) != 0) {
 		src_loc none = {NULL, 0, 0};
@@ -596,6 +781,7 @@ int mc_compile(const char *path, const mc_options *opt, mp_program *out)
 	td_map_free(c.loaded);
 	td_map_free(c.params);
 	td_map_free(c.blocks);
+	td_map_free(c.opdefs);
 	td_map_free(c.declared);
 	td_map_free(c.reported);
 	td_arena_free(c.arena);

@@ -13,6 +13,7 @@
 #define MC_MAX_CAPS 16
 #define MC_MAX_INCLUDE_DEPTH 16
 #define MC_MAX_USE_DEPTH 8
+#define MC_MAX_OP_DEPTH 8
 
 /* Captures visible to a rule: bound by its source pattern (and by a
  * rewrite's "for" variable). */
@@ -36,6 +37,10 @@ typedef struct compiler {
 	int nparams_visible;  /* while compiling a default: params before it */
 	td_map *blocks;       /* name -> index in block_list */
 	ast_list block_list;  /* ast_stmt * */
+	td_map *opdefs;       /* name -> index in opdef_list */
+	ast_list opdef_list;  /* ast_stmt * (ST_OP) */
+	const ast_stmt *op_stack[MC_MAX_OP_DEPTH]; /* ops being expanded */
+	int op_depth;
 	const char *use_stack[MC_MAX_USE_DEPTH];
 	int use_depth;
 	td_map *reported;     /* "file:line:col: message" already said */
@@ -61,6 +66,16 @@ int32_t mc_expr_program(compiler *c, const ast_expr *e, const mc_scope *sc);
 
 /* Name program (NAMELIT/NAMEINT/NAMETEXT ...) from template parts, no END. */
 int mc_name(compiler *c, const ast_list *parts, const mc_scope *sc);
+
+/* 1 if name is a built-in operation (split, cat, ...). */
+int mc_is_builtin_op(const char *name);
+
+/* The `op` statement defining name, or NULL (opdef.c). */
+const ast_stmt *mc_find_opdef(compiler *c, const char *name);
+
+/* A call of a defined op: its body compiled with the arguments put in. */
+int mc_call_op(compiler *c, const ast_stmt *def, const ast_op *call,
+	       const mc_scope *sc, int *streams, int allow_fanout);
 
 /* Ops of a pipeline; *streams tracks the working set's size. */
 int mc_ops(compiler *c, const ast_list *ops, const mc_scope *sc, int *streams,

@@ -61,6 +61,11 @@ static int capture_item(compiler *c, const ast_part *p, mc_scope *sc,
 		it->kind = PI_STAR;
 		return 0;
 	}
+	if (p->kind == SP_ALT) {
+		mc_error(c, p->loc, "alternatives {%s:...} are only allowed in "
+			 "a rule's source pattern", name);
+		return -1;
+	}
 	if (p->kind == SP_HOLE) {
 		if (p->expr->kind == EX_NAME) {
 			name = p->expr->name;
@@ -270,6 +275,10 @@ static int name_part(compiler *c, const ast_part *p, const mc_scope *sc)
 	case SP_STAR:
 		mc_error(c, p->loc, "'*' is only allowed in source patterns");
 		return -1;
+	case SP_ALT:
+		mc_error(c, p->loc, "alternatives {%s:...} are only allowed in "
+			 "a rule's source pattern", p->text);
+		return -1;
 	}
 	return -1;
 }
@@ -381,20 +390,20 @@ static int op_split(compiler *c, const ast_op *o, const mc_scope *sc,
 	return rc;
 }
 
-/* chunk(n, dim): n is a literal, the number of tensors made. */
+/* chunk(dim, n): n is a literal, the number of tensors made. */
 static int op_chunk(compiler *c, const ast_op *o, const mc_scope *sc,
 		    int *streams)
 {
-	const ast_arg *n = o->args.v[0];
+	const ast_arg *n = o->args.v[1];
 	int rc;
 
 	if (!n->expr || n->expr->kind != EX_INT || n->expr->i < 1 ||
 	    n->expr->i > 64) {
-		mc_error(c, n->loc, "the first argument of chunk is how many "
+		mc_error(c, n->loc, "the second argument of chunk is how many "
 			 "tensors it makes: a number from 1 to 64");
 		return -1;
 	}
-	rc = scalar_args(c, o, 1, 2, sc, 1);
+	rc = scalar_args(c, o, 0, 1, sc, 1);
 	mb_emit(&c->b, MP_CHUNK, (int)n->expr->i, 0, o->loc.line);
 	*streams = (int)n->expr->i;
 	return rc;
@@ -455,11 +464,19 @@ static int op_cast(compiler *c, const ast_op *o)
 	return -1;
 }
 
+int mc_is_builtin_op(const char *name)
+{
+	return find_op(name) != NULL;
+}
+
 static int one_op(compiler *c, const ast_op *o, const mc_scope *sc,
 		  int *streams, int allow_fanout)
 {
 	const op_spec *s = find_op(o->name);
+	const ast_stmt *def;
 
+	if (!s && (def = mc_find_opdef(c, o->name)))
+		return mc_call_op(c, def, o, sc, streams, allow_fanout);
 	if (!s)
 		return mc_error(c, o->loc, "unknown operation '%s'", o->name), -1;
 	if (o->args.n < s->min_args || o->args.n > s->max_args) {

@@ -46,7 +46,7 @@ fi
 # working set).
 order=$(seq 40 | awk '{ printf "%s%d", (NR > 1 ? ", " : ""), NR % 2 }')
 cat >"$TMP/cat40.map" <<MAP
-"decoder.layers.<i>.mlp.linear_fc1.weight" | chunk(2, 0) | cat(0, [$order]) -> "x.<i>.weight"
+"decoder.layers.<i>.mlp.linear_fc1.weight" | chunk(0, 2) | cat(0, [$order]) -> "x.<i>.weight"
 include "qwen3.map"
 MAP
 if ! "$MAPC" -I "$SRCDIR/rules" -o "$TMP/cat40.mapbc" "$TMP/cat40.map" 2>"$TMP/err"; then

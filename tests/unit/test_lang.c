@@ -64,8 +64,8 @@ static void test_mistakes(void)
 	       "t.map:1:7: error: syntax error, unexpected integer, expecting name");
 	expect("\"a\" -> \"b\n",
 	       "t.map:1:10: error: unterminated string");
-	expect("\"a\" -> \"b\" ;\n",
-	       "t.map:1:12: error: unexpected character ';'");
+	expect("\"a\" -> \"b\" @\n",
+	       "t.map:1:12: error: unexpected character '@'");
 	expect("\"a\" | view(foo) -> \"b\"\n",
 	       "t.map:1:12: error: unknown name 'foo' (not a capture, param or let)");
 	expect("param x\nparam x\n",
@@ -74,7 +74,7 @@ static void test_mistakes(void)
 	       "t.map:1:7: error: unknown operation 'flip'");
 	expect("\"a\" | transpose(0) -> \"b\"\n",
 	       "t.map:1:7: error: transpose takes 2 arguments, got 1");
-	expect("\"a\" | chunk(2, 0) -> \"b\"\n",
+	expect("\"a\" | chunk(0, 2) -> \"b\"\n",
 	       "t.map:1:1: error: the operations make 2 tensors but 1 output is named");
 	expect("use foo\n",
 	       "t.map:1:5: error: unknown block 'foo'");
@@ -95,7 +95,7 @@ static void test_mistakes(void)
 	       "arithmetic belongs in output names");
 	expect("\"a\" | cast(bf17) -> \"b\"\n",
 	       "t.map:1:12: error: cast needs a dtype: bf16, f16, f32 or f64");
-	expect("\"a\" | chunk(2, 0) | chunk(2, 1) -> \"b\", \"c\", \"d\", \"e\"\n",
+	expect("\"a\" | chunk(0, 2) | chunk(1, 2) -> \"b\", \"c\", \"d\", \"e\"\n",
 	       "t.map:1:21: error: chunk after a split: join the pieces with cat first");
 	expect("param p = dim(0)\n",
 	       "t.map:1:11: error: dim() needs one tensor: it is only allowed in "
@@ -117,7 +117,7 @@ static void test_mistakes(void)
 	       "t.map:1:11: error: '*' is only allowed in source patterns");
 	expect("param a = foo(1)\n",
 	       "t.map:1:11: error: unknown function 'foo' (there are min, max and dim)");
-	expect("\"a\" | chunk(2, 0) | cat(0, [2, 0]) -> \"b\"\n",
+	expect("\"a\" | chunk(0, 2) | cat(0, [2, 0]) -> \"b\"\n",
 	       "t.map:1:29: error: cat order entries must be numbers below 2 (the "
 	       "tensors present)");
 	expect("\"a.<i\" -> \"b\"\n",
@@ -157,6 +157,147 @@ static void test_several_errors(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(diag, "t.map:1:7:"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(diag, "t.map:2:12:"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(diag, "t.map:3:5:"));
+	free(diag);
+	mp_free(&p);
+}
+
+/* The disassembly of text compiled as t.map, or NULL if it has errors. */
+static char *disasm_of(const char *text)
+{
+	mp_program p;
+	char *diag = NULL, *out = NULL;
+	size_t len;
+	FILE *mem;
+
+	if (compile_text(text, &diag, &p) != 0) {
+		fprintf(stderr, "\n  source: %s\n  %s", text, diag);
+		free(diag);
+		return NULL;
+	}
+	free(diag);
+	mem = open_memstream(&out, &len);
+	mp_disasm(&p, mem);
+	fclose(mem);
+	mp_free(&p);
+	return out;
+}
+
+/* Both texts compile, to the same program. */
+static void same_program(const char *a, const char *b)
+{
+	char *da = disasm_of(a), *db = disasm_of(b);
+
+	CU_ASSERT_PTR_NOT_NULL(da);
+	CU_ASSERT_PTR_NOT_NULL(db);
+	if (da && db)
+		CU_ASSERT_STRING_EQUAL(da, db);
+	free(da);
+	free(db);
+}
+
+/* An op is its body with the arguments put in, numbers or lists; ops may
+ * call ops, and every mistake in calling one is named. */
+static void test_defined_ops(void)
+{
+	same_program("op swap(d, s) = split(d, s) | cat(d, [1, 0]); "
+		     "\"a\" | swap(0, [64, -1]) -> \"b\"\n",
+		     "\"a\" | split(0, [64, -1]) | cat(0, [1, 0]) -> \"b\"\n");
+	same_program("op half(d) = chunk(d, 2); op gu = half(0); "
+		     "\"a.<i>\" | gu() -> \"g.<i + 1>\", \"u\" | view(-1)\n",
+		     "\"a.<i>\" | chunk(0, 2) -> \"g.<i + 1>\", \"u\" | view(-1)\n");
+	same_program("param H; op rows(k) = view(-1, k * H); "
+		     "\"a\" | rows(dim(0) + 1) -> \"b\"\n",
+		     "param H; \"a\" | view(-1, (dim(0) + 1) * H) -> \"b\"\n");
+	expect("op s(d) = split(d, [1, 1])\n\"a\" | s() -> \"b\", \"c\"\n",
+	       "t.map:2:7: error: op s takes 1 argument, got 0");
+	expect("op s = view(-1) | s()\n\"a\" | s() -> \"b\"\n",
+	       "t.map:1:19: error: op s calls itself");
+	expect("op split(d) = view(d)\n",
+	       "t.map:1:4: error: 'split' is a built-in operation");
+	expect("op v(k) = view(k + 1)\n\"a\" | v([1, 2]) -> \"b\"\n",
+	       "t.map:1:16: error: 'k' is a list here (op v was called with "
+	       "[...]); a list can only be a whole argument");
+	expect("op v(k, k) = view(k)\n",
+	       "t.map:1:4: error: op v names its parameter 'k' twice");
+	expect("block b {\n\top v = view(-1)\n}\nuse b\n",
+	       "t.map:2:2: error: 'op' is not allowed inside a block");
+}
+
+/* {w:a|b} is one rule per text, {w} in the outputs' names that text. */
+static void test_alternatives(void)
+{
+	same_program("\"x.{w:wk|k_norm}.<i>\" | view(-1) -> \"y.{w}.<i>\"\n",
+		     "\"x.wk.<i>\" | view(-1) -> \"y.wk.<i>\"; "
+		     "\"x.k_norm.<i>\" | view(-1) -> \"y.k_norm.<i>\"\n");
+	same_program("block b { \"{p:q|k}.{n:w|b}\" -> \"{n}.{p}\" }\n"
+		     "use b at \"l.<i>.\" -> \"m.<i>.\"\n",
+		     "\"l.<i>.q.w\" -> \"m.<i>.w.q\"; \"l.<i>.q.b\" -> \"m.<i>.b.q\"; "
+		     "\"l.<i>.k.w\" -> \"m.<i>.w.k\"; \"l.<i>.k.b\" -> \"m.<i>.b.k\"\n"
+		     "\n");
+	expect("\"a\" -> \"{w:x|y}\"\n",
+	       "t.map:1:9: error: alternatives {w:...} are only allowed in a "
+	       "rule's source pattern");
+	expect("skip \"a.{w:x|y}\"\n",
+	       "t.map:1:9: error: alternatives {w:...} are only allowed in a "
+	       "rule's source pattern");
+	expect("\"a.{w:x||y}\" -> \"b\"\n",
+	       "t.map:1:4: error: empty alternative in {w:...}");
+}
+
+/* Statements end at a line indented no deeper than their first, or at
+ * ';'; a mistake costs its own statement only, reported once. */
+static void test_layout(void)
+{
+	mp_program p;
+	char *diag = NULL;
+	int n;
+
+	same_program("\"a\"\n\t| split(0, [1, 1])\n\t-> \"b\",\n"
+		     "\t   \"c\" | view(2) ; \"d\" -> \"e\"\n",
+		     "\"a\" | split(0, [1, 1]) -> \"b\", \"c\" | view(2)\n\n\n"
+		     "; \"d\" -> \"e\"\n");
+	n = compile_text("\"a\" -> -> \"b\"\n"
+			 "\"c\" | flip(0) -> \"d\"\n"
+			 "param\n"
+			 "\"e\" -> \"f\" | view(\n"
+			 "\"g\" -> \"h\"\n", &diag, &p);
+	CU_ASSERT_EQUAL(n, 4);
+	CU_ASSERT_PTR_NOT_NULL(strstr(diag, "t.map:1:8: error: syntax error"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(diag, "t.map:2:7: error: unknown operation"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(diag, "t.map:3:6: error: syntax error, "
+				      "unexpected end of statement"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(diag, "t.map:4:19: error: syntax error, "
+				      "unexpected end of statement"));
+	free(diag);
+	mp_free(&p);
+	expect("\"a\" | view(-1)\n-> \"b\"\n",
+	       "t.map:1:15: error: syntax error, unexpected end of statement, "
+	       "expecting -> or '|'");
+}
+
+/* A rule that can never fire is an error; one that still gets some keys
+ * (a fallback after specific rules) is not. */
+static void test_dead_rules(void)
+{
+	mp_program p;
+	char *diag = NULL;
+
+	expect("\"a.<i>\" -> \"x\"\n\"a.7\" -> \"y\"\n",
+	       "t.map:2:1: error: this rule never fires: every key it matches "
+	       "is taken first by the rule at t.map:1");
+	expect("block b { \"w.{t}\" -> \"x.{t}\" }\nuse b at \"l.\" -> \"\"\n"
+	       "\"l.w.q\" -> \"y\"\n",
+	       "t.map:3:1: error: this rule never fires: every key it matches "
+	       "is taken first by the rule at t.map:1");
+	/* neither earlier rule alone covers the third, both together do */
+	expect("\"w.x\" -> \"a\"\n\"w.{t}x\" -> \"b\"\n\"w.*x\" -> \"c\"\n",
+	       "t.map:3:1: error: this rule never fires: every key it matches "
+	       "is taken first by the rule at t.map:1 and others");
+	CU_ASSERT_EQUAL(compile_text("\"a.<i>.w\" -> \"x\"\n\"a.{t}.b\" -> \"y\"\n"
+				     "\"a.<i>\" -> \"z\"\n\"b.{t}\" -> \"y\"\n"
+				     "\"{k}\" -> \"{k}\"\n",
+				     &diag, &p), 0);
+	CU_ASSERT_STRING_EQUAL(diag, "");
 	free(diag);
 	mp_free(&p);
 }
@@ -327,6 +468,10 @@ int register_lang_tests(void)
 	return !s || !CU_add_test(s, "mistakes and their messages", test_mistakes) ||
 	       !CU_add_test(s, "caret", test_caret) ||
 	       !CU_add_test(s, "several errors in one run", test_several_errors) ||
+	       !CU_add_test(s, "defined ops", test_defined_ops) ||
+	       !CU_add_test(s, "alternatives", test_alternatives) ||
+	       !CU_add_test(s, "statements end by layout", test_layout) ||
+	       !CU_add_test(s, "rules that never fire", test_dead_rules) ||
 	       !CU_add_test(s, "pattern matching", test_match) ||
 	       !CU_add_test(s, "golden disassembly", test_golden_disassembly) ||
 	       !CU_add_test(s, "bytecode round trip", test_roundtrip) ||

@@ -1,0 +1,137 @@
+/* parse_tree.c — what the grammar's actions build (the syntax tree of
+ * ast.h, in the parse arena) and parse_rules, the front end's entry. */
+#include "parse.h"
+
+#include <string.h>
+
+/* The scanner and parser generated from grammar/lexer.l and parser.y. */
+int yylex_init_extra(parse_ctx *extra, void **scanner);
+int yylex_destroy(void *scanner);
+void *yy_scan_bytes(const char *bytes, int len, void *scanner);
+int yyparse(void *scanner, parse_ctx *ctx);
+
+src_loc pt_loc(const parse_ctx *ctx, int line, int col)
+{
+	src_loc loc = {ctx->file, line, col};
+
+	return loc;
+}
+
+void *pt_new(parse_ctx *ctx, size_t size)
+{
+	void *p = td_arena_alloc(ctx->arena, size);
+
+	if (!p)
+		ctx->oom = 1;
+	else
+		memset(p, 0, size);
+	return p;
+}
+
+void pt_push(parse_ctx *ctx, ast_list *l, void *item)
+{
+	if (!item || ast_push(ctx->arena, l, item) != 0)
+		ctx->oom = 1;
+}
+
+ast_stmt *pt_stmt(parse_ctx *ctx, st_kind kind, src_loc loc)
+{
+	ast_stmt *s = pt_new(ctx, sizeof *s);
+
+	if (s) {
+		s->kind = kind;
+		s->loc = loc;
+	}
+	return s;
+}
+
+ast_expr *pt_expr(parse_ctx *ctx, ex_kind kind, src_loc loc)
+{
+	ast_expr *e = pt_new(ctx, sizeof *e);
+
+	if (e) {
+		e->kind = kind;
+		e->loc = loc;
+	}
+	return e;
+}
+
+ast_expr *pt_binary(parse_ctx *ctx, int op, ast_expr *a, ast_expr *b,
+		    src_loc loc)
+{
+	ast_expr *e = pt_expr(ctx, EX_BIN, loc);
+
+	if (e) {
+		e->op = op;
+		e->a = a;
+		e->b = b;
+	}
+	return e;
+}
+
+ast_part *pt_part(parse_ctx *ctx, sp_kind kind, src_loc loc, const char *text,
+		  ast_expr *e)
+{
+	ast_part *p = pt_new(ctx, sizeof *p);
+
+	if (p) {
+		p->kind = kind;
+		p->loc = loc;
+		p->text = text;
+		p->expr = e;
+	}
+	return p;
+}
+
+/* text is "name:a|b|c", arena memory the part may cut up.  An empty
+ * alternative is reported and left out. */
+ast_part *pt_alternatives(parse_ctx *ctx, src_loc loc, char *text)
+{
+	char *alt = strchr(text, ':'), *bar;
+	ast_part *p;
+
+	*alt++ = '\0';   /* the lexer matched "name:" */
+	p = pt_part(ctx, SP_ALT, loc, text, NULL);
+	for (; p; alt = bar + 1) {
+		bar = strchr(alt, '|');
+		if (bar)
+			*bar = '\0';
+		if (*alt)
+			pt_push(ctx, &p->alts, alt);
+		else
+			src_error(ctx->diag, loc, "empty alternative in {%s:...}",
+				  text);
+		if (!bar)
+			break;
+	}
+	return p;
+}
+
+int parse_rules(const src_file *f, td_arena *arena, src_diag *diag,
+		ast_list *out)
+{
+	parse_ctx ctx = {.file = f, .arena = arena, .diag = diag};
+	int before = diag->errors;
+	src_loc loc = {f, 1, 1};
+	jmp_buf fatal;
+	void *scanner;
+
+	memset(out, 0, sizeof *out);
+	ctx.fatal = &fatal;
+	if (yylex_init_extra(&ctx, &scanner) != 0) {
+		src_error(diag, loc, "out of memory");
+		return 1;
+	}
+	if (setjmp(fatal) != 0) {   /* flex could not allocate a buffer */
+		yylex_destroy(scanner);
+		src_error(diag, loc, "out of memory while parsing");
+		return diag->errors - before;
+	}
+	yy_scan_bytes(f->text, (int)f->len, scanner);
+	yyparse(scanner, &ctx);
+	yylex_destroy(scanner);
+	if (ctx.oom)
+		src_error(diag, loc, "out of memory while parsing");
+	*out = ctx.stmts;
+	return diag->errors - before;
+}
