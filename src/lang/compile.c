@@ -186,7 +186,8 @@ static void load(compiler *c, const char *path, const src_loc *from, int depth)
 		src_free(f);
 		return;
 	}
-	parse_rules(f, c->arena, &c->diag, &stmts);
+	if (parse_rules(f, c->arena, &c->diag, &stmts) < 0)
+		c->b.oom = 1;
 	for (i = 0; i < stmts.n && !c->b.oom; i++) {
 		ast_stmt *s = stmts.v[i];
 

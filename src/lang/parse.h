@@ -22,7 +22,9 @@ typedef struct parse_ctx {
 	struct layout *layout; /* the lexer's statement-end state (lexer.l) */
 } parse_ctx;
 
-/* Parses f into *out.  Returns the number of errors reported. */
+/* Parses f into *out.  Returns the number of errors reported, or -1
+ * when memory ran out (then *out is empty and nothing is reported: the
+ * caller says it). */
 int parse_rules(const src_file *f, td_arena *arena, src_diag *diag,
 		ast_list *out);
 

@@ -112,26 +112,22 @@ int parse_rules(const src_file *f, td_arena *arena, src_diag *diag,
 {
 	parse_ctx ctx = {.file = f, .arena = arena, .diag = diag};
 	int before = diag->errors;
-	src_loc loc = {f, 1, 1};
 	jmp_buf fatal;
 	void *scanner;
 
 	memset(out, 0, sizeof *out);
 	ctx.fatal = &fatal;
-	if (yylex_init_extra(&ctx, &scanner) != 0) {
-		src_error(diag, loc, "out of memory");
-		return 1;
-	}
+	if (yylex_init_extra(&ctx, &scanner) != 0)
+		return -1;
 	if (setjmp(fatal) != 0) {   /* flex could not allocate a buffer */
 		yylex_destroy(scanner);
-		src_error(diag, loc, "out of memory while parsing");
-		return diag->errors - before;
+		return -1;
 	}
 	yy_scan_bytes(f->text, (int)f->len, scanner);
 	yyparse(scanner, &ctx);
 	yylex_destroy(scanner);
-	if (ctx.oom)
-		src_error(diag, loc, "out of memory while parsing");
+	if (ctx.oom)   /* the tree may miss names: none of it is used */
+		return -1;
 	*out = ctx.stmts;
 	return diag->errors - before;
 }
