@@ -91,7 +91,8 @@ for doc in docs/language.md docs/adding-a-model.md; do
 		elif [ ! -f "$file.want" ]; then
 			ok "$where: error example fails ($got)"
 		else
-			want=$(located <"$file.want")
+			# a message naming the example's own file calls it example.map
+			want=$(located <"$file.want" | sed "s|example\.map|$(basename "$file")|g")
 			if [ -z "$want" ]; then
 				bad "$where: its \`\`\`text block should start with FILE:LINE:COL: error: ..." \
 					"$(head -n 1 "$file.want")"
@@ -109,6 +110,18 @@ for doc in docs/language.md docs/adding-a-model.md; do
 		fi
 	done <"$TMP/list"
 done
+
+# docs/language.md's grammar is scripts/grammar.sh's output from
+# grammar/parser.y, the grammar bison builds the parser from.
+sed -n '/^```ebnf$/,/^```$/p' "$SRCDIR/docs/language.md" | sed '1d;$d' >"$TMP/ebnf.doc"
+sh "$SRCDIR/scripts/grammar.sh" "$SRCDIR/grammar/parser.y" >"$TMP/ebnf.y"
+if [ ! -s "$TMP/ebnf.doc" ]; then
+	bad "docs/language.md has an \`\`\`ebnf grammar"
+elif ! diff -u "$TMP/ebnf.doc" "$TMP/ebnf.y" >"$TMP/ebnf.diff"; then
+	bad "docs/language.md's grammar is parser.y's (scripts/grammar.sh)" "$(cat "$TMP/ebnf.diff")"
+else
+	ok "docs/language.md's grammar is parser.y's ($(grep -c '=' "$TMP/ebnf.y") rules)"
+fi
 
 # --help and the man page describe the same options, commands, environment
 # and exit statuses: each word below must appear in both or in neither.
