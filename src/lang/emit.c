@@ -317,27 +317,22 @@ int mc_name(compiler *c, const ast_list *parts, const mc_scope *sc)
 
 /* ---------------------------------------------------------------- ops */
 
-typedef enum op_kind { OK_INTS, OK_FIXED, OK_SPLIT, OK_CHUNK, OK_CAT, OK_CAST } op_kind;
+typedef enum op_form {
+	OF_INTS, OF_FIXED, OF_SPLIT, OF_CHUNK, OF_CAT, OF_CAST
+} op_form;
 
 typedef struct op_spec {
 	const char *name;
 	mp_opcode op;
 	int min_args, max_args;
-	op_kind kind;
+	op_form form;
+	const char *signature;
 } op_spec;
 
 static const op_spec op_specs[] = {
-	{"view", MP_RESHAPE, 1, 8, OK_INTS},
-	{"reshape", MP_RESHAPE, 1, 8, OK_INTS},
-	{"permute", MP_PERMUTE, 1, 8, OK_INTS},
-	{"transpose", MP_TRANSPOSE, 2, 2, OK_FIXED},
-	{"narrow", MP_NARROW, 3, 3, OK_FIXED},
-	{"slice", MP_SLICE, 3, 3, OK_FIXED},
-	{"select", MP_SELECT, 2, 2, OK_FIXED},
-	{"split", MP_SPLIT, 2, 2, OK_SPLIT},
-	{"chunk", MP_CHUNK, 2, 2, OK_CHUNK},
-	{"cat", MP_CAT, 1, 2, OK_CAT},
-	{"cast", MP_CAST, 1, 1, OK_CAST},
+#define TD_SPEC(name, op, lo, hi, form, sig) {#name, MP_##op, lo, hi, OF_##form, sig},
+	TD_RULE_OPS(TD_SPEC)
+#undef TD_SPEC
 };
 
 static const op_spec *find_op(const char *name)
@@ -481,30 +476,31 @@ static int one_op(compiler *c, const ast_op *o, const mc_scope *sc,
 		return mc_error(c, o->loc, "unknown operation '%s'", o->name), -1;
 	if (o->args.n < s->min_args || o->args.n > s->max_args) {
 		if (s->min_args == s->max_args)
-			mc_error(c, o->loc, "%s takes %d arguments, got %d",
-				 o->name, s->min_args, o->args.n);
+			mc_error(c, o->loc, "%s takes %d arguments, got %d: %s",
+				 o->name, s->min_args, o->args.n, s->signature);
 		else
-			mc_error(c, o->loc, "%s takes %d to %d arguments, got %d",
-				 o->name, s->min_args, s->max_args, o->args.n);
+			mc_error(c, o->loc, "%s takes %d to %d arguments, got %d: "
+				 "%s", o->name, s->min_args, s->max_args,
+				 o->args.n, s->signature);
 		return -1;
 	}
-	if ((s->kind == OK_SPLIT || s->kind == OK_CHUNK) &&
+	if ((s->form == OF_SPLIT || s->form == OF_CHUNK) &&
 	    (!allow_fanout || *streams != 1)) {
 		mc_error(c, o->loc, allow_fanout
 			 ? "%s after a split: join the pieces with cat first"
 			 : "%s is not allowed in an output's operations", o->name);
 		return -1;
 	}
-	switch (s->kind) {
-	case OK_SPLIT: return op_split(c, o, sc, streams);
-	case OK_CHUNK: return op_chunk(c, o, sc, streams);
-	case OK_CAT:   return op_cat(c, o, sc, streams);
-	case OK_CAST:  return op_cast(c, o);
+	switch (s->form) {
+	case OF_SPLIT: return op_split(c, o, sc, streams);
+	case OF_CHUNK: return op_chunk(c, o, sc, streams);
+	case OF_CAT:   return op_cat(c, o, sc, streams);
+	case OF_CAST:  return op_cast(c, o);
 	default: break;
 	}
 	if (scalar_args(c, o, 0, o->args.n, sc, *streams == 1) != 0)
 		return -1;
-	mb_emit(&c->b, s->op, s->kind == OK_INTS ? o->args.n : 0, 0,
+	mb_emit(&c->b, s->op, s->form == OF_INTS ? o->args.n : 0, 0,
 		o->loc.line);
 	return 0;
 }

@@ -59,6 +59,28 @@
 	OP(EMIT,      NONE,   TENSOR, 0, 0, ONE,  SAME, "output the one working tensor under the name; clear the name") \
 	OP(END,       NONE,   END,    0, 0, ANY,  SAME, "end of a rule or name program")
 
+/* The rule language's operations, as a rule writes them; each becomes
+ * the instruction named (docs/language.md, "Operations", lists them by
+ * these signatures: tests/cli/docs.sh checks it does).
+ *
+ * RULE_OP(name, opcode, min_args, max_args, form, signature)
+ *   form   INTS: every argument an integer expression, their count the
+ *          instruction's a; FIXED: integer expressions, a = 0; SPLIT:
+ *          dim, [sizes]; CHUNK: dim, literal n; CAT: dim[, [order]];
+ *          CAST: a dtype name */
+#define TD_RULE_OPS(RULE_OP) \
+	RULE_OP(view,      RESHAPE,   1, 8, INTS,  "view(s0, …)") \
+	RULE_OP(reshape,   RESHAPE,   1, 8, INTS,  "reshape(s0, …)") \
+	RULE_OP(permute,   PERMUTE,   1, 8, INTS,  "permute(d0, …)") \
+	RULE_OP(transpose, TRANSPOSE, 2, 2, FIXED, "transpose(d0, d1)") \
+	RULE_OP(narrow,    NARROW,    3, 3, FIXED, "narrow(dim, start, length)") \
+	RULE_OP(slice,     SLICE,     3, 3, FIXED, "slice(dim, start, end)") \
+	RULE_OP(select,    SELECT,    2, 2, FIXED, "select(dim, index)") \
+	RULE_OP(split,     SPLIT,     2, 2, SPLIT, "split(dim, [s0, s1, …])") \
+	RULE_OP(chunk,     CHUNK,     2, 2, CHUNK, "chunk(dim, n)") \
+	RULE_OP(cat,       CAT,       1, 2, CAT,   "cat(dim, [k, …])") \
+	RULE_OP(cast,      CAST,      1, 1, CAST,  "cast(T)")
+
 typedef enum mp_opcode {
 #define TD_OP_ENUM(name, operand, cls, pops, pushes, tin, tout, doc) MP_##name,
 	TD_OPCODES(TD_OP_ENUM)

@@ -123,6 +123,28 @@ else
 	ok "docs/language.md's grammar is parser.y's ($(grep -c '=' "$TMP/ebnf.y") rules)"
 fi
 
+# The Operations table of docs/language.md lists the operations of
+# src/lang/opcodes.h's TD_RULE_OPS, which the compiler is built from: by
+# the same signatures, no more and no fewer.
+sed -n 's/^[[:space:]]*RULE_OP(\([a-z]*\),.*"\(.*\)").*/\1 \2/p' \
+	"$SRCDIR/src/lang/opcodes.h" >"$TMP/ops.h"
+sed -n '/^### Operations/,/^#/p' "$SRCDIR/docs/language.md" | grep '^| `' >"$TMP/ops.rows"
+grep -o '^| `[^|]*' "$TMP/ops.rows" | grep -o '`[a-z]*(' | tr -d '`(' | sort -u >"$TMP/ops.doc"
+cut -d' ' -f1 "$TMP/ops.h" | sort -u >"$TMP/ops.names"
+missing=""
+while read -r name sig; do
+	grep -qF "\`$sig\`" "$TMP/ops.rows" || missing="$missing $sig;"
+done <"$TMP/ops.h"
+if [ ! -s "$TMP/ops.h" ]; then
+	bad "src/lang/opcodes.h lists the rule operations (RULE_OP lines)"
+elif ! cmp -s "$TMP/ops.doc" "$TMP/ops.names" || [ -n "$missing" ]; then
+	bad "docs/language.md's Operations table is TD_RULE_OPS" \
+		"docs: $(tr '\n' ' ' <"$TMP/ops.doc")" \
+		"opcodes.h: $(tr '\n' ' ' <"$TMP/ops.names")" "not in the docs:$missing"
+else
+	ok "docs/language.md's Operations table is TD_RULE_OPS ($(wc -l <"$TMP/ops.h") operations)"
+fi
+
 # --help and the man page describe the same options, commands, environment
 # and exit statuses: each word below must appear in both or in neither.
 vocabulary() { # the options (-x, --long), commands, variables, statuses

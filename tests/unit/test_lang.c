@@ -73,7 +73,8 @@ static void test_mistakes(void)
 	expect("\"a\" | flip(0) -> \"b\"\n",
 	       "t.map:1:7: error: unknown operation 'flip'");
 	expect("\"a\" | transpose(0) -> \"b\"\n",
-	       "t.map:1:7: error: transpose takes 2 arguments, got 1");
+	       "t.map:1:7: error: transpose takes 2 arguments, got 1: "
+	       "transpose(d0, d1)");
 	expect("\"a\" | chunk(0, 2) -> \"b\"\n",
 	       "t.map:1:1: error: the operations make 2 tensors but 1 output is named");
 	expect("use foo\n",
