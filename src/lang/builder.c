@@ -86,7 +86,7 @@ int32_t mb_code_here(const mp_builder *b)
 	return (int32_t)b->p.ncode;
 }
 
-void mb_emit(mp_builder *b, mp_opcode op, int a, int32_t c, int line)
+void mb_instr(mp_builder *b, mp_opcode op, int a, int32_t c, int line)
 {
 	mp_instr in = {(uint8_t)op, (uint8_t)a,
 		       (uint16_t)(line > 0xffff ? 0xffff : line), c};

@@ -17,7 +17,7 @@ void mb_release(mp_builder *b);  /* frees the index; p stays */
 uint32_t mb_str(mp_builder *b, const char *s);
 uint32_t mb_kint(mp_builder *b, int64_t v);
 int32_t mb_code_here(const mp_builder *b);
-void mb_emit(mp_builder *b, mp_opcode op, int a, int32_t c, int line);
+void mb_instr(mp_builder *b, mp_opcode op, int a, int32_t c, int line);
 
 /* Appends one element to a table; returns its index (or 0 with b->oom). */
 uint32_t mb_param(mp_builder *b, mp_param v);

@@ -352,7 +352,7 @@ static void compile_rewrite(compiler *c, const ast_stmt *s)
 	}
 	r.name_code = mb_code_here(&c->b);
 	rc |= mc_name(c, &s->tmpl->parts, &sc);
-	mb_emit(&c->b, MP_END, 0, 0, s->loc.line);
+	mb_instr(&c->b, MP_END, 0, 0, s->loc.line);
 	if (!rc) {
 		r.pat = (uint32_t)pat;
 		mb_rewrite(&c->b, r);
@@ -366,9 +366,9 @@ static int rule_code(compiler *c, const ast_stmt *s, const prefixes *px,
 {
 	int streams = 1, rc, j;
 
-	mb_emit(&c->b, MP_SRC, 0, 0, s->loc.line);
+	mb_instr(&c->b, MP_SRC, 0, 0, s->loc.line);
 	rc = mc_ops(c, &s->ops, sc, &streams, 1);
-	mb_emit(&c->b, MP_SAVE, 0, 0, s->loc.line);
+	mb_instr(&c->b, MP_SAVE, 0, 0, s->loc.line);
 	if (rc == 0 && streams != s->targets.n) {
 		mc_error(c, s->loc, "the operations make %d tensor%s but %d "
 			 "output%s named", streams, streams == 1 ? "" : "s",
@@ -388,12 +388,12 @@ static int rule_code(compiler *c, const ast_stmt *s, const prefixes *px,
 			mc_error(c, t->name->loc, "empty output name");
 			rc = -1;
 		}
-		mb_emit(&c->b, MP_TAKE, 0, j, s->loc.line);
+		mb_instr(&c->b, MP_TAKE, 0, j, s->loc.line);
 		rc |= mc_ops(c, &t->ops, sc, &one, 0);
 		rc |= mc_name(c, &parts, sc);
-		mb_emit(&c->b, MP_EMIT, 0, 0, s->loc.line);
+		mb_instr(&c->b, MP_EMIT, 0, 0, s->loc.line);
 	}
-	mb_emit(&c->b, MP_END, 0, 0, s->loc.line);
+	mb_instr(&c->b, MP_END, 0, 0, s->loc.line);
 	return rc;
 }
 

@@ -1,5 +1,5 @@
 /* compile_int.h — state shared by compile.c (files, declarations,
- * expansion of blocks) and emit.c (patterns, expressions, ops, names). */
+ * expansion of blocks) and codegen.c (patterns, expressions, ops, names). */
 #ifndef TD_COMPILE_INT_H
 #define TD_COMPILE_INT_H
 

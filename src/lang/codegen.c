@@ -1,4 +1,4 @@
-/* emit.c — code for patterns, expressions, tensor ops and output names. */
+/* codegen.c — code for patterns, expressions, tensor ops and output names. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,7 +145,7 @@ static int name_ref(compiler *c, const ast_expr *e, const mc_scope *sc)
 				 e->name);
 			return -1;
 		}
-		mb_emit(&c->b, MP_CAPT, 0, slot, e->loc.line);
+		mb_instr(&c->b, MP_CAPT, 0, slot, e->loc.line);
 		return 0;
 	}
 	if (!td_map_get(c->params, e->name, strlen(e->name), &idx) ||
@@ -160,7 +160,7 @@ static int name_ref(compiler *c, const ast_expr *e, const mc_scope *sc)
 				   "let)", e->name);
 		return -1;
 	}
-	mb_emit(&c->b, MP_PARAM, 0, (int32_t)idx, e->loc.line);
+	mb_instr(&c->b, MP_PARAM, 0, (int32_t)idx, e->loc.line);
 	return 0;
 }
 
@@ -192,7 +192,7 @@ static int call(compiler *c, const ast_expr *e, const mc_scope *sc,
 	}
 	for (k = 0; k < e->args.n; k++)
 		rc |= mc_expr(c, e->args.v[k], sc, allow_dim);
-	mb_emit(&c->b, fns[i].op, 0, 0, e->loc.line);
+	mb_instr(&c->b, fns[i].op, 0, 0, e->loc.line);
 	return rc;
 }
 
@@ -204,11 +204,11 @@ int mc_expr(compiler *c, const ast_expr *e, const mc_scope *sc, int allow_dim)
 
 	switch (e->kind) {
 	case EX_INT:
-		mb_emit(&c->b, MP_PUSHK, 0, (int32_t)mb_kint(&c->b, e->i),
+		mb_instr(&c->b, MP_PUSHK, 0, (int32_t)mb_kint(&c->b, e->i),
 			e->loc.line);
 		return 0;
 	case EX_NONE:
-		mb_emit(&c->b, MP_NONE, 0, 0, e->loc.line);
+		mb_instr(&c->b, MP_NONE, 0, 0, e->loc.line);
 		return 0;
 	case EX_NAME:
 		return name_ref(c, e, sc);
@@ -216,17 +216,17 @@ int mc_expr(compiler *c, const ast_expr *e, const mc_scope *sc, int allow_dim)
 		return call(c, e, sc, allow_dim);
 	case EX_NEG:
 		if (e->a->kind == EX_INT) { /* a negative literal */
-			mb_emit(&c->b, MP_PUSHK, 0,
+			mb_instr(&c->b, MP_PUSHK, 0,
 				(int32_t)mb_kint(&c->b, -e->a->i), e->loc.line);
 			return 0;
 		}
 		rc = mc_expr(c, e->a, sc, allow_dim);
-		mb_emit(&c->b, MP_NEG, 0, 0, e->loc.line);
+		mb_instr(&c->b, MP_NEG, 0, 0, e->loc.line);
 		return rc;
 	case EX_BIN:
 		rc = mc_expr(c, e->a, sc, allow_dim);
 		rc |= mc_expr(c, e->b, sc, allow_dim);
-		mb_emit(&c->b, codes[strchr(ops, e->op) - ops], 0, 0, e->loc.line);
+		mb_instr(&c->b, codes[strchr(ops, e->op) - ops], 0, 0, e->loc.line);
 		return rc;
 	}
 	return -1;
@@ -240,7 +240,7 @@ int32_t mc_expr_program(compiler *c, const ast_expr *e, const mc_scope *sc)
 		return MP_NO;
 	if (mc_expr(c, e, sc, 0) != 0)
 		return MP_NO;
-	mb_emit(&c->b, MP_RET, 0, 0, e->loc.line);
+	mb_instr(&c->b, MP_RET, 0, 0, e->loc.line);
 	return at;
 }
 
@@ -252,13 +252,13 @@ static int name_part(compiler *c, const ast_part *p, const mc_scope *sc)
 
 	switch (p->kind) {
 	case SP_TEXT:
-		mb_emit(&c->b, MP_NAMELIT, 0, (int32_t)mb_str(&c->b, p->text),
+		mb_instr(&c->b, MP_NAMELIT, 0, (int32_t)mb_str(&c->b, p->text),
 			p->loc.line);
 		return 0;
 	case SP_HOLE:
 		if (mc_expr(c, p->expr, sc, 0) != 0)
 			return -1;
-		mb_emit(&c->b, MP_NAMEINT, 0, 0, p->loc.line);
+		mb_instr(&c->b, MP_NAMEINT, 0, 0, p->loc.line);
 		return 0;
 	case SP_TEXTCAP:
 		slot = find_capture(sc, p->text);
@@ -267,10 +267,10 @@ static int name_part(compiler *c, const ast_part *p, const mc_scope *sc)
 				 "pattern", p->text);
 			return -1;
 		}
-		mb_emit(&c->b, sc->kinds[slot] == PI_TEXT ? MP_NAMETEXT : MP_CAPT,
+		mb_instr(&c->b, sc->kinds[slot] == PI_TEXT ? MP_NAMETEXT : MP_CAPT,
 			0, slot, p->loc.line);
 		if (sc->kinds[slot] == PI_INT)
-			mb_emit(&c->b, MP_NAMEINT, 0, 0, p->loc.line);
+			mb_instr(&c->b, MP_NAMEINT, 0, 0, p->loc.line);
 		return 0;
 	case SP_STAR:
 		mc_error(c, p->loc, "'*' is only allowed in source patterns");
@@ -302,7 +302,7 @@ int mc_name(compiler *c, const ast_list *parts, const mc_scope *sc)
 		}
 		if (len) {
 			buf[len] = '\0';
-			mb_emit(&c->b, MP_NAMELIT, 0, (int32_t)mb_str(&c->b, buf),
+			mb_instr(&c->b, MP_NAMELIT, 0, (int32_t)mb_str(&c->b, buf),
 				p->loc.line);
 			len = 0;
 		}
@@ -310,7 +310,7 @@ int mc_name(compiler *c, const ast_list *parts, const mc_scope *sc)
 	}
 	if (len) {
 		buf[len] = '\0';
-		mb_emit(&c->b, MP_NAMELIT, 0, (int32_t)mb_str(&c->b, buf), 0);
+		mb_instr(&c->b, MP_NAMELIT, 0, (int32_t)mb_str(&c->b, buf), 0);
 	}
 	return rc;
 }
@@ -380,7 +380,7 @@ static int op_split(compiler *c, const ast_op *o, const mc_scope *sc,
 	rc = scalar_args(c, o, 0, 1, sc, 1);
 	for (i = 0; i < list->items.n; i++)
 		rc |= mc_expr(c, list->items.v[i], sc, 1);
-	mb_emit(&c->b, MP_SPLIT, list->items.n, 0, o->loc.line);
+	mb_instr(&c->b, MP_SPLIT, list->items.n, 0, o->loc.line);
 	*streams = list->items.n;
 	return rc;
 }
@@ -399,7 +399,7 @@ static int op_chunk(compiler *c, const ast_op *o, const mc_scope *sc,
 		return -1;
 	}
 	rc = scalar_args(c, o, 0, 1, sc, 1);
-	mb_emit(&c->b, MP_CHUNK, (int)n->expr->i, 0, o->loc.line);
+	mb_instr(&c->b, MP_CHUNK, (int)n->expr->i, 0, o->loc.line);
 	*streams = (int)n->expr->i;
 	return rc;
 }
@@ -428,12 +428,12 @@ static int op_cat(compiler *c, const ast_op *o, const mc_scope *sc,
 				rc = -1;
 				continue;
 			}
-			mb_emit(&c->b, MP_PUSHK, 0, (int32_t)mb_kint(&c->b, e->i),
+			mb_instr(&c->b, MP_PUSHK, 0, (int32_t)mb_kint(&c->b, e->i),
 				e->loc.line);
 		}
 		n = order->items.n;
 	}
-	mb_emit(&c->b, MP_CAT, n, 0, o->loc.line);
+	mb_instr(&c->b, MP_CAT, n, 0, o->loc.line);
 	*streams = 1;
 	return rc;
 }
@@ -452,7 +452,7 @@ static int op_cast(compiler *c, const ast_op *o)
 	for (i = 0; a->expr && a->expr->kind == EX_NAME &&
 		    i < sizeof names / sizeof names[0]; i++)
 		if (strcmp(names[i].name, a->expr->name) == 0) {
-			mb_emit(&c->b, MP_CAST, 0, names[i].t, o->loc.line);
+			mb_instr(&c->b, MP_CAST, 0, names[i].t, o->loc.line);
 			return 0;
 		}
 	mc_error(c, a->loc, "cast needs a dtype: bf16, f16, f32 or f64");
@@ -500,7 +500,7 @@ static int one_op(compiler *c, const ast_op *o, const mc_scope *sc,
 	}
 	if (scalar_args(c, o, 0, o->args.n, sc, *streams == 1) != 0)
 		return -1;
-	mb_emit(&c->b, s->op, s->form == OF_INTS ? o->args.n : 0, 0,
+	mb_instr(&c->b, s->op, s->form == OF_INTS ? o->args.n : 0, 0,
 		o->loc.line);
 	return 0;
 }
