@@ -18,7 +18,7 @@ READER="$SRC/src/reader/pickle.c $SRC/src/reader/pickle_value.c $SRC/src/reader/
 LANG="$SRC/src/lang/source.c $SRC/src/lang/ast.c $SRC/src/lang/program.c \
  $SRC/src/lang/validate.c $SRC/src/lang/disasm.c $SRC/src/lang/builder.c \
  $SRC/src/lang/compile.c $SRC/src/lang/codegen.c $SRC/src/lang/opdef.c \
- $SRC/src/lang/shadow.c $SRC/src/lang/parse_tree.c $BLD/grammar/parser.c $BLD/grammar/lexer.c"
+ $SRC/src/lang/shadow.c $SRC/src/lang/tree.c $BLD/grammar/parser.c $BLD/grammar/lexer.c"
 build() { # target sources...
 	t=$1; shift
 	echo "  FUZZ     fuzz/$t"

@@ -25,12 +25,12 @@ static void yyerror(YYLTYPE *l, void *scanner, struct parse_ctx *ctx,
 		    const char *msg)
 {
 	(void)scanner;
-	src_error(ctx->diag, pt_loc(ctx, l->first_line, l->first_column),
+	src_error(ctx->diag, tree_loc(ctx, l->first_line, l->first_column),
 		  "%s", msg);
 }
 
-#define LOC(l) pt_loc(ctx, (l).first_line, (l).first_column)
-#define NEW(T) ((T *)pt_new(ctx, sizeof(T)))
+#define LOC(l) tree_loc(ctx, (l).first_line, (l).first_column)
+#define NEW(T) ((T *)tree_new(ctx, sizeof(T)))
 #define EMPTY(list) memset(&(list), 0, sizeof (list))
 }
 
@@ -84,62 +84,62 @@ file:
  * mistake is reported once. */
 body:
 	stmts
-	| stmts stmt            { $$ = $1; if ($2) pt_push(ctx, &$$, $2); }
+	| stmts stmt            { $$ = $1; if ($2) tree_push(ctx, &$$, $2); }
 	;
 
 stmts:
 	%empty                  { EMPTY($$); }
 	| stmts TERM
-	| stmts stmt TERM       { $$ = $1; if ($2) pt_push(ctx, &$$, $2); }
+	| stmts stmt TERM       { $$ = $1; if ($2) tree_push(ctx, &$$, $2); }
 	| stmts error TERM
 	;
 
 stmt:
-	"include" string        { $$ = pt_stmt(ctx, ST_INCLUDE, LOC(@1)); if ($$) $$->str = $2; }
+	"include" string        { $$ = tree_stmt(ctx, ST_INCLUDE, LOC(@1)); if ($$) $$->str = $2; }
 	| "param" IDENT         {
-		$$ = pt_stmt(ctx, ST_PARAM, LOC(@1));
+		$$ = tree_stmt(ctx, ST_PARAM, LOC(@1));
 		if ($$) { $$->name = $2; $$->name_loc = LOC(@2); }
 	}
 	| "param" IDENT '=' expr {
-		$$ = pt_stmt(ctx, ST_PARAM, LOC(@1));
+		$$ = tree_stmt(ctx, ST_PARAM, LOC(@1));
 		if ($$) { $$->name = $2; $$->name_loc = LOC(@2); $$->expr = $4; }
 	}
 	| "let" IDENT '=' expr  {
-		$$ = pt_stmt(ctx, ST_LET, LOC(@1));
+		$$ = tree_stmt(ctx, ST_LET, LOC(@1));
 		if ($$) { $$->name = $2; $$->name_loc = LOC(@2); $$->expr = $4; }
 	}
-	| "skip" string         { $$ = pt_stmt(ctx, ST_SKIP, LOC(@1)); if ($$) $$->str = $2; }
+	| "skip" string         { $$ = tree_stmt(ctx, ST_SKIP, LOC(@1)); if ($$) $$->str = $2; }
 	| rewrite
 	| "group" strings opt_when {
-		$$ = pt_stmt(ctx, ST_GROUP, LOC(@1));
+		$$ = tree_stmt(ctx, ST_GROUP, LOC(@1));
 		if ($$) { $$->targets = $2; $$->expr = $3; }
 	}
 	| "require" expr ',' string {
-		$$ = pt_stmt(ctx, ST_REQUIRE, LOC(@1));
+		$$ = tree_stmt(ctx, ST_REQUIRE, LOC(@1));
 		if ($$) { $$->expr = $2; $$->str = $4; }
 	}
-	| "quantize" string     { $$ = pt_stmt(ctx, ST_QUANTIZE, LOC(@1)); if ($$) $$->str = $2; }
+	| "quantize" string     { $$ = tree_stmt(ctx, ST_QUANTIZE, LOC(@1)); if ($$) $$->str = $2; }
 	| "quantize" string "unless" strings {
-		$$ = pt_stmt(ctx, ST_QUANTIZE, LOC(@1));
+		$$ = tree_stmt(ctx, ST_QUANTIZE, LOC(@1));
 		if ($$) { $$->str = $2; $$->targets = $4; }
 	}
 	| "block" IDENT '{' body '}' {
-		$$ = pt_stmt(ctx, ST_BLOCK, LOC(@1));
+		$$ = tree_stmt(ctx, ST_BLOCK, LOC(@1));
 		if ($$) { $$->name = $2; $$->name_loc = LOC(@2); $$->body = $4; }
 	}
 	| "use" IDENT           {
-		$$ = pt_stmt(ctx, ST_USE, LOC(@1));
+		$$ = tree_stmt(ctx, ST_USE, LOC(@1));
 		if ($$) { $$->name = $2; $$->name_loc = LOC(@2); }
 	}
 	| "use" IDENT "at" string "->" string {
-		$$ = pt_stmt(ctx, ST_USE, LOC(@1));
+		$$ = tree_stmt(ctx, ST_USE, LOC(@1));
 		if ($$) {
 			$$->name = $2; $$->name_loc = LOC(@2);
 			$$->src_prefix = $4; $$->dst_prefix = $6;
 		}
 	}
 	| "op" IDENT names '=' pipeline {
-		$$ = pt_stmt(ctx, ST_OP, LOC(@1));
+		$$ = tree_stmt(ctx, ST_OP, LOC(@1));
 		if ($$) {
 			$$->name = $2; $$->name_loc = LOC(@2);
 			$$->params = $3; $$->ops = $5;
@@ -155,22 +155,22 @@ names:
 	;
 
 idents:
-	IDENT                   { EMPTY($$); pt_push(ctx, &$$, $1); }
-	| idents ',' IDENT      { $$ = $1; pt_push(ctx, &$$, $3); }
+	IDENT                   { EMPTY($$); tree_push(ctx, &$$, $1); }
+	| idents ',' IDENT      { $$ = $1; tree_push(ctx, &$$, $3); }
 	;
 
 pipeline:
-	op                      { EMPTY($$); pt_push(ctx, &$$, $1); }
-	| pipeline '|' op       { $$ = $1; pt_push(ctx, &$$, $3); }
+	op                      { EMPTY($$); tree_push(ctx, &$$, $1); }
+	| pipeline '|' op       { $$ = $1; tree_push(ctx, &$$, $3); }
 	;
 
 rewrite:
 	"rewrite" string "->" string opt_unless {
-		$$ = pt_stmt(ctx, ST_REWRITE, LOC(@1));
+		$$ = tree_stmt(ctx, ST_REWRITE, LOC(@1));
 		if ($$) { $$->str = $2; $$->tmpl = $4; $$->unless = $5; }
 	}
 	| "rewrite" string "->" string "for" IDENT "in" expr opt_unless {
-		$$ = pt_stmt(ctx, ST_REWRITE, LOC(@1));
+		$$ = tree_stmt(ctx, ST_REWRITE, LOC(@1));
 		if ($$) {
 			$$->str = $2; $$->tmpl = $4; $$->var = $6;
 			$$->var_loc = LOC(@6); $$->expr = $8; $$->unless = $9;
@@ -190,14 +190,14 @@ opt_when:
 
 rule:
 	string ops "->" targets {
-		$$ = pt_stmt(ctx, ST_RULE, LOC(@1));
+		$$ = tree_stmt(ctx, ST_RULE, LOC(@1));
 		if ($$) { $$->str = $1; $$->ops = $2; $$->targets = $4; }
 	}
 	;
 
 targets:
-	target                  { EMPTY($$); pt_push(ctx, &$$, $1); }
-	| targets ',' target    { $$ = $1; pt_push(ctx, &$$, $3); }
+	target                  { EMPTY($$); tree_push(ctx, &$$, $1); }
+	| targets ',' target    { $$ = $1; tree_push(ctx, &$$, $3); }
 	;
 
 target:
@@ -209,7 +209,7 @@ target:
 
 ops:
 	%empty                  { EMPTY($$); }
-	| ops '|' op            { $$ = $1; pt_push(ctx, &$$, $3); }
+	| ops '|' op            { $$ = $1; tree_push(ctx, &$$, $3); }
 	;
 
 op:
@@ -224,8 +224,8 @@ op:
 	;
 
 args:
-	arg                     { EMPTY($$); pt_push(ctx, &$$, $1); }
-	| args ',' arg          { $$ = $1; pt_push(ctx, &$$, $3); }
+	arg                     { EMPTY($$); tree_push(ctx, &$$, $1); }
+	| args ',' arg          { $$ = $1; tree_push(ctx, &$$, $3); }
 	;
 
 arg:
@@ -240,30 +240,30 @@ arg:
 	;
 
 exprs:
-	expr                    { EMPTY($$); pt_push(ctx, &$$, $1); }
-	| exprs ',' expr        { $$ = $1; pt_push(ctx, &$$, $3); }
+	expr                    { EMPTY($$); tree_push(ctx, &$$, $1); }
+	| exprs ',' expr        { $$ = $1; tree_push(ctx, &$$, $3); }
 	;
 
 expr:
-	INT                     { $$ = pt_expr(ctx, EX_INT, LOC(@1)); if ($$) $$->i = $1; }
-	| "none"                { $$ = pt_expr(ctx, EX_NONE, LOC(@1)); }
-	| IDENT                 { $$ = pt_expr(ctx, EX_NAME, LOC(@1)); if ($$) $$->name = $1; }
+	INT                     { $$ = tree_expr(ctx, EX_INT, LOC(@1)); if ($$) $$->i = $1; }
+	| "none"                { $$ = tree_expr(ctx, EX_NONE, LOC(@1)); }
+	| IDENT                 { $$ = tree_expr(ctx, EX_NAME, LOC(@1)); if ($$) $$->name = $1; }
 	| IDENT '(' exprs ')'   {
-		$$ = pt_expr(ctx, EX_CALL, LOC(@1));
+		$$ = tree_expr(ctx, EX_CALL, LOC(@1));
 		if ($$) { $$->name = $1; $$->args = $3; }
 	}
-	| expr '+' expr         { $$ = pt_binary(ctx, '+', $1, $3, LOC(@2)); }
-	| expr '-' expr         { $$ = pt_binary(ctx, '-', $1, $3, LOC(@2)); }
-	| expr '*' expr         { $$ = pt_binary(ctx, '*', $1, $3, LOC(@2)); }
-	| expr '/' expr         { $$ = pt_binary(ctx, '/', $1, $3, LOC(@2)); }
-	| expr '%' expr         { $$ = pt_binary(ctx, '%', $1, $3, LOC(@2)); }
-	| '-' expr %prec NEG    { $$ = pt_expr(ctx, EX_NEG, LOC(@1)); if ($$) $$->a = $2; }
+	| expr '+' expr         { $$ = tree_binary(ctx, '+', $1, $3, LOC(@2)); }
+	| expr '-' expr         { $$ = tree_binary(ctx, '-', $1, $3, LOC(@2)); }
+	| expr '*' expr         { $$ = tree_binary(ctx, '*', $1, $3, LOC(@2)); }
+	| expr '/' expr         { $$ = tree_binary(ctx, '/', $1, $3, LOC(@2)); }
+	| expr '%' expr         { $$ = tree_binary(ctx, '%', $1, $3, LOC(@2)); }
+	| '-' expr %prec NEG    { $$ = tree_expr(ctx, EX_NEG, LOC(@1)); if ($$) $$->a = $2; }
 	| '(' expr ')'          { $$ = $2; }
 	;
 
 strings:
-	string                  { EMPTY($$); pt_push(ctx, &$$, $1); }
-	| strings ',' string    { $$ = $1; pt_push(ctx, &$$, $3); }
+	string                  { EMPTY($$); tree_push(ctx, &$$, $1); }
+	| strings ',' string    { $$ = $1; tree_push(ctx, &$$, $3); }
 	;
 
 string:
@@ -275,15 +275,15 @@ string:
 
 parts:
 	%empty                  { EMPTY($$); }
-	| parts part            { $$ = $1; pt_push(ctx, &$$, $2); }
+	| parts part            { $$ = $1; tree_push(ctx, &$$, $2); }
 	;
 
 part:
-	TEXT                    { $$ = pt_part(ctx, SP_TEXT, LOC(@1), $1, NULL); }
-	| TEXTCAP               { $$ = pt_part(ctx, SP_TEXTCAP, LOC(@1), $1, NULL); }
-	| "'*'"                 { $$ = pt_part(ctx, SP_STAR, LOC(@1), NULL, NULL); }
-	| ALTCAP                { $$ = pt_alternatives(ctx, LOC(@1), $1); }
-	| "'<'" expr "'>'"      { $$ = pt_part(ctx, SP_HOLE, LOC(@1), NULL, $2); }
+	TEXT                    { $$ = tree_part(ctx, SP_TEXT, LOC(@1), $1, NULL); }
+	| TEXTCAP               { $$ = tree_part(ctx, SP_TEXTCAP, LOC(@1), $1, NULL); }
+	| "'*'"                 { $$ = tree_part(ctx, SP_STAR, LOC(@1), NULL, NULL); }
+	| ALTCAP                { $$ = tree_alternatives(ctx, LOC(@1), $1); }
+	| "'<'" expr "'>'"      { $$ = tree_part(ctx, SP_HOLE, LOC(@1), NULL, $2); }
 	;
 
 %%

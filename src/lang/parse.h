@@ -1,5 +1,5 @@
 /* parse.h — the flex/bison front end (grammar/) and the tree-building
- * helpers its actions call (parse_tree.c), so that grammar/parser.y
+ * helpers its actions call (tree.c), so that grammar/parser.y
  * holds the grammar and little else. */
 #ifndef TD_PARSE_H
 #define TD_PARSE_H
@@ -30,16 +30,16 @@ int parse_rules(const src_file *f, td_arena *arena, src_diag *diag,
 
 /* ---- for the grammar's actions: each returns NULL (and sets ctx->oom)
  * when the arena is exhausted; the parse then reports it once. */
-src_loc pt_loc(const parse_ctx *ctx, int line, int col);
-void *pt_new(parse_ctx *ctx, size_t size);
-void pt_push(parse_ctx *ctx, ast_list *l, void *item);
-ast_stmt *pt_stmt(parse_ctx *ctx, st_kind kind, src_loc loc);
-ast_expr *pt_expr(parse_ctx *ctx, ex_kind kind, src_loc loc);
-ast_expr *pt_binary(parse_ctx *ctx, int op, ast_expr *a, ast_expr *b,
+src_loc tree_loc(const parse_ctx *ctx, int line, int col);
+void *tree_new(parse_ctx *ctx, size_t size);
+void tree_push(parse_ctx *ctx, ast_list *l, void *item);
+ast_stmt *tree_stmt(parse_ctx *ctx, st_kind kind, src_loc loc);
+ast_expr *tree_expr(parse_ctx *ctx, ex_kind kind, src_loc loc);
+ast_expr *tree_binary(parse_ctx *ctx, int op, ast_expr *a, ast_expr *b,
 		    src_loc loc);
-ast_part *pt_part(parse_ctx *ctx, sp_kind kind, src_loc loc, const char *text,
+ast_part *tree_part(parse_ctx *ctx, sp_kind kind, src_loc loc, const char *text,
 		  ast_expr *e);
 /* "{name:a|b|c}" (without the braces) as an SP_ALT part. */
-ast_part *pt_alternatives(parse_ctx *ctx, src_loc loc, char *text);
+ast_part *tree_alternatives(parse_ctx *ctx, src_loc loc, char *text);
 
 #endif

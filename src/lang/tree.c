@@ -1,4 +1,4 @@
-/* parse_tree.c — what the grammar's actions build (the syntax tree of
+/* tree.c — what the grammar's actions build (the syntax tree of
  * ast.h, in the parse arena) and parse_rules, the front end's entry. */
 #include "parse.h"
 
@@ -10,14 +10,14 @@ int yylex_destroy(void *scanner);
 void *yy_scan_bytes(const char *bytes, int len, void *scanner);
 int yyparse(void *scanner, parse_ctx *ctx);
 
-src_loc pt_loc(const parse_ctx *ctx, int line, int col)
+src_loc tree_loc(const parse_ctx *ctx, int line, int col)
 {
 	src_loc loc = {ctx->file, line, col};
 
 	return loc;
 }
 
-void *pt_new(parse_ctx *ctx, size_t size)
+void *tree_new(parse_ctx *ctx, size_t size)
 {
 	void *p = td_arena_alloc(ctx->arena, size);
 
@@ -28,15 +28,15 @@ void *pt_new(parse_ctx *ctx, size_t size)
 	return p;
 }
 
-void pt_push(parse_ctx *ctx, ast_list *l, void *item)
+void tree_push(parse_ctx *ctx, ast_list *l, void *item)
 {
 	if (!item || ast_push(ctx->arena, l, item) != 0)
 		ctx->oom = 1;
 }
 
-ast_stmt *pt_stmt(parse_ctx *ctx, st_kind kind, src_loc loc)
+ast_stmt *tree_stmt(parse_ctx *ctx, st_kind kind, src_loc loc)
 {
-	ast_stmt *s = pt_new(ctx, sizeof *s);
+	ast_stmt *s = tree_new(ctx, sizeof *s);
 
 	if (s) {
 		s->kind = kind;
@@ -45,9 +45,9 @@ ast_stmt *pt_stmt(parse_ctx *ctx, st_kind kind, src_loc loc)
 	return s;
 }
 
-ast_expr *pt_expr(parse_ctx *ctx, ex_kind kind, src_loc loc)
+ast_expr *tree_expr(parse_ctx *ctx, ex_kind kind, src_loc loc)
 {
-	ast_expr *e = pt_new(ctx, sizeof *e);
+	ast_expr *e = tree_new(ctx, sizeof *e);
 
 	if (e) {
 		e->kind = kind;
@@ -56,10 +56,10 @@ ast_expr *pt_expr(parse_ctx *ctx, ex_kind kind, src_loc loc)
 	return e;
 }
 
-ast_expr *pt_binary(parse_ctx *ctx, int op, ast_expr *a, ast_expr *b,
+ast_expr *tree_binary(parse_ctx *ctx, int op, ast_expr *a, ast_expr *b,
 		    src_loc loc)
 {
-	ast_expr *e = pt_expr(ctx, EX_BIN, loc);
+	ast_expr *e = tree_expr(ctx, EX_BIN, loc);
 
 	if (e) {
 		e->op = op;
@@ -69,10 +69,10 @@ ast_expr *pt_binary(parse_ctx *ctx, int op, ast_expr *a, ast_expr *b,
 	return e;
 }
 
-ast_part *pt_part(parse_ctx *ctx, sp_kind kind, src_loc loc, const char *text,
+ast_part *tree_part(parse_ctx *ctx, sp_kind kind, src_loc loc, const char *text,
 		  ast_expr *e)
 {
-	ast_part *p = pt_new(ctx, sizeof *p);
+	ast_part *p = tree_new(ctx, sizeof *p);
 
 	if (p) {
 		p->kind = kind;
@@ -85,19 +85,19 @@ ast_part *pt_part(parse_ctx *ctx, sp_kind kind, src_loc loc, const char *text,
 
 /* text is "name:a|b|c", arena memory the part may cut up.  An empty
  * alternative is reported and left out. */
-ast_part *pt_alternatives(parse_ctx *ctx, src_loc loc, char *text)
+ast_part *tree_alternatives(parse_ctx *ctx, src_loc loc, char *text)
 {
 	char *alt = strchr(text, ':'), *bar;
 	ast_part *p;
 
 	*alt++ = '\0';   /* the lexer matched "name:" */
-	p = pt_part(ctx, SP_ALT, loc, text, NULL);
+	p = tree_part(ctx, SP_ALT, loc, text, NULL);
 	for (; p; alt = bar + 1) {
 		bar = strchr(alt, '|');
 		if (bar)
 			*bar = '\0';
 		if (*alt)
-			pt_push(ctx, &p->alts, alt);
+			tree_push(ctx, &p->alts, alt);
 		else
 			src_error(ctx->diag, loc, "empty alternative in {%s:...}",
 				  text);
