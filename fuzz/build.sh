@@ -12,9 +12,9 @@ FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
  -std=c11 -D_XOPEN_SOURCE=700 -I$SRC -I$BLD -I$SRC/src"
 COMMON="$SRC/src/common/err.c $SRC/src/common/arena.c $SRC/src/common/file.c \
  $SRC/src/common/crc32.c $SRC/src/common/shape.c $SRC/src/common/map.c \
- $SRC/src/common/intops.c"
+ $SRC/src/common/intops.c $SRC/src/common/dtype.c"
 READER="$SRC/src/reader/pickle.c $SRC/src/reader/pickle_value.c $SRC/src/reader/zip.c \
- $SRC/src/reader/dtype.c $SRC/src/reader/torchsave.c $SRC/src/reader/dcp.c"
+ $SRC/src/reader/torchsave.c $SRC/src/reader/dcp.c"
 LANG="$SRC/src/lang/source.c $SRC/src/lang/ast.c $SRC/src/lang/program.c \
  $SRC/src/lang/validate.c $SRC/src/lang/disasm.c $SRC/src/lang/builder.c \
  $SRC/src/lang/compile.c $SRC/src/lang/codegen.c $SRC/src/lang/opdef.c \
@@ -37,4 +37,4 @@ VMPLAN="$SRC/src/reader/args.c $SRC/src/reader/checkpoint.c \
 build mapbc $COMMON $READER $SRC/src/lang/program.c \
 	$SRC/src/lang/validate.c $SRC/src/lang/disasm.c $VMPLAN \
 	-DTD_SRCDIR="\"$SRC\"" $(pkg-config --cflags --libs libcjson)
-build mapc $COMMON $SRC/src/reader/dtype.c $LANG
+build mapc $COMMON $LANG

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../reader/dtype.h"
+#include "../common/dtype.h"
 #include "compile_int.h"
 
 /* ---------------------------------------------------------------- patterns */

@@ -3,7 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "../reader/dtype.h"
+#include "../common/dtype.h"
 #include "program.h"
 
 #pragma GCC diagnostic error "-Wswitch-enum"

@@ -11,7 +11,7 @@
 
 #include "../common/bytes.h"
 #include "../common/file.h"
-#include "../reader/dtype.h"
+#include "../common/dtype.h"
 
 const mp_opinfo mp_opinfo_table[MP_OPCODE_COUNT] = {
 #define TD_OP_INFO(name, operand, cls, pops, pushes, tin, tout, doc) \

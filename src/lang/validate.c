@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../reader/dtype.h"
+#include "../common/dtype.h"
 #include "program.h"
 
 #pragma GCC diagnostic error "-Wswitch-enum"

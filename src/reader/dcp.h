@@ -15,7 +15,7 @@
 #include "../common/err.h"
 #include "../common/file.h"
 #include "../common/shape.h"
-#include "dtype.h"
+#include "../common/dtype.h"
 #include "torchsave.h"
 #include "xform.h"
 

@@ -8,7 +8,7 @@
 #include "../common/err.h"
 #include "../common/file.h"
 #include "../common/shape.h"
-#include "dtype.h"
+#include "../common/dtype.h"
 #include "pickle.h"
 
 typedef struct ts_tensor {

@@ -15,7 +15,7 @@
 #include "../common/shape.h"
 #include "../lang/program.h"
 #include "../reader/args.h"
-#include "../reader/dtype.h"
+#include "../common/dtype.h"
 
 #define VM_NAME_MAX 512
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "../common/err.h"
-#include "../reader/dtype.h"
+#include "../common/dtype.h"
 
 int cv_convert(const unsigned char *src, td_dtype from, unsigned char *dst,
 	       td_dtype to, uint64_t n, td_err *err);

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "../common/err.h"
-#include "../reader/dtype.h"
+#include "../common/dtype.h"
 
 /* float32 -> float8_e4m3fn, round to nearest even, as torch's
  * .to(torch.float8_e4m3fn): |f| >= 480, inf and NaN give NaN (0x7f) with
