@@ -25,7 +25,7 @@ static void add_num(cJSON *o, const char *k, uint64_t v)
 	cJSON_AddNumberToObject(o, k, (double)v);
 }
 
-static int chunk_json(td_checkpoint *c, const dcp_key *k, size_t i,
+static int chunk_json(td_checkpoint *c, dcp_key *k, size_t i,
 		      int resolve, cJSON *out, td_err *err)
 {
 	const dcp_chunk *ch = &k->chunks[i];
@@ -59,7 +59,7 @@ static int chunk_json(td_checkpoint *c, const dcp_key *k, size_t i,
 	return 0;
 }
 
-static int key_json(td_checkpoint *c, const dcp_key *k, int resolve,
+static int key_json(td_checkpoint *c, dcp_key *k, int resolve,
 		    cJSON *keys, td_err *err)
 {
 	cJSON *o = cJSON_CreateObject(), *chunks = cJSON_CreateArray();
@@ -148,7 +148,7 @@ cJSON *inspect_json(td_checkpoint *c, int resolve, td_err *err)
 
 /* ---------------------------------------------------------------- text */
 
-static int resolve_key(td_checkpoint *c, const dcp_key *k, td_err *err)
+static int resolve_key(td_checkpoint *c, dcp_key *k, td_err *err)
 {
 	ts_tensor t;
 	size_t i;

@@ -1059,16 +1059,15 @@ static int cached_chunk(const dcp_catalog *cat, const dcp_key *key, size_t i,
 }
 
 /* Where chunk files come from: the catalog's own descriptors (dcp_file,
- * callers serialize) or a thread's (hs). */
+ * one thread) or a thread's (hs). */
 typedef struct file_src {
 	dcp_catalog *cat;
-	const dcp_catalog *shared;
 	dcp_handles *hs;
 } file_src;
 
 static const td_file *get_file(const file_src *fs, size_t i, td_err *err)
 {
-	return fs->hs ? dcp_handles_get(fs->hs, fs->shared, i, err)
+	return fs->hs ? dcp_handles_get(fs->hs, fs->cat, i, err)
 		      : dcp_file(fs->cat, i, err);
 }
 
@@ -1078,8 +1077,8 @@ static const td_file *get_file(const file_src *fs, size_t i, td_err *err)
 
 /* Chunk i's archive: the item as stored, or decompressed (once) into the
  * scratch file; *off and *len say where in the file returned. */
-static const td_file *archive_of(const file_src *fs, const dcp_catalog *cat,
-				 const dcp_key *key, size_t i, uint64_t *off,
+static const td_file *archive_of(const file_src *fs, dcp_catalog *cat,
+				 dcp_key *key, size_t i, uint64_t *off,
 				 uint64_t *len, td_err *err)
 {
 	dcp_chunk *ch = &key->chunks[i];
@@ -1137,8 +1136,8 @@ static int check_decompressed(dcp_chunk *ch, const td_file *f,
 /* Reads chunk i's archive.  The first reader to finish records the
  * location; another thread resolving the same chunk meanwhile just uses
  * its own reading. */
-static int read_and_record(const file_src *fs, const dcp_catalog *cat,
-			   const dcp_key *key, size_t i, ts_tensor *out,
+static int read_and_record(const file_src *fs, dcp_catalog *cat,
+			   dcp_key *key, size_t i, ts_tensor *out,
 			   td_err *err)
 {
 	unsigned char none = CHUNK_UNRESOLVED;
@@ -1165,10 +1164,10 @@ static int read_and_record(const file_src *fs, const dcp_catalog *cat,
 	return 0;
 }
 
-int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
+int dcp_read_chunk(dcp_catalog *cat, dcp_key *key, size_t i,
 		   ts_tensor *out, td_err *err)
 {
-	file_src fs = {cat, cat, NULL};
+	file_src fs = {cat, NULL};
 	int rc = cached_chunk(cat, key, i, out, err);
 
 	if (rc != 0)
@@ -1176,11 +1175,10 @@ int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t i,
 	return read_and_record(&fs, cat, key, i, out, err);
 }
 
-int dcp_read_chunk_shared(const dcp_catalog *cat, const dcp_key *key,
-			  size_t i, dcp_handles *hs, ts_tensor *out,
-			  td_err *err)
+int dcp_read_chunk_shared(dcp_catalog *cat, dcp_key *key, size_t i,
+			  dcp_handles *hs, ts_tensor *out, td_err *err)
 {
-	file_src fs = {NULL, cat, hs};
+	file_src fs = {cat, hs};
 	int rc = cached_chunk(cat, key, i, out, err);
 
 	if (rc != 0)

@@ -141,18 +141,20 @@ size_t dcp_handle_budget(size_t users, size_t reserved);
 
 /* Locates the raw bytes of one chunk: reads its archive's directory and
  * data.pkl and checks that the stored tensor matches the chunk (dtype,
- * element count, shape up to size-1 dimensions).  The result is kept in
- * the chunk, so later calls read nothing; then out's shape is the
- * chunk's sizes.  Not thread-safe (callers serialize it). */
-int dcp_read_chunk(dcp_catalog *cat, const dcp_key *key, size_t chunk,
+ * element count, shape up to size-1 dimensions).  The result is recorded
+ * in the chunk (key is one of cat's keys; a zstd item is decompressed
+ * into cat's scratch file), so later calls read nothing; then out's shape
+ * is the chunk's sizes.  Reads through the catalog's own descriptors
+ * (dcp_file): one thread at a time. */
+int dcp_read_chunk(dcp_catalog *cat, dcp_key *key, size_t chunk,
 		   ts_tensor *out, td_err *err);
 
-/* The same for threads sharing the catalog, without a lock: the archive
- * is read through the thread's own descriptors, and the first thread to
- * resolve a chunk records it (atomically) for the others. */
-int dcp_read_chunk_shared(const dcp_catalog *cat, const dcp_key *key,
-			  size_t chunk, dcp_handles *hs, ts_tensor *out,
-			  td_err *err);
+/* The same for threads sharing the catalog: the archive is read through
+ * the thread's own descriptors, and the first thread to resolve a chunk
+ * records it (atomically) for the others; the scratch file takes its own
+ * lock.  Callers hold no lock. */
+int dcp_read_chunk_shared(dcp_catalog *cat, dcp_key *key, size_t chunk,
+			  dcp_handles *hs, ts_tensor *out, td_err *err);
 
 /* Why the reference converter skips a key ("optimizer", "_state"), or
  * NULL when it converts it. */

@@ -96,7 +96,7 @@ static int by_entry_off(const void *a, const void *b)
 }
 
 /* The segment for chunk ci's part of the entry box; 0 if not contiguous. */
-static int chunk_segment(dcp_catalog *cat, const dcp_key *k, size_t ci,
+static int chunk_segment(dcp_catalog *cat, dcp_key *k, size_t ci,
 			 const int64_t *elo, const int64_t *esz,
 			 dcp_handles *hs, int verify, dr_seg *s, td_err *err)
 {
@@ -137,7 +137,7 @@ static int chunk_segment(dcp_catalog *cat, const dcp_key *k, size_t ci,
 int dr_segments(dcp_catalog *cat, const vm_entry *e, dcp_handles *hs,
 		int verify, dr_seg **out, size_t *nout, td_err *err)
 {
-	const dcp_key *k = &cat->keys[e->key];
+	dcp_key *k = &cat->keys[e->key];
 	int64_t elo[TD_MAX_DIMS], esz[TD_MAX_DIMS];
 	size_t j, n = 0, from = 0, to = k->nchunks;
 	dr_seg *segs;

@@ -14,7 +14,7 @@ typedef struct dr_seg {
 	uint64_t entry_off, len;
 	const td_file *f;
 	uint64_t file_off;
-	const dcp_key *key;
+	dcp_key *key;
 	size_t chunk;
 	ts_tensor t;
 } dr_seg;

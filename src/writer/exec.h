@@ -52,9 +52,8 @@ int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
 
 /* Chunk ci's tensor data and file (one of hs), its CRC checked first
  * when verify is set.  No lock needed. */
-const td_file *ex_locate(const dcp_catalog *cat, const dcp_key *k,
-			 size_t ci, dcp_handles *hs, int verify, ts_tensor *t,
-			 td_err *err);
+const td_file *ex_locate(dcp_catalog *cat, dcp_key *k, size_t ci,
+			 dcp_handles *hs, int verify, ts_tensor *t, td_err *err);
 
 /* Evaluates node n over the loaded entry view. */
 int ex_eval(const vm_node *n, const ex_view *entry, ex_pool *pool,

@@ -47,8 +47,8 @@ static void scatter_run(void *ctx, int64_t d, int64_t s, int64_t n)
 	       (size_t)n * sc->isz);
 }
 
-/* The chunk's tensor data and file, looked up under lock. */
-const td_file *ex_locate(const dcp_catalog *cat, const dcp_key *k,
+/* The chunk's tensor data and its file (one of hs's descriptors). */
+const td_file *ex_locate(dcp_catalog *cat, dcp_key *k,
 			 size_t ci, dcp_handles *hs, int verify, ts_tensor *t,
 			 td_err *err)
 {
@@ -61,7 +61,7 @@ const td_file *ex_locate(const dcp_catalog *cat, const dcp_key *k,
 	return f;
 }
 
-static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
+static int copy_chunk(dcp_catalog *cat, dcp_key *k, size_t ci,
 		      const box *e, const box *x, unsigned char *dst,
 		      dcp_handles *hs, int verify, td_err *err)
 {
@@ -116,7 +116,7 @@ static int copy_chunk(dcp_catalog *cat, const dcp_key *k, size_t ci,
 int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
 		  int verify, ex_view *out, td_err *err)
 {
-	const dcp_key *k = &cat->keys[e->key];
+	dcp_key *k = &cat->keys[e->key];
 	uint64_t n = td_dtype_size(k->dtype);
 	box eb, x;
 	size_t j, from = 0, to = k->nchunks;

@@ -8,7 +8,7 @@
 
 #define BLOCK (1u << 20) /* stays in the L2 cache between read, CRC and write */
 
-static int compare(const dcp_key *k, size_t ci, const ts_tensor *t,
+static int compare(dcp_key *k, size_t ci, const ts_tensor *t,
 		   const td_file *f, uint32_t crc, td_err *err)
 {
 	if (crc != t->storage_crc32)
@@ -20,7 +20,7 @@ static int compare(const dcp_key *k, size_t ci, const ts_tensor *t,
 	return 0;
 }
 
-int vf_bytes(const dcp_key *k, size_t ci, const ts_tensor *t,
+int vf_bytes(dcp_key *k, size_t ci, const ts_tensor *t,
 	     const td_file *f, const unsigned char *bytes, td_err *err)
 {
 	struct timespec t0;
@@ -55,7 +55,7 @@ static int copy_part(const vf_copy *cp, const unsigned char *buf,
 	return rc != 0 ? VF_WRITE_FAILED : 0;
 }
 
-int vf_chunk(const dcp_key *k, size_t ci, const ts_tensor *t,
+int vf_chunk(dcp_key *k, size_t ci, const ts_tensor *t,
 	     const td_file *f, const vf_copy *cp, td_err *err)
 {
 	uint64_t off = 0, end = t->storage_nbytes, st = t->storage_off;

@@ -22,12 +22,12 @@ enum { VF_WRITE_FAILED = -2 };
  * read once (done even when the chunk was checked already).  0, -1 (the
  * chunk is unreadable or corrupt; err names its file) or VF_WRITE_FAILED
  * (err says why; the caller names the output). */
-int vf_chunk(const dcp_key *k, size_t ci, const ts_tensor *t,
+int vf_chunk(dcp_key *k, size_t ci, const ts_tensor *t,
 	     const td_file *f, const vf_copy *cp, td_err *err);
 
 /* The same check on the member's bytes already in memory (bytes holds
  * t->storage_nbytes bytes). */
-int vf_bytes(const dcp_key *k, size_t ci, const ts_tensor *t,
+int vf_bytes(dcp_key *k, size_t ci, const ts_tensor *t,
 	     const td_file *f, const unsigned char *bytes, td_err *err);
 
 #endif
