@@ -805,7 +805,7 @@ int dcp_load_buffer(const char *dir, const unsigned char *buf, size_t len,
 		rc = parse_metadata(&ld, pk_root(doc));
 	pk_doc_free(doc);
 	if (rc == 0) {
-		cat->max_open = dcp_handle_budget(1, 16);
+		dcp_set_open_budget(cat, 1, 16);
 		cat->open = calloc(cat->nfiles ? cat->nfiles : 1,
 				   sizeof *cat->open);
 		cat->used = calloc(cat->nfiles ? cat->nfiles : 1,
@@ -1188,7 +1188,7 @@ int dcp_read_chunk_shared(dcp_catalog *cat, dcp_key *key, size_t i,
 
 /* ---------------------------------------------------------------- handles */
 
-size_t dcp_handle_budget(size_t users, size_t reserved)
+static size_t handle_budget(size_t users, size_t reserved)
 {
 	struct rlimit rl;
 	size_t lim = 1024, per;
@@ -1197,6 +1197,11 @@ size_t dcp_handle_budget(size_t users, size_t reserved)
 		lim = (size_t)rl.rlim_cur;
 	per = lim > reserved ? (lim - reserved) / (users ? users : 1) : 0;
 	return per < 2 ? 2 : per > MAX_OPEN_FILES ? MAX_OPEN_FILES : per;
+}
+
+void dcp_set_open_budget(dcp_catalog *cat, size_t threads, size_t reserved)
+{
+	cat->max_open = handle_budget(threads, reserved);
 }
 
 /* The least recently used handle not used since the mark, or n. */

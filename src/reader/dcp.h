@@ -73,10 +73,8 @@ typedef struct dcp_catalog {
 	uint64_t tick;
 	size_t nopen;
 	size_t max_open;    /* beyond this many, the least recently used is
-			     * closed (dcp_load
-			     * sets it from the descriptor limit); threads
-			     * sharing the catalog use dcp_file only under
-			     * their lock and read through dcp_handles */
+			     * closed, per dcp_handles and in dcp_file
+			     * (dcp_load and dcp_set_open_budget set it) */
 	uint64_t meta_size;     /* .metadata's bytes and their CRC-32: */
 	uint32_t meta_crc32;    /* tell one checkpoint's catalog from another */
 	char *version;          /* Metadata.version (torch >= 2.9), or NULL */
@@ -135,9 +133,11 @@ const td_file *dcp_handles_get(dcp_handles *hs, const dcp_catalog *cat,
 void dcp_handles_mark(dcp_handles *hs);
 void dcp_handles_free(dcp_handles *hs);
 
-/* How many descriptors each of `users` may keep open: what the process's
- * limit (RLIMIT_NOFILE) leaves after `reserved`, shared, within 2..64. */
-size_t dcp_handle_budget(size_t users, size_t reserved);
+/* Sizes the catalog's descriptor caches for `threads` users at once,
+ * each with its own dcp_handles: each may keep open what the process's
+ * limit (RLIMIT_NOFILE) leaves after `reserved` (the caller's own files),
+ * shared, within 2..64.  dcp_load sizes it for one user. */
+void dcp_set_open_budget(dcp_catalog *cat, size_t threads, size_t reserved);
 
 /* Locates the raw bytes of one chunk: reads its archive's directory and
  * data.pkl and checks that the stored tensor matches the chunk (dtype,

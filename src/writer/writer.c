@@ -684,7 +684,7 @@ static int write_data(wctx *w)
 	w->last = sh.start;
 	/* each thread keeps its own descriptors, all within the process's
 	 * limit (the catalog's own are not used while writing) */
-	w->ck->cat.max_open = dcp_handle_budget((size_t)n, w->pl->nshards + 16);
+	dcp_set_open_budget(&w->ck->cat, (size_t)n, w->pl->nshards + 16);
 	for (j = 1; j < n; j++)
 		if (pthread_create(&tid[j], NULL, worker, &sh) != 0)
 			break;
