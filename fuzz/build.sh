@@ -14,7 +14,8 @@ COMMON="$SRC/src/common/err.c $SRC/src/common/arena.c $SRC/src/common/file.c \
  $SRC/src/common/crc32.c $SRC/src/common/shape.c $SRC/src/common/map.c \
  $SRC/src/common/intops.c $SRC/src/common/dtype.c"
 READER="$SRC/src/reader/pickle.c $SRC/src/reader/pickle_value.c $SRC/src/reader/zip.c \
- $SRC/src/reader/torchsave.c $SRC/src/reader/dcp.c"
+ $SRC/src/reader/torchsave.c $SRC/src/reader/dcp.c \
+ $SRC/src/reader/tiling.c"
 LANG="$SRC/src/lang/source.c $SRC/src/lang/ast.c $SRC/src/lang/program.c \
  $SRC/src/lang/validate.c $SRC/src/lang/disasm.c $SRC/src/lang/builder.c \
  $SRC/src/lang/compile.c $SRC/src/lang/codegen.c $SRC/src/lang/opdef.c \

@@ -156,6 +156,11 @@ int dcp_read_chunk(dcp_catalog *cat, dcp_key *key, size_t chunk,
 int dcp_read_chunk_shared(dcp_catalog *cat, dcp_key *key, size_t chunk,
 			  dcp_handles *hs, ts_tensor *out, td_err *err);
 
+/* Whether tensor key `key`'s chunks tile it: pairwise disjoint and
+ * adding up to the whole (each inside it: dcp_load checks that).  Run it
+ * before using a key's chunks; errors name the directory and the key. */
+int dcp_check_tiling(const dcp_catalog *cat, size_t key, td_err *err);
+
 /* Why the reference converter skips a key ("optimizer", "_state"), or
  * NULL when it converts it. */
 const char *dcp_skip_reason(const char *name);

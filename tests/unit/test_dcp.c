@@ -176,6 +176,50 @@ static void test_missing_distcp(void)
 	free(dir);
 }
 
+/* The llama fixture's catalog with .metadata from tests/corrupt/<name>
+ * (NULL: its own): how many tensor keys fail dcp_check_tiling, the last
+ * message in msg. */
+static size_t untiled_keys(const char *name, char *msg, size_t size)
+{
+	const char *dir = src_path("tests/fixtures/e2e/llama/ckpt/iter_0000100");
+	char rel[256], *d = strdup(dir);
+	unsigned char *buf;
+	size_t len, i, bad = 0;
+	dcp_catalog cat;
+	td_err err = {{0}};
+
+	snprintf(rel, sizeof rel, "tests/corrupt/%s.metadata", name);
+	if (!name)
+		snprintf(rel, sizeof rel, "%s/.metadata", dir);
+	buf = read_all(name ? src_path(rel) : rel, &len);
+	memset(&cat, 0, sizeof cat);
+	CU_ASSERT_EQUAL_FATAL(dcp_load_buffer(d, buf, len, &cat, &err), 0);
+	for (i = 0; i < cat.nkeys; i++)
+		if (cat.keys[i].kind == DCP_TENSOR &&
+		    dcp_check_tiling(&cat, i, &err) != 0) {
+			bad++;
+			snprintf(msg, size, "%s", err.msg);
+		}
+	CU_ASSERT_EQUAL(dcp_check_tiling(&cat, cat.nkeys, &err), -1);
+	dcp_free(&cat);
+	free(buf);
+	free(d);
+	return bad;
+}
+
+static void test_tiling(void)
+{
+	char msg[TD_ERR_MAX] = "";
+
+	CU_ASSERT_EQUAL(untiled_keys(NULL, msg, sizeof msg), 0);
+	CU_ASSERT_EQUAL(untiled_keys("chunk_overlap", msg, sizeof msg), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "iter_0000100: key '"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "': chunks 0 and 1 overlap"));
+	CU_ASSERT_EQUAL(untiled_keys("chunk_gap", msg, sizeof msg), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "its chunks cover 4064 of 4096 "
+				      "elements"));
+}
+
 int register_dcp_tests(void)
 {
 	CU_pSuite s = CU_add_suite("dcp catalog", NULL, NULL);
@@ -186,5 +230,6 @@ int register_dcp_tests(void)
 	       !CU_add_test(s, "bad metadata.json", test_bad_backend) ||
 	       !CU_add_test(s, "bad common.pt", test_bad_common) ||
 	       !CU_add_test(s, "truncated .distcp", test_truncated_distcp) ||
-	       !CU_add_test(s, "missing .distcp", test_missing_distcp);
+	       !CU_add_test(s, "missing .distcp", test_missing_distcp) ||
+	       !CU_add_test(s, "chunks tile their tensor", test_tiling);
 }
