@@ -32,7 +32,7 @@ build metadata $COMMON $READER
 # mapbc runs the VM and the plan too (fuzz/vmharness.c) on fixtures under
 # the source tree
 VMPLAN="$SRC/src/reader/args.c $SRC/src/reader/checkpoint.c \
- $SRC/src/vm/match.c $SRC/src/vm/vm.c $SRC/src/vm/ops.c $SRC/src/vm/params.c \
+ $SRC/src/vm/match.c $SRC/src/vm/vm.c $SRC/src/vm/ops.c $SRC/src/plan/params.c \
  $SRC/src/plan/plan.c $SRC/src/plan/header.c $SRC/src/plan/print.c \
  $SRC/src/plan/origin.c $SRC/fuzz/vmharness.c"
 build mapbc $COMMON $READER $SRC/src/lang/program.c \

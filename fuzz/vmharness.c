@@ -57,7 +57,7 @@ void fz_close(fz_catalogs *c)
 }
 
 typedef struct sets {
-	vm_override ov[MAX_SETS];
+	plan_override ov[MAX_SETS];
 	char value[MAX_SETS][24];
 	int n;
 } sets;

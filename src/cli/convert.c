@@ -28,7 +28,7 @@
 typedef struct copts {
 	ch_request rq;
 	const char *input, *output, *explain;
-	vm_override sets[MAX_SETS];
+	plan_override sets[MAX_SETS];
 	int nsets;
 	const char *vocab;
 	uint64_t chunk_size;

@@ -370,9 +370,9 @@ static int prepare(builder *b, td_checkpoint *ck, const plan_options *opt)
 	uint32_t g;
 	vm_value v;
 
-	if (vm_params_resolve(b->prog, ck->has_args ? &ck->args : NULL,
-			      opt->overrides, opt->noverrides, &b->pl->params,
-			      b->err) != 0 || check_requires(b) != 0)
+	if (plan_params_resolve(b->prog, ck->has_args ? &ck->args : NULL,
+				opt->overrides, opt->noverrides, &b->pl->params,
+				b->err) != 0 || check_requires(b) != 0)
 		return -1;
 	b->group_on = calloc(b->prog->ngroups + 1, 1);
 	b->held_index = td_map_new();

@@ -11,6 +11,7 @@
 #include "../common/arena.h"
 #include "../reader/checkpoint.h"
 #include "../vm/vm.h"
+#include "params.h"
 #include "quant.h"
 
 typedef struct plan_entry {
@@ -71,7 +72,7 @@ typedef struct plan {
 
 typedef struct plan_options {
 	uint64_t chunk_size;          /* shard size limit (slime: 5 GiB) */
-	const vm_override *overrides;
+	const plan_override *overrides;
 	int noverrides;
 	const char *add_missing_from;  /* HF dir, or NULL */
 	const pq_spec *quant;          /* --quantize, or NULL */

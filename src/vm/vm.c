@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/intops.h"
@@ -606,4 +607,11 @@ int vm_run(const vm *m, const vm_entry *e, vm_result *res, td_err *err)
 				     p->rules[r].line);
 	}
 	return 0;
+}
+
+void vm_params_free(vm_params *pv)
+{
+	free(pv->v);
+	pv->v = NULL;
+	pv->n = 0;
 }

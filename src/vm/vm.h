@@ -14,7 +14,6 @@
 #include "../common/err.h"
 #include "../common/shape.h"
 #include "../lang/program.h"
-#include "../reader/args.h"
 #include "../common/dtype.h"
 
 #define VM_NAME_MAX 512
@@ -24,22 +23,14 @@ typedef struct vm_value {
 	int none;
 } vm_value;
 
-/* "name=value" from the command line; value an integer or "none". */
-typedef struct vm_override {
-	const char *name;
-	const char *value;
-} vm_override;
-
+/* The value of every param and let of the program, by parameter index,
+ * bound before the VM runs (src/plan/params.c); vm_eval computes the
+ * defaults. */
 typedef struct vm_params {
-	vm_value *v;      /* by parameter index */
+	vm_value *v;      /* malloc'd, n values */
 	uint32_t n;
 } vm_params;
 
-/* Values of every param and let: overrides, then common.pt's args, then
- * defaults.  A required parameter with no value is an error. */
-int vm_params_resolve(const mp_program *p, const arg_table *args,
-		      const vm_override *ov, int nov, vm_params *out,
-		      td_err *err);
 void vm_params_free(vm_params *pv);
 
 /* A tensor shape and type. */

@@ -217,7 +217,7 @@ static void test_ckpt(void)
 typedef struct plan_ctx {
 	td_checkpoint ck;
 	mp_program prog;
-	const vm_override *ov;
+	const plan_override *ov;
 	int nov;
 } plan_ctx;
 
@@ -237,7 +237,7 @@ static int run_plan(void *ctx, char *msg, size_t size)
 }
 
 static void plan_sweep(const char *family, const char *what,
-		       const vm_override *ov, int nov)
+		       const plan_override *ov, int nov)
 {
 	const char *inc[] = {NULL};
 	mc_options o = {inc, 1, NULL, 0};

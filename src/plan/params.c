@@ -1,10 +1,9 @@
 /* params.c — the values of a program's parameters for one checkpoint. */
+#include "params.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "vm.h"
-#include "vm_int.h"
 
 static int parse_value(const char *s, vm_value *v)
 {
@@ -36,7 +35,7 @@ static int from_args(const arg_table *args, const char *name, vm_value *v)
 }
 
 static int resolve_one(const mp_program *p, uint32_t i, const arg_table *args,
-		       const vm_override *ov, int nov, vm_params *out,
+		       const plan_override *ov, int nov, vm_params *out,
 		       td_err *err)
 {
 	const mp_param *pa = &p->params[i];
@@ -71,9 +70,9 @@ static int resolve_one(const mp_program *p, uint32_t i, const arg_table *args,
 	return 0;
 }
 
-int vm_params_resolve(const mp_program *p, const arg_table *args,
-		      const vm_override *ov, int nov, vm_params *out,
-		      td_err *err)
+int plan_params_resolve(const mp_program *p, const arg_table *args,
+			const plan_override *ov, int nov, vm_params *out,
+			td_err *err)
 {
 	uint32_t i;
 	int k;
@@ -99,11 +98,4 @@ int vm_params_resolve(const mp_program *p, const arg_table *args,
 		}
 	out->n = p->nparams;
 	return 0;
-}
-
-void vm_params_free(vm_params *pv)
-{
-	free(pv->v);
-	pv->v = NULL;
-	pv->n = 0;
 }
