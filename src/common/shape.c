@@ -101,3 +101,22 @@ void td_shape_str(const int64_t *dims, int ndim, char *buf, size_t size)
 	if (len < size)
 		snprintf(buf + len, size - len, ndim ? "]" : "[]");
 }
+
+int td_box_intersect(const int64_t *alo, const int64_t *asz,
+		     const int64_t *blo, const int64_t *bsz, int ndim,
+		     int64_t *lo, int64_t *sz)
+{
+	int d;
+
+	for (d = 0; d < ndim; d++) {
+		int64_t a = alo[d] > blo[d] ? alo[d] : blo[d];
+		int64_t ha = alo[d] + asz[d], hb = blo[d] + bsz[d];
+		int64_t b = ha < hb ? ha : hb;
+
+		if (b <= a)
+			return 0;
+		lo[d] = a;
+		sz[d] = b - a;
+	}
+	return 1;
+}

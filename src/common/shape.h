@@ -32,6 +32,13 @@ typedef void (*td_run_fn)(void *ctx, int64_t dst, int64_t src, int64_t n);
 void td_shape_walk(const int64_t *dims, int ndim, const int64_t *ds,
 		   const int64_t *ss, td_run_fn fn, void *ctx);
 
+/* The intersection of two boxes of ndim dimensions, each a corner and
+ * sizes ((alo, asz) and (blo, bsz); corner + size must not overflow),
+ * into (lo, sz); 0 when it is empty. */
+int td_box_intersect(const int64_t *alo, const int64_t *asz,
+		     const int64_t *blo, const int64_t *bsz, int ndim,
+		     int64_t *lo, int64_t *sz);
+
 /* "[2, 96, 32]" into buf. */
 void td_shape_str(const int64_t *dims, int ndim, char *buf, size_t size);
 

@@ -107,16 +107,11 @@ static int chunk_segment(dcp_catalog *cat, dcp_key *k, size_t ci,
 	ts_tensor t;
 	int d;
 
+	if (!td_box_intersect(c->offsets, c->sizes, elo, esz, k->ndim, lo, sz))
+		return 2; /* no overlap: nothing to add */
 	for (d = 0; d < k->ndim; d++) {
-		int64_t a = c->offsets[d] > elo[d] ? c->offsets[d] : elo[d];
-		int64_t b1 = c->offsets[d] + c->sizes[d], b2 = elo[d] + esz[d];
-		int64_t b = b1 < b2 ? b1 : b2;
-
-		if (b <= a)
-			return 2; /* no overlap: nothing to add */
-		lo[d] = a - elo[d];
-		rel[d] = a - c->offsets[d];
-		sz[d] = b - a;
+		rel[d] = lo[d] - c->offsets[d];
+		lo[d] -= elo[d];
 		numel *= sz[d];
 	}
 	if (!box_run(lo, sz, esz, k->ndim, &in_entry) ||

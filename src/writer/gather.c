@@ -17,20 +17,9 @@ typedef struct box {
 /* chunk ∩ entry box; 0 if empty. */
 static int intersect(const dcp_chunk *c, const box *e, box *out)
 {
-	int d;
-
 	out->n = e->n;
-	for (d = 0; d < e->n; d++) {
-		int64_t lo = c->offsets[d] > e->lo[d] ? c->offsets[d] : e->lo[d];
-		int64_t hi_c = c->offsets[d] + c->sizes[d], hi_e = e->lo[d] + e->size[d];
-		int64_t hi = hi_c < hi_e ? hi_c : hi_e;
-
-		if (hi <= lo)
-			return 0;
-		out->lo[d] = lo;
-		out->size[d] = hi - lo;
-	}
-	return 1;
+	return td_box_intersect(c->offsets, c->sizes, e->lo, e->size, e->n,
+				out->lo, out->size);
 }
 
 typedef struct scatter {
