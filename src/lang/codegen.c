@@ -36,18 +36,49 @@ static int add_capture(compiler *c, mc_scope *sc, const char *name, int kind,
 	return sc->n++;
 }
 
+/* Adjacent literal text parts, merged into one string (patterns and
+ * output names alike). */
+typedef struct text_run {
+	char buf[4096];
+	size_t len;
+} text_run;
+
+/* Appends text part p; a run too long is an error naming `what`. */
+static int text_add(compiler *c, text_run *r, const ast_part *p,
+		    const char *what)
+{
+	size_t k = strlen(p->text);
+
+	if (r->len + k >= sizeof r->buf) {
+		mc_error(c, p->loc, "%s too long", what);
+		return -1;
+	}
+	memcpy(r->buf + r->len, p->text, k);
+	r->len += k;
+	return 0;
+}
+
+/* 1 and the run's string in the program (the run is then empty), or 0
+ * when it is empty. */
+static int text_take(compiler *c, text_run *r, uint32_t *str)
+{
+	if (!r->len)
+		return 0;
+	r->buf[r->len] = '\0';
+	r->len = 0;
+	*str = mb_str(&c->b, r->buf);
+	return 1;
+}
+
 /* Literal text runs are merged into one PI_LIT item. */
-static void flush_text(compiler *c, char *buf, size_t *len, uint32_t *n)
+static void flush_text(compiler *c, text_run *r, uint32_t *n)
 {
 	mp_item it = {PI_LIT, 0, 0};
 
-	if (!*len)
+	if (!text_take(c, r, &it.arg))
 		return;
-	buf[*len] = '\0';
-	it.arg = mb_str(&c->b, buf);
 	mb_item(&c->b, it);
 	(*n)++;
-	*len = 0;
 }
 
 /* One non-literal part: a capture or '*'.  Returns 0 or -1. */
@@ -91,8 +122,7 @@ int32_t mc_pattern(compiler *c, const ast_list *parts, src_loc loc,
 		   mc_scope *sc, int group)
 {
 	mp_pattern pat = {c->b.p.nitems, 0, 0};
-	char buf[4096];
-	size_t len = 0;
+	text_run run = {"", 0};
 	int i, prev_capture = 0, rc = 0;
 
 	for (i = 0; i < parts->n; i++) {
@@ -100,14 +130,8 @@ int32_t mc_pattern(compiler *c, const ast_list *parts, src_loc loc,
 		mp_item it = {0, 0, 0};
 
 		if (p->kind == SP_TEXT) {
-			size_t k = strlen(p->text);
-
-			if (len + k >= sizeof buf) {
-				mc_error(c, p->loc, "pattern too long");
+			if (text_add(c, &run, p, "pattern") != 0)
 				return -1;
-			}
-			memcpy(buf + len, p->text, k);
-			len += k;
 			prev_capture = 0;
 			continue;
 		}
@@ -116,14 +140,14 @@ int32_t mc_pattern(compiler *c, const ast_list *parts, src_loc loc,
 				 "text, or the match is ambiguous");
 			rc = -1;
 		}
-		flush_text(c, buf, &len, &pat.n);
+		flush_text(c, &run, &pat.n);
 		if (capture_item(c, p, sc, group, &it) != 0)
 			rc = -1;
 		else
 			mb_item(&c->b, it), pat.n++;
 		prev_capture = 1;
 	}
-	flush_text(c, buf, &len, &pat.n);
+	flush_text(c, &run, &pat.n);
 	if (pat.n == 0) {
 		mc_error(c, loc, "empty pattern");
 		return -1;
@@ -287,31 +311,23 @@ static int name_part(compiler *c, const ast_part *p, const mc_scope *sc)
  * NAMELIT. */
 int mc_name(compiler *c, const ast_list *parts, const mc_scope *sc)
 {
-	char buf[4096];
-	size_t len = 0;
+	text_run run = {"", 0};
+	uint32_t lit;
 	int i, rc = 0;
 
 	for (i = 0; i < parts->n; i++) {
 		const ast_part *p = parts->v[i];
-		size_t k = p->kind == SP_TEXT ? strlen(p->text) : 0;
 
-		if (p->kind == SP_TEXT && len + k < sizeof buf) {
-			memcpy(buf + len, p->text, k);
-			len += k;
+		if (p->kind == SP_TEXT) {
+			rc |= text_add(c, &run, p, "output name");
 			continue;
 		}
-		if (len) {
-			buf[len] = '\0';
-			mb_instr(&c->b, MP_NAMELIT, 0, (int32_t)mb_str(&c->b, buf),
-				p->loc.line);
-			len = 0;
-		}
+		if (text_take(c, &run, &lit))
+			mb_instr(&c->b, MP_NAMELIT, 0, (int32_t)lit, p->loc.line);
 		rc |= name_part(c, p, sc);
 	}
-	if (len) {
-		buf[len] = '\0';
-		mb_instr(&c->b, MP_NAMELIT, 0, (int32_t)mb_str(&c->b, buf), 0);
-	}
+	if (text_take(c, &run, &lit))
+		mb_instr(&c->b, MP_NAMELIT, 0, (int32_t)lit, 0);
 	return rc;
 }
 

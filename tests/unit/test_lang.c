@@ -130,6 +130,21 @@ static void test_mistakes(void)
 	       "split(0, [q, k, v])");
 }
 
+/* Literal text of 4096 bytes or more, in a pattern or an output name:
+ * one error, where the text starts. */
+static void test_long_text(void)
+{
+	static char src[2][5200];
+	char text[5001];
+
+	memset(text, 'a', 5000);
+	text[5000] = '\0';
+	snprintf(src[0], sizeof src[0], "\"%s\" -> \"b\"\n", text);
+	snprintf(src[1], sizeof src[1], "\"b\" -> \"x.%s\"\n", text);
+	expect(src[0], "t.map:1:2: error: pattern too long");
+	expect(src[1], "t.map:1:9: error: output name too long");
+}
+
 /* The caret line points at the column. */
 static void test_caret(void)
 {
@@ -467,6 +482,7 @@ int register_lang_tests(void)
 	CU_pSuite s = CU_add_suite("rule language", NULL, NULL);
 
 	return !s || !CU_add_test(s, "mistakes and their messages", test_mistakes) ||
+	       !CU_add_test(s, "literal text too long", test_long_text) ||
 	       !CU_add_test(s, "caret", test_caret) ||
 	       !CU_add_test(s, "several errors in one run", test_several_errors) ||
 	       !CU_add_test(s, "defined ops", test_defined_ops) ||
