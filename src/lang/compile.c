@@ -295,6 +295,18 @@ typedef struct prefixes {
 	int n;
 } prefixes;
 
+/* s's parts after the n prefixes of the enclosing uses (px's src or dst
+ * side). */
+static ast_list prefixed(compiler *c, const ast_str *const *prefix, int n,
+			 const ast_str *s)
+{
+	const ast_str *strs[MC_MAX_USE_DEPTH + 2];
+
+	memcpy(strs, prefix, (size_t)n * sizeof strs[0]);
+	strs[n] = s;
+	return mc_concat(c, strs, n + 1);
+}
+
 /* The rule file's base name: bytecode stays the same wherever it was
  * compiled from, and diagnostics still say which file. */
 static uint32_t where(compiler *c, const ast_stmt *s)
@@ -377,13 +389,9 @@ static int rule_code(compiler *c, const ast_stmt *s, const prefixes *px,
 	}
 	for (j = 0; j < s->targets.n; j++) {
 		const ast_target *t = s->targets.v[j];
-		const ast_str *names[MC_MAX_USE_DEPTH + 2];
-		ast_list parts;
+		ast_list parts = prefixed(c, px->dst, px->n, t->name);
 		int one = 1;
 
-		memcpy(names, px->dst, (size_t)px->n * sizeof names[0]);
-		names[px->n] = t->name;
-		parts = mc_concat(c, names, px->n + 1);
 		if (parts.n == 0) {
 			mc_error(c, t->name->loc, "empty output name");
 			rc = -1;
@@ -548,7 +556,6 @@ static const ast_part *first_alternatives(const ast_str *str)
 
 static void compile_rule(compiler *c, const ast_stmt *s, const prefixes *px)
 {
-	const ast_str *srcs[MC_MAX_USE_DEPTH + 2];
 	mc_scope sc = {0};
 	ast_list parts;
 	mp_rule r = {0, 0, where(c, s), (uint32_t)s->loc.line};
@@ -559,9 +566,7 @@ static void compile_rule(compiler *c, const ast_stmt *s, const prefixes *px)
 		compile_alternatives(c, s, px, alt);
 		return;
 	}
-	memcpy(srcs, px->src, (size_t)px->n * sizeof srcs[0]);
-	srcs[px->n] = s->str;
-	parts = mc_concat(c, srcs, px->n + 1);
+	parts = prefixed(c, px->src, px->n, s->str);
 	pat = mc_pattern(c, &parts, s->str->loc, &sc, 0);
 	if (pat < 0)
 		return;
@@ -624,14 +629,10 @@ static void compile_group(compiler *c, const ast_stmt *s, const prefixes *px)
 	int i;
 
 	for (i = 0; i < s->targets.n; i++) {
-		const ast_str *names[MC_MAX_USE_DEPTH + 2];
-		ast_list parts;
+		ast_list parts = prefixed(c, px->dst, px->n, s->targets.v[i]);
 		mc_scope sc = {0};
 		int32_t pat;
 
-		memcpy(names, px->dst, (size_t)px->n * sizeof names[0]);
-		names[px->n] = s->targets.v[i];
-		parts = mc_concat(c, names, px->n + 1);
 		pat = mc_pattern(c, &parts, ((ast_str *)s->targets.v[i])->loc,
 				 &sc, 1);
 		if (pat < 0)
