@@ -4,9 +4,9 @@
 # sanitizers, -O0), runs `make check` there, then
 #   1. reports line coverage of every file under src/, and the total;
 #   2. fails unless the data path ran: every function of
-#      src/writer/convert.c (the casts), the view evaluators of
+#      src/writer/cast.c (the casts), the view evaluators of
 #      src/writer/exec.c and the view constructors of src/vm/ops.c ran,
-#      every `case TD_DT_...` line of convert.c (each dtype read and
+#      every `case TD_DT_...` line of cast.c (each dtype read and
 #      written) ran, and every opcode's `case MP_...` code in src/vm/vm.c
 #      ran (labels sharing one line share its count; tests/cli/ops.sh
 #      checks separately that the bytecode it runs holds every opcode).
@@ -87,8 +87,8 @@ func_ran() { # file function
 		fails=$((fails + 1))
 	fi
 }
-for f in bf16_to_f32 f32_to_bf16 f16_to_f32 f32_to_f16 get put cv_convert; do
-	func_ran src/writer/convert.c $f
+for f in bf16_to_f32 f32_to_bf16 f16_to_f32 f32_to_f16 get put cast_elements; do
+	func_ran src/writer/cast.c $f
 done
 for f in eval_cat eval_reshape ex_apply_view eval_view eval_cast ex_eval; do
 	func_ran src/writer/exec.c $f
@@ -103,19 +103,19 @@ done
 gcov_file() { # src/dir/file.c -> its .gcov (gcov -p mangles / into #)
 	ls gcov/*"$(echo "$1" | sed 's|/|#|g')".gcov 2>/dev/null | head -n 1
 }
-cv=$(gcov_file src/writer/convert.c)
+cv=$(gcov_file src/writer/cast.c)
 if [ -n "$cv" ]; then
 	n=$(grep -c 'case TD_DT_' "$cv")
 	bad=$(grep 'case TD_DT_' "$cv" | grep '#####' | sed 's/^ *#####: *//')
 	if [ "$n" -lt 8 ]; then
-		echo "MISSING: convert.c has $n 'case TD_DT_' lines (8 expected)"
+		echo "MISSING: cast.c has $n 'case TD_DT_' lines (8 expected)"
 		fails=$((fails + 1))
 	elif [ -n "$bad" ]; then
-		echo "NEVER RAN in convert.c:"; echo "$bad"
+		echo "NEVER RAN in cast.c:"; echo "$bad"
 		fails=$((fails + 1))
 	fi
 else
-	echo "MISSING: no gcov output for src/writer/convert.c"; fails=$((fails + 1))
+	echo "MISSING: no gcov output for src/writer/cast.c"; fails=$((fails + 1))
 fi
 
 vm=$(gcov_file src/vm/vm.c)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "convert.h"
+#include "cast.h"
 
 #pragma GCC diagnostic error "-Wswitch-enum"
 
@@ -305,8 +305,8 @@ static int eval_cast(const vm_node *n, const ex_view *in, ex_pool *pool,
 			       err);
 	if (!out->base)
 		return -1;
-	return cv_convert(bytes, src.dtype, out->base, out->dtype,
-			  view_numel(in), err);
+	return cast_elements(bytes, src.dtype, out->base, out->dtype,
+			     view_numel(in), err);
 }
 
 int ex_eval(const vm_node *n, const ex_view *entry, ex_pool *pool,

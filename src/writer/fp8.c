@@ -4,7 +4,7 @@
  * tests/fixtures/fp8/cast_vectors.txt. */
 #include "fp8.h"
 
-#include "convert.h"
+#include "cast.h"
 
 #include <stdlib.h>
 
@@ -165,8 +165,9 @@ static float round_to(float v, td_dtype t)
 		b += 0x7fffu + ((b >> 16) & 1);
 		return bits_f32(b & 0xffff0000u);
 	}
-	if (cv_convert((const unsigned char *)&v, TD_DT_F32, h, t, 1, &err) != 0 ||
-	    cv_convert(h, t, (unsigned char *)&r, TD_DT_F32, 1, &err) != 0)
+	if (cast_elements((const unsigned char *)&v, TD_DT_F32, h, t, 1,
+			  &err) != 0 ||
+	    cast_elements(h, t, (unsigned char *)&r, TD_DT_F32, 1, &err) != 0)
 		return v;   /* not reached: both pairs are supported */
 	return r;
 }

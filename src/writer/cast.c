@@ -1,4 +1,4 @@
-#include "convert.h"
+#include "cast.h"
 
 #include <math.h>
 #include <string.h>
@@ -101,8 +101,8 @@ static int put(unsigned char *p, td_dtype t, double v, td_dtype from)
 	}
 }
 
-int cv_convert(const unsigned char *src, td_dtype from, unsigned char *dst,
-	       td_dtype to, uint64_t n, td_err *err)
+int cast_elements(const unsigned char *src, td_dtype from,
+		  unsigned char *dst, td_dtype to, uint64_t n, td_err *err)
 {
 	size_t si = td_dtype_size(from), di = td_dtype_size(to);
 	uint64_t i;

@@ -1,4 +1,4 @@
-/* cv_convert (src/writer/convert.c) against torch: every pair of bf16,
+/* cast_elements (src/writer/cast.c) against torch: every pair of bf16,
  * f16, f32 and f64, on special values (NaN, +-inf, ties to even,
  * subnormals, overflow, -0) and random bit patterns, with the results
  * torch 2.6 computed (tests/fixtures/ops/cast_vectors.txt, written by
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/writer/convert.h"
+#include "../../src/writer/cast.h"
 #include "helpers.h"
 #include "suites.h"
 
@@ -192,7 +192,7 @@ static void test_cast_vectors(void)
 
 		pairs[v[i].from][v[i].to]++;
 		put_bits(src, v[i].from, v[i].in);
-		refused = cv_convert(src, dt_enum[v[i].from], dst,
+		refused = cast_elements(src, dt_enum[v[i].from], dst,
 				     dt_enum[v[i].to], 1, &err) != 0;
 		if (!refused) {
 			got = get_bits(dst, v[i].to);
@@ -255,14 +255,14 @@ static void test_cast_blocks(void)
 		same = malloc(m * fs);
 		for (size_t q = 0; q < m; q++)
 			put_bits(src + q * fs, f, v[i + q].in);
-		rc = cv_convert(src, dt_enum[f], all, dt_enum[t], m, &err);
+		rc = cast_elements(src, dt_enum[f], all, dt_enum[t], m, &err);
 		for (size_t q = 0; q < m && rc == 0; q++)
-			CU_ASSERT_EQUAL(cv_convert(src + q * fs, dt_enum[f],
+			CU_ASSERT_EQUAL(cast_elements(src + q * fs, dt_enum[f],
 						   one + q * ts, dt_enum[t], 1,
 						   &err), 0);
 		if (rc == 0)
 			CU_ASSERT(memcmp(all, one, m * ts) == 0);
-		CU_ASSERT_EQUAL(cv_convert(src, dt_enum[f], same, dt_enum[f], m,
+		CU_ASSERT_EQUAL(cast_elements(src, dt_enum[f], same, dt_enum[f], m,
 					   &err), 0);
 		CU_ASSERT(memcmp(src, same, m * fs) == 0);
 		free(src);
@@ -279,8 +279,8 @@ static void test_cast_unsupported(void)
 	unsigned char src[8] = {0}, dst[8];
 	td_err err = {0};
 
-	CU_ASSERT_NOT_EQUAL(cv_convert(src, TD_DT_I32, dst, TD_DT_F32, 1, &err), 0);
-	CU_ASSERT_NOT_EQUAL(cv_convert(src, TD_DT_F32, dst, TD_DT_I64, 1, &err), 0);
+	CU_ASSERT_NOT_EQUAL(cast_elements(src, TD_DT_I32, dst, TD_DT_F32, 1, &err), 0);
+	CU_ASSERT_NOT_EQUAL(cast_elements(src, TD_DT_F32, dst, TD_DT_I64, 1, &err), 0);
 }
 
 int register_convert_tests(void)
