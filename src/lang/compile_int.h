@@ -10,7 +10,7 @@
 #include "compile.h"
 #include "source.h"
 
-#define MC_MAX_CAPS 16
+#define MC_MAX_CAPS (MP_MAX_CAPS - 1) /* the last: a rewrite's split index */
 #define MC_MAX_INCLUDE_DEPTH 16
 #define MC_MAX_USE_DEPTH 8
 #define MC_MAX_OP_DEPTH 8

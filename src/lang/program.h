@@ -18,6 +18,13 @@
 #define MP_VERSION 3
 #define MP_NO (-1)   /* "absent" for optional indexes */
 
+/* Limits every valid program keeps: mp_validate checks them and the VM
+ * sizes its stacks by them, so a program that loads cannot overrun. */
+#define MP_MAX_STACK 256     /* integers on the stack */
+#define MP_MAX_STREAMS 64    /* working (and saved) tensors */
+#define MP_MAX_CAPS 17       /* a pattern's 16 captures + a rewrite's split
+			      * index */
+
 typedef struct mp_instr {
 	uint8_t op;
 	uint8_t a;       /* counts (RESHAPE, SPLIT, ...) */

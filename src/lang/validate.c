@@ -15,9 +15,9 @@
 
 #pragma GCC diagnostic error "-Wswitch-enum"
 
-#define MAX_DEPTH 256
-#define MAX_STREAMS 64
-#define MAX_CAPS 17    /* 16 pattern captures + a rewrite's split index */
+#define MAX_DEPTH MP_MAX_STACK
+#define MAX_STREAMS MP_MAX_STREAMS
+#define MAX_CAPS MP_MAX_CAPS
 #define MAX_VIEW_DIMS 8
 
 typedef enum prog_kind { PROG_EXPR, PROG_NAME, PROG_RULE } prog_kind;

@@ -7,7 +7,7 @@
 
 #include "../lang/program.h"
 
-#define VM_MAX_CAPS 17  /* 16 pattern captures + a rewrite's for variable */
+#define VM_MAX_CAPS MP_MAX_CAPS
 
 typedef struct vm_caps {
 	int64_t ints[VM_MAX_CAPS];      /* PI_INT captures */

@@ -1,9 +1,11 @@
-/* vm.c — the bytecode interpreter.  One loop runs every kind of program
- * (expression, name, rule) through one flat switch with a case per
- * opcode.  The loader has already checked operands, stack depths and the
- * tensor working set of every program (validate.c), so only run-time
- * facts are checked here: integer values (overflow, division by zero,
- * none) and shapes. */
+/* vm.c — the bytecode interpreter.  One loop (run) runs every kind of
+ * program (expression, name, rule) through one switch with a case per
+ * opcode (step); the view opcodes share one more (view_one).  The loader
+ * has already checked operands, stack depths and the tensor working set
+ * of every program against the limits in program.h (validate.c), so only
+ * values are checked here: integers (overflow, division by zero, none),
+ * the dimensions and tensors they index, shapes, and the length of the
+ * names built (VM_NAME_MAX). */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,8 +17,8 @@
 
 #pragma GCC diagnostic error "-Wswitch-enum"
 
-#define STACK_MAX 256
-#define STREAMS_MAX 64
+#define STACK_MAX MP_MAX_STACK
+#define STREAMS_MAX MP_MAX_STREAMS
 
 typedef struct state {
 	const mp_program *p;
