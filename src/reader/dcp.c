@@ -1077,10 +1077,10 @@ static const td_file *get_file(const file_src *fs, size_t i, td_err *err)
 
 /* Chunk i's archive: the item as stored, or decompressed (once) into the
  * scratch file; *off and *len say where in the file returned. */
-static const td_file *archive_of(const file_src *fs, dcp_catalog *cat,
-				 dcp_key *key, size_t i, uint64_t *off,
-				 uint64_t *len, td_err *err)
+static const td_file *archive_of(const file_src *fs, dcp_key *key, size_t i,
+				 uint64_t *off, uint64_t *len, td_err *err)
 {
+	dcp_catalog *cat = fs->cat;
 	dcp_chunk *ch = &key->chunks[i];
 	const td_file *src = get_file(fs, ch->item_file, err);
 	xf_item *x;
@@ -1136,14 +1136,14 @@ static int check_decompressed(dcp_chunk *ch, const td_file *f,
 /* Reads chunk i's archive.  The first reader to finish records the
  * location; another thread resolving the same chunk meanwhile just uses
  * its own reading. */
-static int read_and_record(const file_src *fs, dcp_catalog *cat,
-			   dcp_key *key, size_t i, ts_tensor *out,
-			   td_err *err)
+static int read_and_record(const file_src *fs, dcp_key *key, size_t i,
+			   ts_tensor *out, td_err *err)
 {
+	const dcp_catalog *cat = fs->cat;
 	unsigned char none = CHUNK_UNRESOLVED;
 	dcp_chunk *ch = &key->chunks[i];
 	uint64_t off, len;
-	const td_file *f = archive_of(fs, cat, key, i, &off, &len, err);
+	const td_file *f = archive_of(fs, key, i, &off, &len, err);
 
 	if (!f)
 		return -1;
@@ -1164,26 +1164,31 @@ static int read_and_record(const file_src *fs, dcp_catalog *cat,
 	return 0;
 }
 
+/* Chunk i's location: recorded already, or read from its archive. */
+static int read_chunk(const file_src *fs, dcp_key *key, size_t i,
+		      ts_tensor *out, td_err *err)
+{
+	int rc = cached_chunk(fs->cat, key, i, out, err);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	return read_and_record(fs, key, i, out, err);
+}
+
 int dcp_read_chunk(dcp_catalog *cat, dcp_key *key, size_t i,
 		   ts_tensor *out, td_err *err)
 {
 	file_src fs = {cat, NULL};
-	int rc = cached_chunk(cat, key, i, out, err);
 
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
-	return read_and_record(&fs, cat, key, i, out, err);
+	return read_chunk(&fs, key, i, out, err);
 }
 
 int dcp_read_chunk_shared(dcp_catalog *cat, dcp_key *key, size_t i,
 			  dcp_handles *hs, ts_tensor *out, td_err *err)
 {
 	file_src fs = {cat, hs};
-	int rc = cached_chunk(cat, key, i, out, err);
 
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
-	return read_and_record(&fs, cat, key, i, out, err);
+	return read_chunk(&fs, key, i, out, err);
 }
 
 /* ---------------------------------------------------------------- handles */
