@@ -177,29 +177,43 @@ static int add_output(builder *b, const vm_output *o, uint32_t entry)
 	return route(b, t);
 }
 
+/* A new entry at the end of the plan, its outputs the next n tensors
+ * (the rest zero); NULL when out of memory. */
+static plan_entry *new_entry(builder *b, uint32_t n, td_err *err)
+{
+	plan *pl = b->pl;
+	plan_entry *pe;
+
+	if (grow((void **)&pl->entries, pl->nentries, &b->cap_entries,
+		 sizeof *pl->entries) != 0)
+		return td_errf(err, "out of memory"), NULL;
+	pe = &pl->entries[pl->nentries++];
+	memset(pe, 0, sizeof *pe);
+	pe->first = pl->ntensors;
+	pe->n = n;
+	return pe;
+}
+
 static int on_entry(void *ctx, const vm_entry *e, td_err *err)
 {
 	builder *b = ctx;
 	plan *pl = b->pl;
 	plan_entry *pe;
 	vm_result res;
+	const char *name;
 	int i;
 
 	if (vm_run(&b->m, e, &res, err) != 0)
 		return -1;
-	if (grow((void **)&pl->entries, pl->nentries, &b->cap_entries,
-		 sizeof *pl->entries) != 0)
+	name = td_arena_strndup(pl->arena, e->name, strlen(e->name));
+	if (!name)
 		return td_errf(err, "out of memory");
-	pe = &pl->entries[pl->nentries];
-	memset(pe, 0, sizeof *pe);
+	pe = new_entry(b, (uint32_t)res.nout, err);
+	if (!pe)
+		return -1;
 	pe->e = *e;
-	pe->e.name = td_arena_strndup(pl->arena, e->name, strlen(e->name));
-	if (!pe->e.name)
-		return td_errf(err, "out of memory");
+	pe->e.name = name;
 	pe->rule = res.rule;
-	pe->first = pl->ntensors;
-	pe->n = (uint32_t)res.nout;
-	pl->nentries++;
 	for (i = 0; i < res.nout; i++)
 		if (add_output(b, &res.out[i], pl->nentries - 1) != 0)
 			return -1;
@@ -274,15 +288,11 @@ static int origin_tensor(void *ctx, const char *name, const vm_shape *shape,
 	if (!o.node || td_shape_nbytes(shape->dims, shape->ndim,
 				       td_dtype_size(shape->dtype), &o.nbytes))
 		return -1;
-	if (grow((void **)&pl->entries, pl->nentries, &b->cap_entries,
-		 sizeof *pl->entries) != 0)
-		return td_errf(err, "out of memory");
-	pe = &pl->entries[pl->nentries++];
-	memset(pe, 0, sizeof *pe);
+	pe = new_entry(b, 1, err);
+	if (!pe)
+		return -1;
 	pe->e.name = o.name;
 	pe->e.shape = *shape;
-	pe->first = pl->ntensors;
-	pe->n = 1;
 	pe->origin = f;
 	pe->origin_off = offset;
 	return add_output(b, &o, pl->nentries - 1);
