@@ -632,12 +632,29 @@ static int op_from_mark(parser *p, unsigned char op)
 	return push(p, new_seq(p, k, slot(p, from), n));
 }
 
+/* Offers n items (dict: key, value pairs) added to target to the
+ * streaming callback; unless it takes them, appends them to vec. */
+static int store_items(parser *p, pk_value *target, pk_vec *vec,
+		       pk_value **items, size_t n, int dict)
+{
+	size_t i;
+
+	switch (offer(p, target, items, n, dict)) {
+	case 1:  return 0;
+	case 0:  break;
+	default: return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (vec_push(p, target, vec, items[i]) != 0)
+			return -1;
+	return 0;
+}
+
 /* Appends n values to a list, a set, or an object (list subclass). */
 static int add_items(parser *p, pk_value *target, pk_value **items, size_t n,
 		     int is_set)
 {
 	pk_vec *vec;
-	size_t i;
 
 	if (target->kind == PK_LIST && !is_set)
 		vec = &target->u.seq;
@@ -648,15 +665,7 @@ static int add_items(parser *p, pk_value *target, pk_value **items, size_t n,
 	else
 		return fail(p, is_set ? "ADDITEMS onto something not a set"
 				      : "APPEND onto something not a list");
-	switch (offer(p, target, items, n, 0)) {
-	case 1:  return 0;
-	case 0:  break;
-	default: return -1;
-	}
-	for (i = 0; i < n; i++)
-		if (vec_push(p, target, vec, items[i]) != 0)
-			return -1;
-	return 0;
+	return store_items(p, target, vec, items, n, 0);
 }
 
 static int op_append(parser *p, unsigned char op)
@@ -683,7 +692,6 @@ static int op_appends(parser *p, unsigned char op)
 static int set_items(parser *p, pk_value *target, pk_value **kv, size_t n)
 {
 	pk_vec *vec;
-	size_t i;
 
 	if (n % 2)
 		return fail(p, "odd number of items for SETITEMS");
@@ -693,15 +701,7 @@ static int set_items(parser *p, pk_value *target, pk_value **kv, size_t n)
 		vec = &target->u.obj->dict_items;
 	else
 		return fail(p, "SETITEM onto something not a dict");
-	switch (offer(p, target, kv, n, 1)) {
-	case 1:  return 0;
-	case 0:  break;
-	default: return -1;
-	}
-	for (i = 0; i < n; i++)
-		if (vec_push(p, target, vec, kv[i]) != 0)
-			return -1;
-	return 0;
+	return store_items(p, target, vec, kv, n, 1);
 }
 
 static int op_setitem(parser *p, unsigned char op)
