@@ -211,11 +211,26 @@ static int valid_relative_path(const char *p)
 	       strcmp(p, "..") != 0 && strcmp(p, ".metadata") != 0;
 }
 
+/* Appends a copy of name to the catalog's files (which owns it then). */
+static int add_file(loader *ld, const char *name)
+{
+	dcp_catalog *c = ld->cat;
+	char **nf = realloc(c->files, (c->nfiles + 1) * sizeof *nf);
+
+	if (!nf)
+		return bad(ld, NULL, "out of memory");
+	c->files = nf;
+	c->files[c->nfiles] = strdup(name);
+	if (!c->files[c->nfiles])
+		return bad(ld, NULL, "out of memory");
+	c->nfiles++;
+	return 0;
+}
+
 static int file_index(loader *ld, const char *key, const char *rel,
 		      uint32_t *out)
 {
 	dcp_catalog *c = ld->cat;
-	char **nf;
 	size_t i;
 
 	if (!valid_relative_path(rel))
@@ -227,14 +242,9 @@ static int file_index(loader *ld, const char *key, const char *rel,
 	}
 	if (c->nfiles >= UINT32_MAX)
 		return bad(ld, key, "too many storage files");
-	nf = realloc(c->files, (c->nfiles + 1) * sizeof *nf);
-	if (!nf)
-		return bad(ld, NULL, "out of memory");
-	c->files = nf;
-	c->files[c->nfiles] = strdup(rel);
-	if (!c->files[c->nfiles])
-		return bad(ld, NULL, "out of memory");
-	*out = (uint32_t)c->nfiles++; /* the catalog owns the copy from now */
+	if (add_file(ld, rel) != 0)
+		return -1;
+	*out = (uint32_t)(c->nfiles - 1);
 	if (td_map_put(ld->files, rel, strlen(rel), *out, NULL) < 0)
 		return bad(ld, NULL, "out of memory");
 	return 0;
@@ -701,25 +711,20 @@ static int on_items(void *ctx, const pk_value *target,
 static int add_scratch(loader *ld)
 {
 	dcp_catalog *c = ld->cat;
-	char name[4096], **nf;
+	char name[4096];
 	size_t i, j;
 
 	snprintf(name, sizeof name, "%s (zstd items, decompressed)", c->dir);
-	nf = realloc(c->files, (c->nfiles + 1) * sizeof *nf);
-	if (!nf)
-		return bad(ld, NULL, "out of memory");
-	c->files = nf;
-	c->files[c->nfiles] = strdup(name);
+	if (add_file(ld, name) != 0)
+		return -1;
 	c->scratch = xf_scratch_new(name);
-	if (!c->files[c->nfiles] || !c->scratch) {
-		free(c->files[c->nfiles]);
+	if (!c->scratch)
 		return bad(ld, NULL, "out of memory");
-	}
 	for (i = 0; i < c->nkeys; i++)
 		for (j = 0; j < c->keys[i].nchunks; j++)
 			if (c->keys[i].chunks[j].xform != XF_NONE)
-				c->keys[i].chunks[j].file = (uint32_t)c->nfiles;
-	c->nfiles++;
+				c->keys[i].chunks[j].file =
+					(uint32_t)(c->nfiles - 1);
 	return 0;
 }
 
