@@ -2,7 +2,6 @@
  * command's options, glued to the plan and the writer. */
 #include "convert.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -15,6 +14,7 @@
 
 #include "../common/clock.h"
 #include "../common/file.h"
+#include "../common/intops.h"
 #include "../common/units.h"
 #include "../plan/plan.h"
 #include "../writer/outdir.h"
@@ -52,17 +52,14 @@ typedef struct phases {
 static int parse_int(const char *flag, const char *s, long lo, long hi,
 		     long *out)
 {
-	char *end;
-	long v;
+	int64_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (end == s || *end || errno || v < lo || v > hi) {
+	if (td_parse_i64(s, lo, hi, &v) != 0) {
 		fprintf(stderr, "td2hf: %s: '%s' is not a whole number from "
 			"%ld to %ld\n", flag, s, lo, hi);
 		return -1;
 	}
-	*out = v;
+	*out = (long)v;
 	return 0;
 }
 

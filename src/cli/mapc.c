@@ -4,11 +4,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common/file.h"
+#include "../common/intops.h"
 #include "../lang/compile.h"
 #include "../lang/program.h"
 #include "rulesdir.h"
@@ -140,6 +142,7 @@ static int parse_args(int argc, char **argv, opts *o)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
+	int64_t n;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "o:I:dh", longopts, NULL)) != -1) {
@@ -147,7 +150,15 @@ static int parse_args(int argc, char **argv, opts *o)
 		case 'o': o->output = optarg; break;
 		case 'c': o->check = 1; break;
 		case 'd': o->disasm = 1; break;
-		case 'm': o->max_errors = atoi(optarg); break;
+		case 'm':
+			if (td_parse_i64(optarg, 0, INT_MAX, &n) != 0) {
+				fprintf(stderr, "mapc: --max-errors: '%s' is not "
+					"a whole number from 0 to %d\n", optarg,
+					INT_MAX);
+				return -1;
+			}
+			o->max_errors = (int)n;
+			break;
 		case 'h': usage(stdout); exit(0);
 		case 'O': print_opcodes(); exit(0);
 		case 'L': exit(list_rules());

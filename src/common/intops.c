@@ -1,5 +1,8 @@
 #include "intops.h"
 
+#include <errno.h>
+#include <stdlib.h>
+
 int td_i64_add(int64_t a, int64_t b, int64_t *r)
 {
 	if ((b > 0 && a > INT64_MAX - b) || (b < 0 && a < INT64_MIN - b))
@@ -57,5 +60,18 @@ int td_i64_neg(int64_t a, int64_t *r)
 	if (a == INT64_MIN)
 		return -1;
 	*r = -a;
+	return 0;
+}
+
+int td_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *r)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || *end || errno || v < lo || v > hi)
+		return -1;
+	*r = (int64_t)v;
 	return 0;
 }

@@ -16,4 +16,9 @@ int td_i64_floordiv(int64_t a, int64_t b, int64_t *r);
 int td_i64_floormod(int64_t a, int64_t b, int64_t *r);
 int td_i64_neg(int64_t a, int64_t *r);
 
+/* The whole of s as a decimal integer in [lo, hi] (an optional sign, then
+ * digits, nothing after): 0 with the value in *r, or -1 (and *r alone)
+ * for anything else, a value out of range included. */
+int td_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *r);
+
 #endif

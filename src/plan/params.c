@@ -1,22 +1,15 @@
 /* params.c — the values of a program's parameters for one checkpoint. */
 #include "params.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/intops.h"
+
 static int parse_value(const char *s, vm_value *v)
 {
-	char *end;
-
-	if (strcmp(s, "none") == 0) {
-		v->none = 1;
-		return 0;
-	}
-	errno = 0;
-	v->v = strtoll(s, &end, 10);
-	v->none = 0;
-	return errno || end == s || *end ? -1 : 0;
+	v->none = strcmp(s, "none") == 0;
+	return v->none ? 0 : td_parse_i64(s, INT64_MIN, INT64_MAX, &v->v);
 }
 
 /* From common.pt: 1 if the arg supplied a value, 0 if absent or None,

@@ -1,11 +1,11 @@
 /* quant.c — see quant.h. */
 #include "quant.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/intops.h"
 #include "../vm/match.h"
 
 int pq_parse_strategy(const char *s, pq_strategy *out, td_err *err)
@@ -26,15 +26,9 @@ int pq_parse_strategy(const char *s, pq_strategy *out, td_err *err)
 
 int pq_parse_block(const char *s, int64_t *out, td_err *err)
 {
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (end == s || *end || errno || v < 1 || v > INT32_MAX)
+	if (td_parse_i64(s, 1, INT32_MAX, out) != 0)
 		return td_errf(err, "--block-size %s: a block size is a whole "
 			       "number from 1 to %d", s, INT32_MAX);
-	*out = v;
 	return 0;
 }
 

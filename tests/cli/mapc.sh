@@ -39,6 +39,9 @@ else
 	bad "rule error" "status $rc" "$(cat "$TMP/err")"
 fi
 expect_fail "usage error" 2 "expected one input file" -- "$MAPC"
+expect_fail "--max-errors not a number" 2 \
+	"--max-errors: 'ten' is not a whole number from 0 to" -- \
+	"$MAPC" --max-errors ten "$SRCDIR/rules/llama.map"
 printf 'TD2HFMAP\002\000\000\000\014\000\000\000' >"$TMP/v2.mapbc"
 expect_fail "other bytecode version" 1 "bytecode version 2, but this td2hf reads version 3" -- \
 	"$MAPC" -d "$TMP/v2.mapbc"
