@@ -110,6 +110,10 @@ expect_fail "unknown parameter" 2 "--set wants NAME=VALUE" -- \
 	convert qwen3 "$TMP/x" --set oops
 expect_fail "no such parameter" 1 "--set nope: the rules have no parameter" -- \
 	convert qwen3 "$TMP/x" --set nope=1
+expect_fail "--set value not a number" 1 "--set num_layers=2x: not an integer or none" -- \
+	convert qwen3 "$TMP/x" --set num_layers=2x
+expect_fail "--set value beyond int64" 1 "--set num_layers=9223372036854775808: not an integer" -- \
+	convert qwen3 "$TMP/x" --set num_layers=9223372036854775808
 expect_fail "wrong family" 1 "no rule matches tensor" -- \
 	"$TD2HF" -q --rules "$RULES/llama.mapbc" --input "$FIX/perlayer" --output "$TMP/x"
 [ ! -e "$TMP/x" ] && ok "a failed run leaves no output" || bad "a failed run leaves no output"
