@@ -9,6 +9,30 @@
 #include "../common/grow.h"
 #include "../common/units.h"
 #include "../reader/pickle.h"
+#include "../vm/match.h"
+
+/* The skip of the rules that drops a stored key, as its pattern ("*_state*"),
+ * written into buf; NULL when none does or no rules were given. */
+static const char *skip_of(const mp_program *rules, const char *name,
+			   char *buf, size_t size)
+{
+	vm_caps caps;
+	uint32_t i;
+	FILE *f;
+
+	for (i = 0; rules && i < rules->nskips; i++) {
+		if (!vm_match(rules, rules->skips[i].pat, name, &caps))
+			continue;
+		buf[0] = '\0';
+		f = fmemopen(buf, size, "w");
+		if (f) {
+			mp_print_pattern(rules, rules->skips[i].pat, f);
+			fclose(f);
+		}
+		return buf;
+	}
+	return NULL;
+}
 
 static cJSON *int_array(const int64_t *v, int n)
 {
@@ -59,11 +83,12 @@ static int chunk_json(td_checkpoint *c, dcp_key *k, size_t i,
 	return 0;
 }
 
-static int key_json(td_checkpoint *c, dcp_key *k, int resolve,
-		    cJSON *keys, td_err *err)
+static int key_json(td_checkpoint *c, const mp_program *rules, dcp_key *k,
+		    int resolve, cJSON *keys, td_err *err)
 {
 	cJSON *o = cJSON_CreateObject(), *chunks = cJSON_CreateArray();
-	const char *skip = dcp_skip_reason(k->name);
+	char buf[256];
+	const char *skip = skip_of(rules, k->name, buf, sizeof buf);
 	size_t i;
 
 	cJSON_AddItemToArray(keys, o);
@@ -116,7 +141,8 @@ static cJSON *args_json(const td_checkpoint *c)
 	return o;
 }
 
-cJSON *inspect_json(td_checkpoint *c, int resolve, td_err *err)
+cJSON *inspect_json(td_checkpoint *c, const mp_program *rules, int resolve,
+		    td_err *err)
 {
 	cJSON *root = cJSON_CreateObject(), *keys = cJSON_CreateArray();
 	size_t i;
@@ -135,7 +161,8 @@ cJSON *inspect_json(td_checkpoint *c, int resolve, td_err *err)
 	add_num(root, "zstd_items", c->cat.nzstd);
 	cJSON_AddItemToObject(root, "keys", keys);
 	for (i = 0; i < c->cat.nkeys; i++)
-		if (key_json(c, &c->cat.keys[i], resolve, keys, err) != 0) {
+		if (key_json(c, rules, &c->cat.keys[i], resolve, keys,
+			     err) != 0) {
 			cJSON_Delete(root);
 			return NULL;
 		}
@@ -160,11 +187,13 @@ static int resolve_key(td_checkpoint *c, dcp_key *k, td_err *err)
 }
 
 /* A key's listing columns: its dtype ("bytes" for bytes entries), its
- * shape ("-" for them) and why the converter skips it (NULL: it does not). */
-static const char *key_columns(const dcp_key *k, char *shape, size_t size,
-			       const char **skip)
+ * shape ("-" for them) and the rules' skip that drops it (NULL: none),
+ * written into skip_buf. */
+static const char *key_columns(const dcp_key *k, const mp_program *rules,
+			       char *shape, size_t size, const char **skip,
+			       char *skip_buf, size_t skip_size)
 {
-	*skip = dcp_skip_reason(k->name);
+	*skip = skip_of(rules, k->name, skip_buf, skip_size);
 	if (k->kind != DCP_TENSOR) {
 		snprintf(shape, size, "-");
 		return "bytes";
@@ -173,10 +202,12 @@ static const char *key_columns(const dcp_key *k, char *shape, size_t size,
 	return td_dtype_st_name(k->dtype);
 }
 
-static void print_key(const dcp_key *k, int width, FILE *out)
+static void print_key(const dcp_key *k, const mp_program *rules, int width,
+		      FILE *out)
 {
-	char shape[128], size[32];
-	const char *skip, *dtype = key_columns(k, shape, sizeof shape, &skip);
+	char shape[128], size[32], buf[256];
+	const char *skip, *dtype = key_columns(k, rules, shape, sizeof shape,
+					       &skip, buf, sizeof buf);
 
 	td_human_bytes(k->nbytes, size, sizeof size);
 	fprintf(out, "%-*s %-6s %-20s %6zu %10s%s%s\n", width, k->name, dtype,
@@ -184,16 +215,17 @@ static void print_key(const dcp_key *k, int width, FILE *out)
 		skip ? skip : "");
 }
 
-static void print_summary(const td_checkpoint *c, FILE *out)
+static void print_summary(const td_checkpoint *c, const mp_program *rules,
+			  FILE *out)
 {
 	size_t i, tensors = 0, skipped = 0;
 	uint64_t bytes = 0;
-	char size[32];
+	char size[32], buf[256];
 
 	for (i = 0; i < c->cat.nkeys; i++) {
 		const dcp_key *k = &c->cat.keys[i];
 
-		if (dcp_skip_reason(k->name))
+		if (skip_of(rules, k->name, buf, sizeof buf))
 			skipped++;
 		else if (k->kind == DCP_TENSOR)
 			bytes += k->nbytes;
@@ -394,11 +426,13 @@ static int add_to_group(groups *gs, const dcp_key *k)
 	return 0;
 }
 
-static void print_group(const group *g, int width, FILE *out)
+static void print_group(const group *g, const mp_program *rules, int width,
+			FILE *out)
 {
-	char shape[128], size[32];
-	const char *skip, *dtype = key_columns(g->first, shape, sizeof shape,
-					       &skip);
+	char shape[128], size[32], buf[256];
+	const char *skip, *dtype = key_columns(g->first, rules, shape,
+					       sizeof shape, &skip, buf,
+					       sizeof buf);
 
 	td_human_bytes(g->bytes, size, sizeof size);
 	fprintf(out, "%-*s %7zu %-6s %-20s %8zu %10s%s%s\n", width,
@@ -408,7 +442,8 @@ static void print_group(const group *g, int width, FILE *out)
 
 /* One line per name pattern, in the order of first appearance; the
  * dtype and shape are the first key's. */
-static int print_groups(const td_checkpoint *c, FILE *out, td_err *err)
+static int print_groups(const td_checkpoint *c, const mp_program *rules,
+			FILE *out, td_err *err)
 {
 	groups gs = {0};
 	size_t i;
@@ -426,7 +461,7 @@ static int print_groups(const td_checkpoint *c, FILE *out, td_err *err)
 		fprintf(out, "%-*s %7s %-6s %-20s %8s %10s\n", width, "KEYS",
 			"COUNT", "DTYPE", "SHAPE", "CHUNKS", "BYTES");
 		for (i = 0; i < gs.n; i++)
-			print_group(&gs.g[i], width, out);
+			print_group(&gs.g[i], rules, width, out);
 		fprintf(out, "(%zu keys in %zu groups; --keys lists each)\n",
 			c->cat.nkeys, gs.n);
 	}
@@ -437,7 +472,8 @@ static int print_groups(const td_checkpoint *c, FILE *out, td_err *err)
 	return rc;
 }
 
-static void print_keys(const td_checkpoint *c, FILE *out)
+static void print_keys(const td_checkpoint *c, const mp_program *rules,
+		       FILE *out)
 {
 	size_t i;
 	int width = 3;
@@ -448,24 +484,24 @@ static void print_keys(const td_checkpoint *c, FILE *out)
 	fprintf(out, "%-*s %-6s %-20s %6s %10s\n", width, "KEY", "DTYPE",
 		"SHAPE", "CHUNKS", "BYTES");
 	for (i = 0; i < c->cat.nkeys; i++)
-		print_key(&c->cat.keys[i], width, out);
+		print_key(&c->cat.keys[i], rules, width, out);
 }
 
-int inspect_text(td_checkpoint *c, int resolve, const char *args,
-		 inspect_list list, FILE *out, td_err *err)
+int inspect_text(td_checkpoint *c, const mp_program *rules, int resolve,
+		 const char *args, inspect_list list, FILE *out, td_err *err)
 {
 	size_t i;
 
 	for (i = 0; resolve && i < c->cat.nkeys; i++)
 		if (resolve_key(c, &c->cat.keys[i], err) != 0)
 			return -1;
-	print_summary(c, out);
+	print_summary(c, rules, out);
 	if (list == INSPECT_AUTO)
 		list = c->cat.nkeys > INSPECT_LIST_MAX ? INSPECT_SUMMARY
 						       : INSPECT_KEYS;
 	if (list == INSPECT_KEYS)
-		print_keys(c, out);
-	else if (print_groups(c, out, err) != 0)
+		print_keys(c, rules, out);
+	else if (print_groups(c, rules, out, err) != 0)
 		return -1;
 	print_args(c, args, out);
 	return 0;

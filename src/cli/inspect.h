@@ -7,11 +7,16 @@
 #include <stdio.h>
 
 #include "../common/err.h"
+#include "../lang/program.h"
 #include "../reader/checkpoint.h"
+
+/* rules: whose skips say which stored keys a conversion drops (each key
+ * shows the skip pattern that matches it); NULL: none shown. */
 
 /* The checkpoint as JSON; with `resolve`, every tensor chunk's archive is
  * opened to find its raw bytes (data_offset, crc32).  NULL on error. */
-cJSON *inspect_json(td_checkpoint *c, int resolve, td_err *err);
+cJSON *inspect_json(td_checkpoint *c, const mp_program *rules, int resolve,
+		    td_err *err);
 
 /* Human-readable listing; also resolves chunks when asked.  args: the
  * common.pt args to show, comma-separated; "*" all; NULL a default list
@@ -24,7 +29,7 @@ typedef enum inspect_list {
 
 #define INSPECT_LIST_MAX 1000
 
-int inspect_text(td_checkpoint *c, int resolve, const char *args,
-		 inspect_list list, FILE *out, td_err *err);
+int inspect_text(td_checkpoint *c, const mp_program *rules, int resolve,
+		 const char *args, inspect_list list, FILE *out, td_err *err);
 
 #endif

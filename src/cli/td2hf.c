@@ -4,13 +4,16 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../common/err.h"
 #include "../reader/checkpoint.h"
+#include "choose.h"
 #include "convert.h"
 #include "family.h"
 #include "inspect.h"
@@ -22,7 +25,8 @@ static const char synopsis[] =
 "Usage: td2hf --rules RULES --input CHECKPOINT --output DIR [options]\n"
 "       td2hf --input CHECKPOINT --output DIR --hf-checkpoint HF_DIR [options]\n"
 "       td2hf inspect [--json] [--metadata-only] [--keys|--summary]\n"
-"                     [--args NAMES|--all-args] CHECKPOINT\n"
+"                     [--args NAMES|--all-args] [--rules FILE|--arch FAMILY]\n"
+"                     CHECKPOINT\n"
 "       td2hf rules [--detect CHECKPOINT]\n"
 "       td2hf help | --help | --version\n";
 
@@ -41,8 +45,8 @@ static void usage(FILE *out)
 "                 selects; --detect CHECKPOINT lists the installed\n"
 "                 families that cover every stored key, best first\n"
 "  inspect        list every stored key with dtype, global shape, chunk\n"
-"                 count and bytes, whether the converter would skip it\n"
-"                 (optimizer state, _extra_state), and training args from\n"
+"                 count and bytes, the rules' skip that drops it (the\n"
+"                 optimizer state, _extra_state), and training args from\n"
 "                 common.pt\n"
 "  help           this text\n"
 "\n"
@@ -56,6 +60,9 @@ static void usage(FILE *out)
 "                   counts (the default above 1000 keys)\n"
 "  --args NAMES     the common.pt args to show, comma-separated (default:\n"
 "                   the model's shape); --all-args shows every one\n"
+"  --rules FILE, --arch FAMILY\n"
+"                   whose skips to show (default: the installed\n"
+"                   megatron.map's, which every family includes)\n"
 "\n"
 "Conversion (the first two forms) writes a HuggingFace checkpoint:\n"
 "safetensors shards and model.safetensors.index.json, as slime's converter\n"
@@ -137,6 +144,28 @@ static void usage(FILE *out)
 "interrupted (SIGINT or SIGTERM: nothing is left behind).\n", out);
 }
 
+/* The rules whose skips inspect shows: --rules or --arch, else the
+ * installed megatron.map when there is one (*have = 0 without). */
+static int inspect_rules(const char *rules, const char *arch,
+			 mp_program *prog, int *have)
+{
+	ch_request rq = {rules, arch, NULL, NULL, {NULL}, 0, NULL};
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+
+	*have = 0;
+	if (!rules && !arch) {
+		snprintf(path, sizeof path, "%s/megatron.map",
+			 rd_rules_dir(dir, sizeof dir));
+		if (access(path, R_OK) != 0)
+			return 0;
+		rq.rules = path;
+	}
+	if (ch_load(&rq, prog) != 0)
+		return -1;
+	*have = 1;
+	return 0;
+}
+
 static int cmd_inspect(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -146,13 +175,16 @@ static int cmd_inspect(int argc, char **argv)
 		{"all-args", no_argument, NULL, 'A'},
 		{"keys", no_argument, NULL, 'k'},
 		{"summary", no_argument, NULL, 's'},
+		{"rules", required_argument, NULL, 'r'},
+		{"arch", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *args = NULL;
+	const char *args = NULL, *rules = NULL, *arch = NULL;
 	inspect_list list = INSPECT_AUTO;
-	int json = 0, resolve = 1, c, rc;
+	int json = 0, resolve = 1, c, rc, have;
 	td_checkpoint ck;
+	mp_program prog;
 	td_err err;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -163,6 +195,8 @@ static int cmd_inspect(int argc, char **argv)
 		case 'A': args = "*"; break;
 		case 'k': list = INSPECT_KEYS; break;
 		case 's': list = INSPECT_SUMMARY; break;
+		case 'r': rules = optarg; break;
+		case 'R': arch = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default:  return EXIT_USAGE;
 		}
@@ -172,12 +206,16 @@ static int cmd_inspect(int argc, char **argv)
 			"directory (see td2hf --help)\n");
 		return EXIT_USAGE;
 	}
+	if (inspect_rules(rules, arch, &prog, &have) != 0)
+		return 1;
 	if (ckpt_open(argv[optind], &ck, &err) != 0) {
 		fprintf(stderr, "td2hf: %s\n", err.msg);
+		if (have)
+			mp_free(&prog);
 		return 1;
 	}
 	if (json) {
-		cJSON *j = inspect_json(&ck, resolve, &err);
+		cJSON *j = inspect_json(&ck, have ? &prog : NULL, resolve, &err);
 		char *s = j ? cJSON_Print(j) : NULL;
 
 		rc = s ? 0 : 1;
@@ -186,12 +224,14 @@ static int cmd_inspect(int argc, char **argv)
 		cJSON_free(s);
 		cJSON_Delete(j);
 	} else {
-		rc = inspect_text(&ck, resolve, args, list, stdout, &err) ? 1
-									  : 0;
+		rc = inspect_text(&ck, have ? &prog : NULL, resolve, args, list,
+				  stdout, &err) ? 1 : 0;
 	}
 	if (rc)
 		fprintf(stderr, "td2hf: %s\n", err.msg);
 	ckpt_close(&ck);
+	if (have)
+		mp_free(&prog);
 	if (fflush(stdout) != 0) {
 		perror("td2hf: writing output");
 		rc = 1;

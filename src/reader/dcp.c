@@ -194,15 +194,6 @@ static int is_class(loader *ld, const pk_value *v, int c)
 	return 1;
 }
 
-const char *dcp_skip_reason(const char *name)
-{
-	if (strstr(name, "optimizer"))
-		return "optimizer";
-	if (strstr(name, "_state"))
-		return "_state";
-	return NULL;
-}
-
 /* ---------------------------------------------------------------- files */
 
 static int valid_relative_path(const char *p)

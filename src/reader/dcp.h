@@ -161,8 +161,5 @@ int dcp_read_chunk_shared(dcp_catalog *cat, dcp_key *key, size_t chunk,
  * before using a key's chunks; errors name the directory and the key. */
 int dcp_check_tiling(const dcp_catalog *cat, size_t key, td_err *err);
 
-/* Why the reference converter skips a key ("optimizer", "_state"), or
- * NULL when it converts it. */
-const char *dcp_skip_reason(const char *name);
 
 #endif

@@ -7,7 +7,22 @@ expect_ok "version" "td2hf " -- "$TD2HF" --version
 expect_ok "text listing" "decoder.layers.self_attention.linear_qkv.weight" -- \
 	"$TD2HF" inspect "$FIX/stacked"
 expect_ok "text shape" "[2, 64, 32]" -- "$TD2HF" inspect "$FIX/stacked"
-expect_ok "skip reason" "skip: optimizer" -- "$TD2HF" inspect "$FIX/stacked"
+# which keys a conversion drops is the rules' skips (megatron.map's by
+# default), each shown as its pattern
+expect_ok "skip reason" "skip: *optimizer*" -- "$TD2HF" inspect "$FIX/stacked"
+expect_ok "skip reason in JSON" '"skip":	"*_state*"' -- \
+	"$TD2HF" inspect --json --metadata-only "$FIX/stacked"
+printf 'skip "*layernorm*"\n' >"$TMP/skips.map"
+expect_ok "skips of --rules" \
+	"decoder.final_layernorm.weight                                              F32    [32]                      1      128 B  skip: *layernorm*" -- \
+	"$TD2HF" inspect --rules "$TMP/skips.map" "$FIX/stacked"
+if grep -q 'skip: \*optimizer' "$TMP/out"; then
+	bad "skips of --rules: only its own"
+else
+	ok "skips of --rules: only its own"
+fi
+expect_fail "inspect --arch unknown" 1 "--arch nope: unknown family" -- \
+	"$TD2HF" inspect --arch nope "$FIX/stacked"
 expect_ok "args listed" "num_layers" -- "$TD2HF" inspect "$FIX/perlayer"
 expect_ok "iter dir directly" "iteration   100" -- \
 	"$TD2HF" inspect "$FIX/stacked/iter_0000100"
