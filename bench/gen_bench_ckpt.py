@@ -40,7 +40,6 @@ dir) is taken from the fixture generators by importing them.
 
 import argparse
 import collections
-import io
 import json
 import os
 import shutil
@@ -52,6 +51,7 @@ import torch
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "fixtures", "gen"))
 import megatron_ckpt as mc  # noqa: E402
+import fixturelib as fl  # noqa: E402
 import gen_e2e_fixtures as ge  # noqa: E402
 
 ITERATION = 100
@@ -113,20 +113,14 @@ def key_plan(f, args):
 
 
 def spec(key, ndim, tp, layers=0):
-    """Chunk spec as in gen_e2e_fixtures: row-parallel layers cut the input
-    dim, column-parallel ones the output dim, swiglu fc1 in 2*TP row blocks,
-    embedding/output layer by vocab rows, 1-D norms whole; a stacked key
-    (layers > 0) is also cut into one piece per layer."""
+    """Chunk spec as in gen_e2e_fixtures (ge.layer_chunk_spec), the
+    embedding/output layer cut by vocab rows; a stacked key (layers > 0)
+    is also cut into one piece per layer."""
     if layers and key.startswith("decoder.layers."):
         return [layers] + spec(key, ndim - 1, tp)
-    if key.endswith(("self_attention.linear_proj.weight", "mlp.linear_fc2.weight")):
-        return [1, tp]
-    if key.endswith(("self_attention.linear_qkv.weight",
-                     "embedding.word_embeddings.weight", "output_layer.weight")):
+    if key.endswith(("embedding.word_embeddings.weight", "output_layer.weight")):
         return [tp, 1]
-    if key.endswith("mlp.linear_fc1.weight"):
-        return [2 * tp, 1]
-    return [1] * ndim
+    return ge.layer_chunk_spec(key, ndim, tp)
 
 
 def assign(K, tp, layers=0):
@@ -157,53 +151,24 @@ def fill(kind, sizes, ki, ci):
 
 
 def _worker(rank, world_size, init_file, plan, out_dir, save_id):
-    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
-    torch.set_num_threads(1)
-    import faulthandler
-    import warnings
-    warnings.filterwarnings("ignore", message="TypedStorage is deprecated")
-    faulthandler.dump_traceback_later(WORKER_TIMEOUT, exit=True)
-    import torch.distributed as dist
+    mc.worker_begin(rank, world_size, init_file, save_id, timeout=WORKER_TIMEOUT)
     import torch.distributed.checkpoint as dcp
-    import torch.distributed.checkpoint.filesystem as dcp_fs
-    from torch.distributed._shard.metadata import ShardMetadata
-    from torch.distributed._shard.sharded_tensor import (
-        Shard, ShardedTensor, ShardedTensorMetadata)
-    from torch.distributed._shard.sharded_tensor.metadata import TensorProperties
-
-    dcp_fs._generate_uuid = lambda: save_id
-    dist.init_process_group("gloo", init_method="file://" + init_file,
-                            rank=rank, world_size=world_size)
     t0 = time.time()
     state_dict = {}
     for ki, key, shape, kind, cs in plan:
         if kind == "b":
             if cs == rank:
-                state_dict[key] = ge.te_extra_state()
+                state_dict[key] = fl.te_extra_state()
             continue
-        shards_md, local = [], []
-        for ci, (offs, sizes, r) in enumerate(cs):
-            shards_md.append(ShardMetadata(shard_offsets=list(offs),
-                                           shard_sizes=list(sizes),
-                                           placement="rank:%d/cpu" % r))
-            if r == rank:
-                local.append(Shard.from_tensor_and_offsets(
-                    fill(kind, sizes, ki, ci), list(offs), rank))
-        gmd = ShardedTensorMetadata(
-            shards_metadata=shards_md, size=torch.Size(shape),
-            tensor_properties=TensorProperties(dtype=torch.bfloat16))
-        state_dict[key] = ShardedTensor._init_from_local_shards_and_global_metadata(
-            local, gmd)
+        state_dict[key] = mc.sharded_tensor(
+            shape, torch.bfloat16, cs, rank,
+            lambda ci, offs, sizes: fill(kind, sizes, ki, ci))
     t1 = time.time()
     writer = dcp.FileSystemWriter(out_dir, thread_count=THREADS)
     dcp.save(state_dict, storage_writer=writer, planner=mc._make_planner_class()())
-    dist.barrier()
     print("rank %d: generated in %.1fs, saved in %.1fs" % (rank, t1 - t0, time.time() - t1),
           flush=True)
-    faulthandler.cancel_dump_traceback_later()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)   # see megatron_ckpt._worker: gloo teardown may hang
+    mc.worker_end()   # see there: gloo teardown may hang
 
 
 def main():
@@ -266,16 +231,7 @@ def main():
     finally:
         shutil.rmtree(init_dir, ignore_errors=True)
 
-    # The Megatron layer on top, as megatron_ckpt.save_torch_dist writes it.
-    with open(os.path.join(iter_dir, "metadata.json"), "w") as fh:
-        json.dump({"sharded_backend": "torch_dist", "sharded_backend_version": 1,
-                   "common_backend": "torch", "common_backend_version": 1}, fh)
-    torch.save({"args": args, "checkpoint_version": 3.0, "iteration": ITERATION,
-                "num_floating_point_operations_so_far": 0,
-                "content_metadata": dict(mc.DEFAULT_CONTENT_METADATA)},
-               os.path.join(iter_dir, "common.pt"))
-    with open(os.path.join(save_dir, "latest_checkpointed_iteration.txt"), "w") as fh:
-        fh.write(str(ITERATION))
+    mc.write_megatron_files(iter_dir, args, ITERATION)
 
     dummy = collections.OrderedDict(
         [("model.norm.weight", torch.full((f["hidden"],), 0.5, dtype=torch.bfloat16))])

@@ -58,7 +58,7 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "fixtures", "gen"))
 import megatron_ckpt as mc  # noqa: E402
-import gen_e2e_fixtures as base  # noqa: E402
+import fixturelib as fl  # noqa: E402
 import gen_e2e_moe as moe  # noqa: E402
 
 # spawned workers import this module as __mp_main__ before running: give
@@ -93,7 +93,7 @@ def add_expert_extra_state(T, E, ranks):
             stem = key[:-len("weight")]
             for e in range(E):
                 out.append(("%s_extra_state%d/shard_0_1" % (stem, e),
-                            mc.Bytes(base.te_extra_state(), rank=e % ranks)))
+                            mc.Bytes(fl.te_extra_state(), rank=e % ranks)))
         out.append(entry)
     return out
 
@@ -179,21 +179,18 @@ def full_checkpoint(a):
     if a.no_expected:
         return
     t0 = time.time()
-    state, skipped, args_back, _ = base.load_checkpoint(iter_dir)
-    shards, total, emitted, _ = moe.emulate(f["model_name"], state, args_back,
-                                            base.DEFAULT_CHUNK, None)
-    conv = collections.OrderedDict((k, t) for sh in shards for k, t in sh.items())
-    assert set(conv) == set(hf), sorted(set(conv) ^ set(hf))[:10]
-    for k, t in hf.items():
-        assert base.bits_equal(conv[k], t), k
+    state, skipped, args_back, _ = fl.load_checkpoint(iter_dir)
+    sh, _ = moe.emulate(f["model_name"], state, args_back, fl.DEFAULT_CHUNK, None)
+    conv = sh.tensors()
+    fl.assert_converted(conv, hf, a.shape)
     out_dir = os.path.join(a.out, "expected")
-    names, _ = base.write_output(out_dir, shards, total, hf_dir)
+    names, _ = fl.write_output(out_dir, sh.shards, sh.total, hf_dir)
     print("expected output: %d tensors, %d shard(s), %.1f s"
           % (len(conv), len(names), time.time() - t0), flush=True)
     info = dict(shape=a.shape, optim=a.optim, ranks=a.ranks, threads=a.threads,
                 layers=f["layers"], experts=f["moe"]["experts"],
                 model_name=f["model_name"], skipped_keys=len(skipped),
-                hf_tensors=len(conv), total_size=total)
+                hf_tensors=len(conv), total_size=sh.total)
     with open(os.path.join(a.out, "scale.json"), "w") as fh:
         json.dump(info, fh, indent=1)
 
