@@ -59,6 +59,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "fixtures", "gen"))
 import megatron_ckpt as mc  # noqa: E402
 import fixturelib as fl  # noqa: E402
+import slime_emu as emu  # noqa: E402
 import gen_e2e_moe as moe  # noqa: E402
 
 # spawned workers import this module as __mp_main__ before running: give
@@ -179,12 +180,13 @@ def full_checkpoint(a):
     if a.no_expected:
         return
     t0 = time.time()
-    state, skipped, args_back, _ = fl.load_checkpoint(iter_dir)
-    sh, _ = moe.emulate(f["model_name"], state, args_back, fl.DEFAULT_CHUNK, None)
+    state, skipped, args_back, _ = emu.load_checkpoint(iter_dir)
+    sh = emu.emulate(emu.select_handler(f["model_name"]), state, args_back,
+                     fl.DEFAULT_CHUNK, None)
     conv = sh.tensors()
-    fl.assert_converted(conv, hf, a.shape)
+    emu.assert_converted(conv, hf, a.shape)
     out_dir = os.path.join(a.out, "expected")
-    names, _ = fl.write_output(out_dir, sh.shards, sh.total, hf_dir)
+    names, _ = emu.write_output(out_dir, sh.shards, sh.total, hf_dir)
     print("expected output: %d tensors, %d shard(s), %.1f s"
           % (len(conv), len(names), time.time() - t0), flush=True)
     info = dict(shape=a.shape, optim=a.optim, ranks=a.ranks, threads=a.threads,
