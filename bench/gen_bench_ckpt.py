@@ -72,68 +72,37 @@ def family(a):
     return f
 
 
-def layer_keys(f):
-    """One layer's (name, shape, kind) in Megatron module order."""
-    H, n, G, D, F = f["hidden"], f["heads"], f["groups"], f["head_dim"], f["ffn"]
-    K = [("self_attention.linear_proj.weight", (H, n * D), "w"),
-         ("self_attention.linear_qkv.layer_norm_weight", (H,), "n"),
-         ("self_attention.linear_qkv.weight", ((n + 2 * G) * D, H), "w")]
-    if f["qk_norm"]:
-        K.append(("self_attention.q_layernorm.weight", (D,), "n"))
-        K.append(("self_attention.k_layernorm.weight", (D,), "n"))
-    K += [("mlp.linear_fc1.layer_norm_weight", (H,), "n"),
-          ("mlp.linear_fc1.weight", (2 * F, H), "w"),
-          ("mlp.linear_fc2.weight", (H, F), "w")]
-    return K
-
-
 def key_plan(f, args):
-    """Ordered (key, shape, kind) list in Megatron module order, as
-    gen_e2e_fixtures.make_megatron_tensors lays out a per-layer (or, with
-    f["stacked"], a stacked) qwen3 checkpoint; kind is "w" (weight), "n"
-    (norm) or "b" (bytes entry).  Chunk spec per key: see spec()."""
-    L, H = f["layers"], f["hidden"]
-    Vp = args.padded_vocab_size
-    K = [("embedding.word_embeddings.weight", (Vp, H), "w")]
-    if f["stacked"]:
-        for r in range(2):
-            K.append(("decoder.layers.self_attention.core_attention._extra_state/"
-                      "shard_%d_%d" % (r, L), None, "b"))
-        for rest, shape, kind in layer_keys(f):
-            K.append(("decoder.layers." + rest, (L,) + shape, kind))
-    for i in range(L if not f["stacked"] else 0):
-        p = "decoder.layers.%d." % i
-        K.append((p + "self_attention.core_attention._extra_state/shard_0_1", None, "b"))
-        for rest, shape, kind in layer_keys(f):
-            K.append((p + rest, shape, kind))
-    K.append(("decoder.final_layernorm.weight", (H,), "n"))
-    if not f["tied"]:
-        K.append(("output_layer.weight", (Vp, H), "w"))
+    """Ordered (key, shape, kind, chunk spec) list: the keys, shapes and
+    chunking gen_e2e_fixtures.make_megatron_tensors gives a per-layer (or,
+    with f["stacked"], a stacked) qwen3 checkpoint, drawn on the meta
+    device (no memory); without its optimizer keys and rng state.  kind is
+    "w" (weight), "n" (norm) or "b" (bytes entry)."""
+    with torch.device("meta"):
+        T, _ = ge.make_megatron_tensors(f, ge.make_hf_weights(f), args)
+    K = []
+    for item in T:
+        key = item[0]
+        if key.startswith("optimizer."):
+            continue
+        if isinstance(item[1], mc.Bytes):
+            K.append((key, None, "b", None))
+        else:
+            K.append((key, tuple(item[1].shape), "n" if "norm" in key else "w", item[2]))
     return K
 
 
-def spec(key, ndim, tp, layers=0):
-    """Chunk spec as in gen_e2e_fixtures (ge.layer_chunk_spec), the
-    embedding/output layer cut by vocab rows; a stacked key (layers > 0)
-    is also cut into one piece per layer."""
-    if layers and key.startswith("decoder.layers."):
-        return [layers] + spec(key, ndim - 1, tp)
-    if key.endswith(("embedding.word_embeddings.weight", "output_layer.weight")):
-        return [tp, 1]
-    return ge.layer_chunk_spec(key, ndim, tp)
-
-
-def assign(K, tp, layers=0):
+def assign(K):
     """Chunks and their ranks: a counter over all chunks of all keys
     (megatron_ckpt's assign="global"), so the ranks' shares are even, as
     in a fully parallel save.  Bytes entries go round-robin too."""
     out, counter = [], 0
-    for ki, (key, shape, kind) in enumerate(K):
+    for ki, (key, shape, kind, spec) in enumerate(K):
         if kind == "b":
             out.append((ki, key, shape, kind, counter % WORLD))
             counter += 1
             continue
-        chunks, _ = mc.expand_chunk_spec(shape, spec(key, len(shape), tp, layers))
+        chunks, _ = mc.expand_chunk_spec(shape, spec)
         cs = []
         for o, s in chunks:
             cs.append((o, s, counter % WORLD))
@@ -208,11 +177,11 @@ def main():
     args = ge.make_megatron_args(f)
     args.tokenizer_model = "/models/bench-qwen3"
     K = key_plan(f, args)
-    plan = assign(K, f["tp"], f["layers"] if f["stacked"] else 0)
-    weight_bytes = sum(2 * int(torch.Size(s).numel()) for _, s, k in K if k != "b")
+    plan = assign(K)
+    weight_bytes = sum(2 * int(torch.Size(s).numel()) for _, s, k, _ in K if k != "b")
     # the largest tensor converted at once: a stacked key's is one layer's
     per = [(key, s[1:] if f["stacked"] and key.startswith("decoder.layers.") else s)
-           for key, s, k in K if k != "b"]
+           for key, s, k, _ in K if k != "b"]
     largest = max(((2 * int(torch.Size(s).numel()), key) for key, s in per),
                   key=lambda t: t[0])   # the first of equals: the embedding
     print("writing %s: %d keys, %.2f GB of bf16 weights, largest %s (%.1f MB)"
