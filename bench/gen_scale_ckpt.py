@@ -200,19 +200,14 @@ def full_checkpoint(a):
 # ---------------------------------------------------------------------------
 # --metadata-only: torch's Metadata classes, pickled as DCP does
 
-def layer_keys(E, H=32, Fe=16, F=48, n=4, G=2, D=16, TP=2):
-    """(rest, shape, chunk grid) of a qwen3-moe decoder layer."""
-    return [
-        ("self_attention.linear_proj.weight", (H, n * D), (1, TP)),
-        ("self_attention.linear_qkv.layer_norm_weight", (H,), (1,)),
-        ("self_attention.linear_qkv.weight", ((n + 2 * G) * D, H), (TP, 1)),
-        ("self_attention.q_layernorm.weight", (D,), (1,)),
-        ("self_attention.k_layernorm.weight", (D,), (1,)),
-        ("pre_mlp_layernorm.weight", (H,), (1,)),
-        ("mlp.router.weight", (E, H), (1, 1)),
-        ("mlp.experts.experts.linear_fc1.weight", (E, 2 * Fe, H), (E, 2, 1)),
-        ("mlp.experts.experts.linear_fc2.weight", (E, H, Fe), (E, 1, 1)),
-    ]
+def layer_keys(f):
+    """(rest, shape, chunk grid) of a MoE decoder layer of family f, as
+    gen_e2e_moe.megatron_layer lays it out (drawn on the meta device)."""
+    p = "model.layers.0."
+    with torch.device("meta"):
+        d = moe.megatron_layer(f, moe.hf_layer_weights(f, p, True), p, True)
+    return [(rest, tuple(t.shape), tuple(spec) if spec is not None else (1,) * t.dim())
+            for rest, (t, spec) in d.items()]
 
 
 def metadata_only(a):
@@ -262,10 +257,11 @@ def metadata_only(a):
         pos[fn] += 1000
         count[0] += 1
 
+    lk = layer_keys(family("qwen-moe", L, E))
     put("embedding.word_embeddings.weight", (128, 32), (2, 1))
     for i in range(L):
         p = "decoder.layers.%d." % i
-        for rest, shape, grid in layer_keys(E):
+        for rest, shape, grid in lk:
             if rest.startswith("self_attention.linear_proj"):
                 put_bytes(p + "self_attention.core_attention._extra_state/shard_0_1")
             if rest.startswith("mlp.experts.experts."):
