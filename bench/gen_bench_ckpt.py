@@ -40,7 +40,6 @@ dir) is taken from the fixture generators by importing them.
 
 import argparse
 import collections
-import io
 import json
 import os
 import shutil
@@ -52,6 +51,7 @@ import torch
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "fixtures", "gen"))
 import megatron_ckpt as mc  # noqa: E402
+import fixturelib as fl  # noqa: E402
 import gen_e2e_fixtures as ge  # noqa: E402
 
 ITERATION = 100
@@ -72,74 +72,37 @@ def family(a):
     return f
 
 
-def layer_keys(f):
-    """One layer's (name, shape, kind) in Megatron module order."""
-    H, n, G, D, F = f["hidden"], f["heads"], f["groups"], f["head_dim"], f["ffn"]
-    K = [("self_attention.linear_proj.weight", (H, n * D), "w"),
-         ("self_attention.linear_qkv.layer_norm_weight", (H,), "n"),
-         ("self_attention.linear_qkv.weight", ((n + 2 * G) * D, H), "w")]
-    if f["qk_norm"]:
-        K.append(("self_attention.q_layernorm.weight", (D,), "n"))
-        K.append(("self_attention.k_layernorm.weight", (D,), "n"))
-    K += [("mlp.linear_fc1.layer_norm_weight", (H,), "n"),
-          ("mlp.linear_fc1.weight", (2 * F, H), "w"),
-          ("mlp.linear_fc2.weight", (H, F), "w")]
-    return K
-
-
 def key_plan(f, args):
-    """Ordered (key, shape, kind) list in Megatron module order, as
-    gen_e2e_fixtures.make_megatron_tensors lays out a per-layer (or, with
-    f["stacked"], a stacked) qwen3 checkpoint; kind is "w" (weight), "n"
-    (norm) or "b" (bytes entry).  Chunk spec per key: see spec()."""
-    L, H = f["layers"], f["hidden"]
-    Vp = args.padded_vocab_size
-    K = [("embedding.word_embeddings.weight", (Vp, H), "w")]
-    if f["stacked"]:
-        for r in range(2):
-            K.append(("decoder.layers.self_attention.core_attention._extra_state/"
-                      "shard_%d_%d" % (r, L), None, "b"))
-        for rest, shape, kind in layer_keys(f):
-            K.append(("decoder.layers." + rest, (L,) + shape, kind))
-    for i in range(L if not f["stacked"] else 0):
-        p = "decoder.layers.%d." % i
-        K.append((p + "self_attention.core_attention._extra_state/shard_0_1", None, "b"))
-        for rest, shape, kind in layer_keys(f):
-            K.append((p + rest, shape, kind))
-    K.append(("decoder.final_layernorm.weight", (H,), "n"))
-    if not f["tied"]:
-        K.append(("output_layer.weight", (Vp, H), "w"))
+    """Ordered (key, shape, kind, chunk spec) list: the keys, shapes and
+    chunking gen_e2e_fixtures.make_megatron_tensors gives a per-layer (or,
+    with f["stacked"], a stacked) qwen3 checkpoint, drawn on the meta
+    device (no memory); without its optimizer keys and rng state.  kind is
+    "w" (weight), "n" (norm) or "b" (bytes entry)."""
+    with torch.device("meta"):
+        T, _ = ge.make_megatron_tensors(f, ge.make_hf_weights(f), args)
+    K = []
+    for item in T:
+        key = item[0]
+        if key.startswith("optimizer."):
+            continue
+        if isinstance(item[1], mc.Bytes):
+            K.append((key, None, "b", None))
+        else:
+            K.append((key, tuple(item[1].shape), "n" if "norm" in key else "w", item[2]))
     return K
 
 
-def spec(key, ndim, tp, layers=0):
-    """Chunk spec as in gen_e2e_fixtures: row-parallel layers cut the input
-    dim, column-parallel ones the output dim, swiglu fc1 in 2*TP row blocks,
-    embedding/output layer by vocab rows, 1-D norms whole; a stacked key
-    (layers > 0) is also cut into one piece per layer."""
-    if layers and key.startswith("decoder.layers."):
-        return [layers] + spec(key, ndim - 1, tp)
-    if key.endswith(("self_attention.linear_proj.weight", "mlp.linear_fc2.weight")):
-        return [1, tp]
-    if key.endswith(("self_attention.linear_qkv.weight",
-                     "embedding.word_embeddings.weight", "output_layer.weight")):
-        return [tp, 1]
-    if key.endswith("mlp.linear_fc1.weight"):
-        return [2 * tp, 1]
-    return [1] * ndim
-
-
-def assign(K, tp, layers=0):
+def assign(K):
     """Chunks and their ranks: a counter over all chunks of all keys
     (megatron_ckpt's assign="global"), so the ranks' shares are even, as
     in a fully parallel save.  Bytes entries go round-robin too."""
     out, counter = [], 0
-    for ki, (key, shape, kind) in enumerate(K):
+    for ki, (key, shape, kind, spec) in enumerate(K):
         if kind == "b":
             out.append((ki, key, shape, kind, counter % WORLD))
             counter += 1
             continue
-        chunks, _ = mc.expand_chunk_spec(shape, spec(key, len(shape), tp, layers))
+        chunks, _ = mc.expand_chunk_spec(shape, spec)
         cs = []
         for o, s in chunks:
             cs.append((o, s, counter % WORLD))
@@ -157,53 +120,24 @@ def fill(kind, sizes, ki, ci):
 
 
 def _worker(rank, world_size, init_file, plan, out_dir, save_id):
-    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
-    torch.set_num_threads(1)
-    import faulthandler
-    import warnings
-    warnings.filterwarnings("ignore", message="TypedStorage is deprecated")
-    faulthandler.dump_traceback_later(WORKER_TIMEOUT, exit=True)
-    import torch.distributed as dist
+    mc.worker_begin(rank, world_size, init_file, save_id, timeout=WORKER_TIMEOUT)
     import torch.distributed.checkpoint as dcp
-    import torch.distributed.checkpoint.filesystem as dcp_fs
-    from torch.distributed._shard.metadata import ShardMetadata
-    from torch.distributed._shard.sharded_tensor import (
-        Shard, ShardedTensor, ShardedTensorMetadata)
-    from torch.distributed._shard.sharded_tensor.metadata import TensorProperties
-
-    dcp_fs._generate_uuid = lambda: save_id
-    dist.init_process_group("gloo", init_method="file://" + init_file,
-                            rank=rank, world_size=world_size)
     t0 = time.time()
     state_dict = {}
     for ki, key, shape, kind, cs in plan:
         if kind == "b":
             if cs == rank:
-                state_dict[key] = ge.te_extra_state()
+                state_dict[key] = fl.te_extra_state()
             continue
-        shards_md, local = [], []
-        for ci, (offs, sizes, r) in enumerate(cs):
-            shards_md.append(ShardMetadata(shard_offsets=list(offs),
-                                           shard_sizes=list(sizes),
-                                           placement="rank:%d/cpu" % r))
-            if r == rank:
-                local.append(Shard.from_tensor_and_offsets(
-                    fill(kind, sizes, ki, ci), list(offs), rank))
-        gmd = ShardedTensorMetadata(
-            shards_metadata=shards_md, size=torch.Size(shape),
-            tensor_properties=TensorProperties(dtype=torch.bfloat16))
-        state_dict[key] = ShardedTensor._init_from_local_shards_and_global_metadata(
-            local, gmd)
+        state_dict[key] = mc.sharded_tensor(
+            shape, torch.bfloat16, cs, rank,
+            lambda ci, offs, sizes: fill(kind, sizes, ki, ci))
     t1 = time.time()
     writer = dcp.FileSystemWriter(out_dir, thread_count=THREADS)
     dcp.save(state_dict, storage_writer=writer, planner=mc._make_planner_class()())
-    dist.barrier()
     print("rank %d: generated in %.1fs, saved in %.1fs" % (rank, t1 - t0, time.time() - t1),
           flush=True)
-    faulthandler.cancel_dump_traceback_later()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)   # see megatron_ckpt._worker: gloo teardown may hang
+    mc.worker_end()   # see there: gloo teardown may hang
 
 
 def main():
@@ -243,11 +177,11 @@ def main():
     args = ge.make_megatron_args(f)
     args.tokenizer_model = "/models/bench-qwen3"
     K = key_plan(f, args)
-    plan = assign(K, f["tp"], f["layers"] if f["stacked"] else 0)
-    weight_bytes = sum(2 * int(torch.Size(s).numel()) for _, s, k in K if k != "b")
+    plan = assign(K)
+    weight_bytes = sum(2 * int(torch.Size(s).numel()) for _, s, k, _ in K if k != "b")
     # the largest tensor converted at once: a stacked key's is one layer's
     per = [(key, s[1:] if f["stacked"] and key.startswith("decoder.layers.") else s)
-           for key, s, k in K if k != "b"]
+           for key, s, k, _ in K if k != "b"]
     largest = max(((2 * int(torch.Size(s).numel()), key) for key, s in per),
                   key=lambda t: t[0])   # the first of equals: the embedding
     print("writing %s: %d keys, %.2f GB of bf16 weights, largest %s (%.1f MB)"
@@ -266,16 +200,7 @@ def main():
     finally:
         shutil.rmtree(init_dir, ignore_errors=True)
 
-    # The Megatron layer on top, as megatron_ckpt.save_torch_dist writes it.
-    with open(os.path.join(iter_dir, "metadata.json"), "w") as fh:
-        json.dump({"sharded_backend": "torch_dist", "sharded_backend_version": 1,
-                   "common_backend": "torch", "common_backend_version": 1}, fh)
-    torch.save({"args": args, "checkpoint_version": 3.0, "iteration": ITERATION,
-                "num_floating_point_operations_so_far": 0,
-                "content_metadata": dict(mc.DEFAULT_CONTENT_METADATA)},
-               os.path.join(iter_dir, "common.pt"))
-    with open(os.path.join(save_dir, "latest_checkpointed_iteration.txt"), "w") as fh:
-        fh.write(str(ITERATION))
+    mc.write_megatron_files(iter_dir, args, ITERATION)
 
     dummy = collections.OrderedDict(
         [("model.norm.weight", torch.full((f["hidden"],), 0.5, dtype=torch.bfloat16))])

@@ -58,7 +58,8 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "fixtures", "gen"))
 import megatron_ckpt as mc  # noqa: E402
-import gen_e2e_fixtures as base  # noqa: E402
+import fixturelib as fl  # noqa: E402
+import slime_emu as emu  # noqa: E402
 import gen_e2e_moe as moe  # noqa: E402
 
 # spawned workers import this module as __mp_main__ before running: give
@@ -93,7 +94,7 @@ def add_expert_extra_state(T, E, ranks):
             stem = key[:-len("weight")]
             for e in range(E):
                 out.append(("%s_extra_state%d/shard_0_1" % (stem, e),
-                            mc.Bytes(base.te_extra_state(), rank=e % ranks)))
+                            mc.Bytes(fl.te_extra_state(), rank=e % ranks)))
         out.append(entry)
     return out
 
@@ -179,21 +180,19 @@ def full_checkpoint(a):
     if a.no_expected:
         return
     t0 = time.time()
-    state, skipped, args_back, _ = base.load_checkpoint(iter_dir)
-    shards, total, emitted, _ = moe.emulate(f["model_name"], state, args_back,
-                                            base.DEFAULT_CHUNK, None)
-    conv = collections.OrderedDict((k, t) for sh in shards for k, t in sh.items())
-    assert set(conv) == set(hf), sorted(set(conv) ^ set(hf))[:10]
-    for k, t in hf.items():
-        assert base.bits_equal(conv[k], t), k
+    state, skipped, args_back, _ = emu.load_checkpoint(iter_dir)
+    sh = emu.emulate(emu.select_handler(f["model_name"]), state, args_back,
+                     fl.DEFAULT_CHUNK, None)
+    conv = sh.tensors()
+    emu.assert_converted(conv, hf, a.shape)
     out_dir = os.path.join(a.out, "expected")
-    names, _ = base.write_output(out_dir, shards, total, hf_dir)
+    names, _ = emu.write_output(out_dir, sh.shards, sh.total, hf_dir)
     print("expected output: %d tensors, %d shard(s), %.1f s"
           % (len(conv), len(names), time.time() - t0), flush=True)
     info = dict(shape=a.shape, optim=a.optim, ranks=a.ranks, threads=a.threads,
                 layers=f["layers"], experts=f["moe"]["experts"],
                 model_name=f["model_name"], skipped_keys=len(skipped),
-                hf_tensors=len(conv), total_size=total)
+                hf_tensors=len(conv), total_size=sh.total)
     with open(os.path.join(a.out, "scale.json"), "w") as fh:
         json.dump(info, fh, indent=1)
 
@@ -201,19 +200,14 @@ def full_checkpoint(a):
 # ---------------------------------------------------------------------------
 # --metadata-only: torch's Metadata classes, pickled as DCP does
 
-def layer_keys(E, H=32, Fe=16, F=48, n=4, G=2, D=16, TP=2):
-    """(rest, shape, chunk grid) of a qwen3-moe decoder layer."""
-    return [
-        ("self_attention.linear_proj.weight", (H, n * D), (1, TP)),
-        ("self_attention.linear_qkv.layer_norm_weight", (H,), (1,)),
-        ("self_attention.linear_qkv.weight", ((n + 2 * G) * D, H), (TP, 1)),
-        ("self_attention.q_layernorm.weight", (D,), (1,)),
-        ("self_attention.k_layernorm.weight", (D,), (1,)),
-        ("pre_mlp_layernorm.weight", (H,), (1,)),
-        ("mlp.router.weight", (E, H), (1, 1)),
-        ("mlp.experts.experts.linear_fc1.weight", (E, 2 * Fe, H), (E, 2, 1)),
-        ("mlp.experts.experts.linear_fc2.weight", (E, H, Fe), (E, 1, 1)),
-    ]
+def layer_keys(f):
+    """(rest, shape, chunk grid) of a MoE decoder layer of family f, as
+    gen_e2e_moe.megatron_layer lays it out (drawn on the meta device)."""
+    p = "model.layers.0."
+    with torch.device("meta"):
+        d = moe.megatron_layer(f, moe.hf_layer_weights(f, p, True), p, True)
+    return [(rest, tuple(t.shape), tuple(spec) if spec is not None else (1,) * t.dim())
+            for rest, (t, spec) in d.items()]
 
 
 def metadata_only(a):
@@ -263,10 +257,11 @@ def metadata_only(a):
         pos[fn] += 1000
         count[0] += 1
 
+    lk = layer_keys(family("qwen-moe", L, E))
     put("embedding.word_embeddings.weight", (128, 32), (2, 1))
     for i in range(L):
         p = "decoder.layers.%d." % i
-        for rest, shape, grid in layer_keys(E):
+        for rest, shape, grid in lk:
             if rest.startswith("self_attention.linear_proj"):
                 put_bytes(p + "self_attention.core_attention._extra_state/shard_0_1")
             if rest.startswith("mlp.experts.experts."):
