@@ -28,6 +28,14 @@ void *tree_new(parse_ctx *ctx, size_t size)
 	return p;
 }
 
+/* A node in the arena, a copy of the one given (built on the stack). */
+static void *node(parse_ctx *ctx, const void *init, size_t size)
+{
+	void *p = tree_new(ctx, size);
+
+	return p ? memcpy(p, init, size) : NULL;
+}
+
 void tree_push(parse_ctx *ctx, ast_list *l, void *item)
 {
 	if (!item || ast_push(ctx->arena, l, item) != 0)
@@ -36,51 +44,28 @@ void tree_push(parse_ctx *ctx, ast_list *l, void *item)
 
 ast_stmt *tree_stmt(parse_ctx *ctx, st_kind kind, src_loc loc)
 {
-	ast_stmt *s = tree_new(ctx, sizeof *s);
-
-	if (s) {
-		s->kind = kind;
-		s->loc = loc;
-	}
-	return s;
+	return node(ctx, &(ast_stmt){.kind = kind, .loc = loc},
+		    sizeof(ast_stmt));
 }
 
 ast_expr *tree_expr(parse_ctx *ctx, ex_kind kind, src_loc loc)
 {
-	ast_expr *e = tree_new(ctx, sizeof *e);
-
-	if (e) {
-		e->kind = kind;
-		e->loc = loc;
-	}
-	return e;
+	return node(ctx, &(ast_expr){.kind = kind, .loc = loc},
+		    sizeof(ast_expr));
 }
 
 ast_expr *tree_binary(parse_ctx *ctx, int op, ast_expr *a, ast_expr *b,
-		    src_loc loc)
+		      src_loc loc)
 {
-	ast_expr *e = tree_expr(ctx, EX_BIN, loc);
-
-	if (e) {
-		e->op = op;
-		e->a = a;
-		e->b = b;
-	}
-	return e;
+	return node(ctx, &(ast_expr){.kind = EX_BIN, .loc = loc, .op = op,
+				     .a = a, .b = b}, sizeof(ast_expr));
 }
 
-ast_part *tree_part(parse_ctx *ctx, sp_kind kind, src_loc loc, const char *text,
-		  ast_expr *e)
+ast_part *tree_part(parse_ctx *ctx, sp_kind kind, src_loc loc,
+		    const char *text, ast_expr *e)
 {
-	ast_part *p = tree_new(ctx, sizeof *p);
-
-	if (p) {
-		p->kind = kind;
-		p->loc = loc;
-		p->text = text;
-		p->expr = e;
-	}
-	return p;
+	return node(ctx, &(ast_part){.kind = kind, .loc = loc, .text = text,
+				     .expr = e}, sizeof(ast_part));
 }
 
 /* text is "name:a|b|c", arena memory the part may cut up.  An empty
