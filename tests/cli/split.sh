@@ -11,7 +11,8 @@ RULES=$(dirname "$TD2HF")/rules
 export TD2HF_RULES_DIR="$RULES"
 
 # Every fixture variant, at piece sizes that cut items at odd places
-# (not multiples of an element or a row), with and without the check.
+# (not multiples of an element or a row: pieces under 1 MiB are not
+# rounded to pages), with and without the check.
 for args in "$E2E"/*/expected/*.args; do
 	dir=$(dirname "$(dirname "$args")")
 	fam=$(basename "$dir")
