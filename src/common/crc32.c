@@ -72,3 +72,44 @@ uint32_t td_crc32(uint32_t crc, const void *buf, size_t len)
 	return td_crc32_portable(crc, buf, len);
 #endif
 }
+
+/* ---------------------------------------------------------------- combine
+ * Polynomials over GF(2) in the reflected bit order of the CRC (bit 31 is
+ * x^0), reduced modulo the CRC polynomial, as zlib 1.2.12+ does it. */
+
+/* a × b mod p. */
+static uint32_t mult_mod_p(uint32_t a, uint32_t b)
+{
+	uint32_t m = 1u << 31, prod = 0;
+
+	for (; m != 0 && a != 0; m >>= 1) {
+		if (a & m) {
+			prod ^= b;
+			a &= ~m;
+		}
+		b = b & 1 ? (b >> 1) ^ POLY : b >> 1;
+	}
+	return prod;
+}
+
+/* x^(8 × n) mod p: n zero bytes appended to a message shift its CRC
+ * register by this factor. */
+static uint32_t x_8n_mod_p(uint64_t n)
+{
+	uint32_t p = 1u << 31, sq = 1u << 30; /* x^0, x^1 */
+	int k;
+
+	for (k = 0; k < 3; k++) /* x^8 */
+		sq = mult_mod_p(sq, sq);
+	for (; n != 0; n >>= 1) {
+		if (n & 1)
+			p = mult_mod_p(sq, p);
+		sq = mult_mod_p(sq, sq);
+	}
+	return p;
+}
+
+uint32_t td_crc32_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+	return mult_mod_p(x_8n_mod_p(len_b), crc_a) ^ crc_b;
+}

@@ -14,4 +14,9 @@ uint32_t td_crc32(uint32_t crc, const void *buf, size_t len);
  * fallback, and a second opinion for the tests). */
 uint32_t td_crc32_portable(uint32_t crc, const void *buf, size_t len);
 
+/* The CRC-32 of A followed by B from crc_a = CRC-32 of A, crc_b = CRC-32
+ * of B and len_b = B's length in bytes (zlib's crc32_combine): lets
+ * pieces of one stored item be checked by different threads. */
+uint32_t td_crc32_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
+
 #endif

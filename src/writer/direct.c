@@ -122,6 +122,7 @@ static int chunk_segment(dcp_catalog *cat, dcp_key *k, size_t ci,
 		return -1;
 	s->key = verify && !c->verified ? k : NULL; /* checked in dr_copy */
 	s->chunk = ci;
+	s->file = c->file;
 	s->t = t;
 	s->entry_off = (uint64_t)in_entry * isz;
 	s->file_off = t.data_off + (uint64_t)in_chunk * isz;

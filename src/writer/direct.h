@@ -13,6 +13,7 @@
 typedef struct dr_seg {
 	uint64_t entry_off, len;
 	const td_file *f;
+	uint32_t file;          /* f's index in the catalog's files */
 	uint64_t file_off;
 	dcp_key *key;
 	size_t chunk;

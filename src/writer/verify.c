@@ -8,8 +8,8 @@
 
 #define BLOCK (1u << 20) /* stays in the L2 cache between read, CRC and write */
 
-static int compare(dcp_key *k, size_t ci, const ts_tensor *t,
-		   const td_file *f, uint32_t crc, td_err *err)
+int vf_check(dcp_key *k, size_t ci, const ts_tensor *t,
+	     const td_file *f, uint32_t crc, td_err *err)
 {
 	if (crc != t->storage_crc32)
 		return td_errf(err, "%s: key '%s' chunk %zu: data does not match "
@@ -31,7 +31,7 @@ int vf_bytes(dcp_key *k, size_t ci, const ts_tensor *t,
 	t0 = td_phase_start();
 	crc = td_crc32(0, bytes, t->storage_nbytes);
 	td_phase_end(TD_PH_CRC, &t0);
-	return compare(k, ci, t, f, crc, err);
+	return vf_check(k, ci, t, f, crc, err);
 }
 
 /* The part of block [at, at + n) of the file that cp wants, written
@@ -55,36 +55,43 @@ static int copy_part(const vf_copy *cp, const unsigned char *buf,
 	return rc != 0 ? VF_WRITE_FAILED : 0;
 }
 
+int vf_range(const td_file *f, uint64_t from, uint64_t len, uint32_t *crc,
+	     const vf_copy *cp, td_err *err)
+{
+	unsigned char *buf = malloc(BLOCK);
+	uint64_t off;
+	int rc = 0;
+
+	if (!buf)
+		return td_errf(err, "out of memory");
+	for (off = 0; rc == 0 && off < len; off += BLOCK) {
+		size_t n = len - off < BLOCK ? (size_t)(len - off) : BLOCK;
+		struct timespec t0 = td_phase_start();
+
+		rc = td_file_pread(f, from + off, buf, n, err);
+		td_phase_end(TD_PH_READ, &t0);
+		if (rc == 0 && crc) {
+			t0 = td_phase_start();
+			*crc = td_crc32(*crc, buf, n);
+			td_phase_end(TD_PH_CRC, &t0);
+		}
+		if (rc == 0 && cp)
+			rc = copy_part(cp, buf, from + off, n, err);
+	}
+	free(buf);
+	return rc;
+}
+
 int vf_chunk(dcp_key *k, size_t ci, const ts_tensor *t,
 	     const td_file *f, const vf_copy *cp, td_err *err)
 {
-	uint64_t off = 0, end = t->storage_nbytes, st = t->storage_off;
-	unsigned char *buf;
 	uint32_t crc = 0;
-	int rc = 0;
+	int rc;
 
-	if (k->chunks[ci].verified && !cp)
-		return 0;
 	if (k->chunks[ci].verified) /* only the copy's range to read */
-		off = cp->from - st, end = off + cp->len;
-	buf = malloc(BLOCK);
-	if (!buf)
-		return td_errf(err, "out of memory");
-	for (; rc == 0 && off < end; off += BLOCK) {
-		size_t n = end - off < BLOCK ? (size_t)(end - off) : BLOCK;
-		struct timespec t0 = td_phase_start();
-
-		rc = td_file_pread(f, st + off, buf, n, err);
-		td_phase_end(TD_PH_READ, &t0);
-		t0 = td_phase_start();
-		if (rc == 0 && !k->chunks[ci].verified)
-			crc = td_crc32(crc, buf, n);
-		td_phase_end(TD_PH_CRC, &t0);
-		if (rc == 0 && cp)
-			rc = copy_part(cp, buf, st + off, n, err);
-	}
-	free(buf);
-	if (rc != 0 || k->chunks[ci].verified)
+		return cp ? vf_range(f, cp->from, cp->len, NULL, cp, err) : 0;
+	rc = vf_range(f, t->storage_off, t->storage_nbytes, &crc, cp, err);
+	if (rc != 0)
 		return rc;
-	return compare(k, ci, t, f, crc, err);
+	return vf_check(k, ci, t, f, crc, err);
 }

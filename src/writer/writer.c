@@ -23,8 +23,13 @@
 #include "fp8.h"
 #include "exec.h"
 #include "outdir.h"
+#include "split.h"
 
 #define WR_MAX_JOBS 256
+
+/* Outputs copied unchanged are cut into pieces of about this size that
+ * every writer thread takes (split.h); TD2HF_TEST_PIECE_BYTES sets it. */
+#define WR_PIECE ((uint64_t)16 << 20)
 
 /* Set by the signal handler, read by the write loop: the one piece of
  * mutable state this module keeps outside a call. */
@@ -220,11 +225,26 @@ static void progress(wctx *w, const struct timespec *start, int final)
 
 /* ---------------------------------------------------------------- data */
 
+/* An output cut into pieces (split.h), taken one at a time by any
+ * thread; the thread that finishes the last one finishes the tensor. */
+typedef struct split {
+	sp_job *job;
+	uint32_t shard;           /* the tensor's */
+	size_t next;              /* next piece to take */
+	struct split *queue;      /* next split with pieces left to take */
+	struct split *all;        /* every split, freed at the end */
+} split;
+
 /* Work shared by the writer threads; everything below `mu` is guarded
  * (the catalog's chunk lookups are lock-free: dcp_read_chunk_shared). */
 typedef struct shared {
 	wctx *w;
+	uint64_t piece;           /* piece size; 0: no output is cut */
 	pthread_mutex_t mu;       /* the fields below */
+	pthread_cond_t more;      /* pieces to take, or no thread busy */
+	split *head, *tail;       /* splits with pieces left, oldest first */
+	split *all;
+	int busy;                 /* threads writing entries */
 	uint32_t next;            /* next position in order to take */
 	uint32_t batch;           /* entries taken per lock round trip */
 	uint32_t *order;          /* entries by the file and offset of their
@@ -251,30 +271,121 @@ static int entry_segments(wctx *w, const plan_entry *pe, dcp_handles *hs,
 	return *state > 0;
 }
 
-/* Tries to write output t straight from the chunk files: 1 done, 0 not
- * possible, -1 error.  *segs is computed once per entry (*state: 0 not
- * yet, 1 available, -1 unavailable). */
-static int write_direct(wctx *w, const plan_entry *pe, const plan_tensor *t,
-			dcp_handles *hs, dr_seg **segs, size_t *nsegs,
-			int *state, td_err *err)
+/* dr_copy's or sp_copy's result as 0 or -1, the output's shard named
+ * when writing failed (a bad source's message names the chunk's file). */
+static int copy_result(const wctx *w, uint32_t shard, int rc, td_err *err)
 {
+	if (rc == DR_COPY_FAILED)
+		td_err_prefix(err, "%s/%s", w->o->out_dir,
+			      w->pl->shards[shard].file);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- pieces */
+
+/* Takes the next piece of split `only` (of the oldest split with pieces
+ * left when NULL): 1 and *sp, *i; 0 when there is none to take.  Called
+ * with sh->mu held. */
+static int take_piece(shared *sh, split *only, split **sp, size_t *i)
+{
+	split *s = only;
+
+	while (sh->head && sh->head->next >= sp_npieces(sh->head->job))
+		sh->head = sh->head->queue; /* all taken: out of the queue */
+	if (!sh->head)
+		sh->tail = NULL;
+	if (!s)
+		s = sh->head;
+	if (!s || sh->rc || interrupted || s->next >= sp_npieces(s->job))
+		return 0;
+	*sp = s;
+	*i = s->next++;
+	return 1;
+}
+
+/* Copies piece i of s, without the lock; the last one to finish finishes
+ * the tensor.  0 or -1. */
+static int copy_piece(shared *sh, split *s, size_t i, ex_pool *pool,
+		      td_err *err)
+{
+	int rc = sp_copy(s->job, i, &sh->w->ck->cat, &pool->files, err);
+
+	if (rc < 0)
+		return copy_result(sh->w, s->shard, rc, err);
+	return rc == 1 ? tensor_written(sh->w, s->shard, err) : 0;
+}
+
+/* Copies pieces of `only` while some are left to take.  0 or -1. */
+static int copy_pieces(shared *sh, split *only, ex_pool *pool, td_err *err)
+{
+	split *s;
+	size_t i;
+	int rc = 0, got = 1;
+
+	while (rc == 0 && got) {
+		pthread_mutex_lock(&sh->mu);
+		got = take_piece(sh, only, &s, &i);
+		pthread_mutex_unlock(&sh->mu);
+		if (got)
+			rc = copy_piece(sh, s, i, pool, err);
+	}
+	return rc;
+}
+
+/* Output t (entry bytes from off) cut into pieces that every thread may
+ * take, this one first: 1 when cut (and its pieces all taken), 0 when it
+ * is too small to cut, -1 on error. */
+static int write_split(shared *sh, const plan_tensor *t, const dr_seg *segs,
+		       size_t nsegs, uint64_t off, ex_pool *pool, td_err *err)
+{
+	split *s = calloc(1, sizeof *s);
+	int rc;
+
+	if (!s)
+		return td_errf(err, "out of memory");
+	rc = sp_cut(segs, nsegs, off, t->out.nbytes, sh->w->fds[t->shard],
+		    t->offset, sh->piece, &s->job, err);
+	if (rc <= 0) {
+		free(s);
+		return rc;
+	}
+	s->shard = t->shard;
+	pthread_mutex_lock(&sh->mu);
+	s->all = sh->all;
+	sh->all = s;
+	if (sh->tail)
+		sh->tail->queue = s;
+	else
+		sh->head = s;
+	sh->tail = s;
+	pthread_cond_broadcast(&sh->more);
+	pthread_mutex_unlock(&sh->mu);
+	return copy_pieces(sh, s, pool, err) != 0 ? -1 : 1;
+}
+
+/* Tries to write output t straight from the chunk files: 1 done, 2 cut
+ * into pieces (the thread finishing the last one finishes the tensor), 0
+ * not possible, -1 error.  *segs is computed once per entry (*state: 0 not
+ * yet, 1 available, -1 unavailable). */
+static int write_direct(shared *sh, const plan_entry *pe,
+			const plan_tensor *t, ex_pool *pool, dr_seg **segs,
+			size_t *nsegs, int *state, td_err *err)
+{
+	wctx *w = sh->w;
 	uint64_t off;
 	int rc;
 
 	if (!w->o->direct || !dr_node_range(t->out.node, &off))
 		return 0;
-	if ((rc = entry_segments(w, pe, hs, segs, nsegs, state, err)) <= 0)
+	rc = entry_segments(w, pe, &pool->files, segs, nsegs, state, err);
+	if (rc <= 0)
 		return rc;
-	switch (dr_copy(*segs, *nsegs, off, t->out.nbytes, w->fds[t->shard],
-			t->offset, err)) {
-	case 0:
-		return 1;
-	case DR_BAD_SOURCE: /* the message names the chunk's file */
-		return -1;
-	default:
-		return td_err_prefix(err, "%s/%s", w->o->out_dir,
-				     w->pl->shards[t->shard].file), -1;
-	}
+	if (sh->piece && t->out.nbytes >= 2 * sh->piece &&
+	    (rc = write_split(sh, t, *segs, *nsegs, off, pool, err)) != 0)
+		return rc < 0 ? -1 : 2;
+	rc = dr_copy(*segs, *nsegs, off, t->out.nbytes, w->fds[t->shard],
+		     t->offset, err);
+	return copy_result(w, t->shard, rc, err) != 0 ? -1 : 1;
 }
 
 /* Output t computed in memory from the gathered entry. */
@@ -426,9 +537,10 @@ static int write_quantized(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	return tensor_written(w, sc->shard, err);
 }
 
-static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
+static int write_entry(shared *sh, uint32_t ei, ex_pool *pool,
 		       uint64_t *bytes, uint64_t *direct, td_err *err)
 {
+	wctx *w = sh->w;
 	const plan_entry *pe = &w->pl->entries[ei];
 	dr_seg *segs = NULL;
 	size_t nsegs = 0;
@@ -462,14 +574,14 @@ static int write_entry(wctx *w, uint32_t ei, ex_pool *pool,
 			*bytes += t->out.nbytes + w->pl->tensors[t->partner].out.nbytes;
 			continue;
 		}
-		rc = write_direct(w, pe, t, &pool->files, &segs, &nsegs,
-				  &state, err);
+		rc = write_direct(sh, pe, t, pool, &segs, &nsegs, &state,
+				  err);
 		if (rc > 0)
 			*direct += t->out.nbytes;
 		if (rc == 0)
 			rc = write_computed(w, pe, t, pool, &entry, &loaded,
 					    err);
-		if (rc >= 0 && tensor_written(w, t->shard, err) != 0)
+		if (rc >= 0 && rc != 2 && tensor_written(w, t->shard, err) != 0)
 			rc = -1;
 		*bytes += t->out.nbytes;
 	}
@@ -499,8 +611,7 @@ static int write_run(shared *sh, uint32_t i, uint32_t end, ex_pool *pool,
 	int rc = 0;
 
 	for (; rc == 0 && i < end && !interrupted; i++) {
-		rc = write_entry(sh->w, sh->order[i], pool, bytes, direct,
-				 err);
+		rc = write_entry(sh, sh->order[i], pool, bytes, direct, err);
 		ex_pool_reset(pool);
 	}
 	return rc;
@@ -615,39 +726,64 @@ static uint32_t *work_order(const wctx *w)
 	return order;
 }
 
-/* Takes runs of entries until none are left, an error occurs or a signal
- * came: one lock round trip per run, not per entry. */
+/* A thread's run of work done: its error, bytes, times and peak memory
+ * added to the totals.  Called with sh->mu held. */
+static void account(shared *sh, int rc, const td_err *err, uint64_t bytes,
+		    uint64_t direct, const ex_pool *pool)
+{
+	wctx *w = sh->w;
+
+	if (rc && !sh->rc) {
+		sh->rc = rc;
+		sh->err = *err;
+	}
+	w->st->bytes += bytes;
+	w->st->direct_bytes += direct;
+	td_phases_take(&w->st->phases);
+	if (pool->peak > w->st->peak_buffers)
+		w->st->peak_buffers = pool->peak;
+	progress(w, &sh->start, 0);
+}
+
+/* Takes pieces of cut outputs first, then runs of entries (one lock
+ * round trip per run, not per entry); with neither left, waits while
+ * another thread may still cut an output.  Never holds the lock while it
+ * reads or writes tensor bytes. */
 static void *worker(void *arg)
 {
 	shared *sh = arg;
-	wctx *w = sh->w;
 	ex_pool pool = {0};
 	td_err err;
 
+	pthread_mutex_lock(&sh->mu);
 	for (;;) {
 		uint64_t bytes = 0, direct = 0;
 		uint32_t e = 0, end = 0;
+		split *s;
+		size_t i;
 		int rc;
 
-		pthread_mutex_lock(&sh->mu);
-		rc = claim(sh, &e, &end);
-		pthread_mutex_unlock(&sh->mu);
-		if (!rc)
+		if (take_piece(sh, NULL, &s, &i)) {
+			pthread_mutex_unlock(&sh->mu);
+			rc = copy_piece(sh, s, i, &pool, &err);
+			dcp_handles_mark(&pool.files);
+			pthread_mutex_lock(&sh->mu);
+		} else if (claim(sh, &e, &end)) {
+			sh->busy++;
+			pthread_mutex_unlock(&sh->mu);
+			rc = write_run(sh, e, end, &pool, &bytes, &direct, &err);
+			pthread_mutex_lock(&sh->mu);
+			if (--sh->busy == 0)
+				pthread_cond_broadcast(&sh->more);
+		} else if (sh->busy > 0 && !sh->rc && !interrupted) {
+			pthread_cond_wait(&sh->more, &sh->mu);
+			continue;
+		} else {
 			break;
-		rc = write_run(sh, e, end, &pool, &bytes, &direct, &err);
-		pthread_mutex_lock(&sh->mu);
-		if (rc && !sh->rc) {
-			sh->rc = rc;
-			sh->err = err;
 		}
-		w->st->bytes += bytes;
-		w->st->direct_bytes += direct;
-		td_phases_take(&w->st->phases);
-		if (pool.peak > w->st->peak_buffers)
-			w->st->peak_buffers = pool.peak;
-		progress(w, &sh->start, 0);
-		pthread_mutex_unlock(&sh->mu);
+		account(sh, rc, &err, bytes, direct, &pool);
 	}
+	pthread_mutex_unlock(&sh->mu);
 	ex_pool_free(&pool);
 	return NULL;
 }
@@ -666,6 +802,35 @@ static uint32_t batch_size(const plan *pl, int jobs)
 	return b < 1 ? 1 : b > 4096 ? 4096 : (uint32_t)b;
 }
 
+/* The size of the pieces outputs are cut into for `jobs` threads (0: none
+ * cut); TD2HF_TEST_PIECE_BYTES=N sets it, so that the tests cut the
+ * small tensors of their fixtures. */
+static uint64_t piece_size(int jobs)
+{
+	const char *env = getenv("TD2HF_TEST_PIECE_BYTES");
+	char *end;
+	unsigned long long v;
+
+	if (jobs < 2)
+		return 0;
+	if (!env || !*env)
+		return WR_PIECE;
+	v = strtoull(env, &end, 10);
+	return *end == '\0' && v > 0 ? (uint64_t)v : WR_PIECE;
+}
+
+/* Frees every split made. */
+static void free_splits(shared *sh)
+{
+	while (sh->all) {
+		split *s = sh->all;
+
+		sh->all = s->all;
+		sp_free(s->job);
+		free(s);
+	}
+}
+
 static int write_data(wctx *w)
 {
 	shared sh;
@@ -676,10 +841,12 @@ static int write_data(wctx *w)
 	memset(&sh, 0, sizeof sh);
 	sh.w = w;
 	sh.batch = batch_size(w->pl, n);
+	sh.piece = piece_size(n);
 	sh.order = work_order(w);
 	if (!sh.order)
 		return td_errf(w->err, "out of memory");
 	pthread_mutex_init(&sh.mu, NULL);
+	pthread_cond_init(&sh.more, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &sh.start);
 	w->last = sh.start;
 	/* each thread keeps its own descriptors, all within the process's
@@ -692,7 +859,9 @@ static int write_data(wctx *w)
 	worker(&sh);
 	for (j = 1; j < n; j++)
 		pthread_join(tid[j], NULL);
+	pthread_cond_destroy(&sh.more);
 	pthread_mutex_destroy(&sh.mu);
+	free_splits(&sh);
 	free(sh.order);
 	if (sh.rc) {
 		*w->err = sh.err;

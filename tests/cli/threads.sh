@@ -1,7 +1,8 @@
 #!/bin/sh
 # The threaded writer under ThreadSanitizer (`make check-tsan` builds td2hf
 # with -fsanitize=thread and runs this): every e2e fixture converted with 4
-# writer threads, with and without direct copies, must be byte-identical
+# writer threads, with and without direct copies, and with outputs cut
+# into small pieces that the threads share, must be byte-identical
 # to the expected output with nothing on stderr (a race report is printed
 # there, and makes td2hf exit 66); so must the parts of a conversion
 # whose shards are finished by whichever thread writes their last tensor.
@@ -13,12 +14,15 @@ export TD2HF_RULES_DIR="$RULES"
 for dir in "$E2E"/*/; do
 	fam=$(basename "$dir")
 	[ -f "$dir/expected/default.args" ] || continue
-	for mode in direct copy; do
+	for mode in direct copy pieces; do
 		out="$TMP/$fam-$mode"
 		extra=""
+		piece=""   # pieces: outputs cut into 1000-byte pieces (split.c)
 		[ $mode = copy ] && extra=--no-direct-copy
+		[ $mode = pieces ] && piece=1000
 		# shellcheck disable=SC2046,SC2086
-		(cd "$dir" && "$TD2HF" -q $(cat expected/default.args) -j 4 $extra \
+		(cd "$dir" && TD2HF_TEST_PIECE_BYTES=$piece "$TD2HF" -q \
+			$(cat expected/default.args) -j 4 $extra \
 			--output-dir "$out") >"$TMP/out" 2>"$TMP/err"
 		rc=$?
 		if [ $rc -ne 0 ] || [ -s "$TMP/err" ]; then

@@ -163,6 +163,43 @@ static void test_crc32_agree(void)
 	free(buf);
 }
 
+/* The CRC-32 of two pieces combined equals the CRC-32 of both in one
+ * pass, wherever the cut is (one of them empty included). */
+static void test_crc32_combine(void)
+{
+	size_t n = (3u << 20) + 5, cuts[] = {0, 1, 7, 4096, 1u << 20, n - 1, n};
+	unsigned char *buf = malloc(n);
+	uint32_t x = 88675123u, whole;
+	size_t i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	for (i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[i] = (unsigned char)x;
+	}
+	whole = td_crc32(0, buf, n);
+	for (i = 0; i < sizeof cuts / sizeof cuts[0]; i++)
+		CU_ASSERT_EQUAL(td_crc32_combine(td_crc32(0, buf, cuts[i]),
+						 td_crc32(0, buf + cuts[i],
+							  n - cuts[i]),
+						 n - cuts[i]),
+				whole);
+	/* three pieces, combined left to right */
+	CU_ASSERT_EQUAL(td_crc32_combine(td_crc32_combine(td_crc32(0, buf, 10),
+							  td_crc32(0, buf + 10, 990),
+							  990),
+					 td_crc32(0, buf + 1000, n - 1000),
+					 n - 1000),
+			whole);
+	CU_ASSERT_EQUAL(td_crc32_combine(0xcbf43926u, 0, 0), 0xcbf43926u);
+	CU_ASSERT_NOT_EQUAL(td_crc32_combine(td_crc32(0, "12345", 5),
+					     td_crc32(0, "6798", 4), 4),
+			    0xcbf43926u);
+	free(buf);
+}
+
 int register_zip_tests(void)
 {
 	CU_pSuite s = CU_add_suite("zip", NULL, NULL);
@@ -173,6 +210,7 @@ int register_zip_tests(void)
 	       !CU_add_test(s, "deflated is rejected", test_deflated) ||
 	       !CU_add_test(s, "every truncation fails", test_truncated) ||
 	       !CU_add_test(s, "bad signatures", test_bad_signatures) ||
+	       !CU_add_test(s, "crc32 of pieces combined", test_crc32_combine) ||
 	       !CU_add_test(s, "crc32", test_crc32) ||
 	       !CU_add_test(s, "crc32: ISA-L and ours agree", test_crc32_agree);
 }
