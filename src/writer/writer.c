@@ -230,6 +230,7 @@ static void progress(wctx *w, const struct timespec *start, int final)
 typedef struct split {
 	sp_job *job;
 	uint32_t shard;           /* the tensor's */
+	uint32_t at;              /* its entry's position in the work order */
 	size_t next;              /* next piece to take */
 	struct split *queue;      /* next split with pieces left to take */
 	struct split *all;        /* every split, freed at the end */
@@ -251,7 +252,8 @@ typedef struct shared {
 				   * first chunk: few files open at a time,
 				   * sequential reads within each */
 	int rc;
-	td_err err;               /* the first error */
+	td_err err;               /* the error first in the work order */
+	uint32_t err_at;          /* its position there */
 	struct timespec start;
 } shared;
 
@@ -296,7 +298,10 @@ static int take_piece(shared *sh, split *only, split **sp, size_t *i)
 		sh->tail = NULL;
 	if (!s)
 		s = sh->head;
-	if (!s || sh->rc || interrupted || s->next >= sp_npieces(s->job))
+	/* after an error, only pieces of entries before it in the work order
+	 * (whose errors would be reported instead) are still worth copying */
+	if (!s || (sh->rc && s->at >= sh->err_at) || interrupted ||
+	    s->next >= sp_npieces(s->job))
 		return 0;
 	*sp = s;
 	*i = s->next++;
@@ -335,8 +340,9 @@ static int copy_pieces(shared *sh, split *only, ex_pool *pool, td_err *err)
 /* Output t (entry bytes from off) cut into pieces that every thread may
  * take, this one first: 1 when cut (and its pieces all taken), 0 when it
  * is too small to cut, -1 on error. */
-static int write_split(shared *sh, const plan_tensor *t, const dr_seg *segs,
-		       size_t nsegs, uint64_t off, ex_pool *pool, td_err *err)
+static int write_split(shared *sh, uint32_t at, const plan_tensor *t,
+		       const dr_seg *segs, size_t nsegs, uint64_t off,
+		       ex_pool *pool, td_err *err)
 {
 	split *s = calloc(1, sizeof *s);
 	int rc;
@@ -350,6 +356,7 @@ static int write_split(shared *sh, const plan_tensor *t, const dr_seg *segs,
 		return rc;
 	}
 	s->shard = t->shard;
+	s->at = at;
 	pthread_mutex_lock(&sh->mu);
 	s->all = sh->all;
 	sh->all = s;
@@ -367,7 +374,7 @@ static int write_split(shared *sh, const plan_tensor *t, const dr_seg *segs,
  * into pieces (the thread finishing the last one finishes the tensor), 0
  * not possible, -1 error.  *segs is computed once per entry (*state: 0 not
  * yet, 1 available, -1 unavailable). */
-static int write_direct(shared *sh, const plan_entry *pe,
+static int write_direct(shared *sh, uint32_t at, const plan_entry *pe,
 			const plan_tensor *t, ex_pool *pool, dr_seg **segs,
 			size_t *nsegs, int *state, td_err *err)
 {
@@ -381,7 +388,7 @@ static int write_direct(shared *sh, const plan_entry *pe,
 	if (rc <= 0)
 		return rc;
 	if (sh->piece && t->out.nbytes >= 2 * sh->piece &&
-	    (rc = write_split(sh, t, *segs, *nsegs, off, pool, err)) != 0)
+	    (rc = write_split(sh, at, t, *segs, *nsegs, off, pool, err)) != 0)
 		return rc < 0 ? -1 : 2;
 	rc = dr_copy(*segs, *nsegs, off, t->out.nbytes, w->fds[t->shard],
 		     t->offset, err);
@@ -537,11 +544,12 @@ static int write_quantized(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	return tensor_written(w, sc->shard, err);
 }
 
-static int write_entry(shared *sh, uint32_t ei, ex_pool *pool,
+/* The entry at position `at` of the work order. */
+static int write_entry(shared *sh, uint32_t at, ex_pool *pool,
 		       uint64_t *bytes, uint64_t *direct, td_err *err)
 {
 	wctx *w = sh->w;
-	const plan_entry *pe = &w->pl->entries[ei];
+	const plan_entry *pe = &w->pl->entries[sh->order[at]];
 	dr_seg *segs = NULL;
 	size_t nsegs = 0;
 	ex_view entry;
@@ -574,7 +582,7 @@ static int write_entry(shared *sh, uint32_t ei, ex_pool *pool,
 			*bytes += t->out.nbytes + w->pl->tensors[t->partner].out.nbytes;
 			continue;
 		}
-		rc = write_direct(sh, pe, t, pool, &segs, &nsegs, &state,
+		rc = write_direct(sh, at, pe, t, pool, &segs, &nsegs, &state,
 				  err);
 		if (rc > 0)
 			*direct += t->out.nbytes;
@@ -604,15 +612,17 @@ static int claim(shared *sh, uint32_t *first, uint32_t *end)
 }
 
 /* Writes the entries at positions [i, end) of the order without the
- * lock; stops at the first error. */
+ * lock; stops at the first error, its position in *at. */
 static int write_run(shared *sh, uint32_t i, uint32_t end, ex_pool *pool,
-		     uint64_t *bytes, uint64_t *direct, td_err *err)
+		     uint64_t *bytes, uint64_t *direct, uint32_t *at,
+		     td_err *err)
 {
 	int rc = 0;
 
 	for (; rc == 0 && i < end && !interrupted; i++) {
-		rc = write_entry(sh, sh->order[i], pool, bytes, direct, err);
+		rc = write_entry(sh, i, pool, bytes, direct, err);
 		ex_pool_reset(pool);
+		*at = i;
 	}
 	return rc;
 }
@@ -726,16 +736,20 @@ static uint32_t *work_order(const wctx *w)
 	return order;
 }
 
-/* A thread's run of work done: its error, bytes, times and peak memory
- * added to the totals.  Called with sh->mu held. */
-static void account(shared *sh, int rc, const td_err *err, uint64_t bytes,
-		    uint64_t direct, const ex_pool *pool)
+/* A thread's run of work done: its error (at position `at` of the work
+ * order), bytes, times and peak memory added to the totals.  The error
+ * kept is the one first in the work order, not the first in time: runs
+ * are claimed in order and each runs to its own first error, so that is
+ * the same whichever thread is faster.  Called with sh->mu held. */
+static void account(shared *sh, int rc, uint32_t at, const td_err *err,
+		    uint64_t bytes, uint64_t direct, const ex_pool *pool)
 {
 	wctx *w = sh->w;
 
-	if (rc && !sh->rc) {
+	if (rc && (!sh->rc || at < sh->err_at)) {
 		sh->rc = rc;
 		sh->err = *err;
+		sh->err_at = at;
 	}
 	w->st->bytes += bytes;
 	w->st->direct_bytes += direct;
@@ -758,7 +772,7 @@ static void *worker(void *arg)
 	pthread_mutex_lock(&sh->mu);
 	for (;;) {
 		uint64_t bytes = 0, direct = 0;
-		uint32_t e = 0, end = 0;
+		uint32_t e = 0, end = 0, at = 0;
 		split *s;
 		size_t i;
 		int rc;
@@ -766,12 +780,14 @@ static void *worker(void *arg)
 		if (take_piece(sh, NULL, &s, &i)) {
 			pthread_mutex_unlock(&sh->mu);
 			rc = copy_piece(sh, s, i, &pool, &err);
+			at = s->at;
 			dcp_handles_mark(&pool.files);
 			pthread_mutex_lock(&sh->mu);
 		} else if (claim(sh, &e, &end)) {
 			sh->busy++;
 			pthread_mutex_unlock(&sh->mu);
-			rc = write_run(sh, e, end, &pool, &bytes, &direct, &err);
+			rc = write_run(sh, e, end, &pool, &bytes, &direct, &at,
+				       &err);
 			pthread_mutex_lock(&sh->mu);
 			if (--sh->busy == 0)
 				pthread_cond_broadcast(&sh->more);
@@ -781,7 +797,7 @@ static void *worker(void *arg)
 		} else {
 			break;
 		}
-		account(sh, rc, &err, bytes, direct, &pool);
+		account(sh, rc, at, &err, bytes, direct, &pool);
 	}
 	pthread_mutex_unlock(&sh->mu);
 	ex_pool_free(&pool);
