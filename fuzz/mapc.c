@@ -11,8 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char path[64];
-	mc_options o = {NULL, 0, NULL, 0};
-	mp_program p;
+	compile_options o = {NULL, 0, NULL, 0};
+	program p;
 	FILE *f;
 
 	if (!path[0])
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fwrite(data, 1, size, f);
 	fclose(f);
-	if (mc_compile(path, &o, &p) == 0)
-		mp_free(&p);
+	if (compile_rules(path, &o, &p) == 0)
+		prog_free(&p);
 	return 0;
 }

@@ -8,14 +8,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	td_file f;
-	ts_tensor t;
-	pk_doc *doc = NULL;
+	torchsave_tensor t;
+	pickle_doc *doc = NULL;
 	td_err err;
 
 	if (memfile(&f, data, size) != 0)
 		return 0;
-	ts_read_tensor(&f, 0, size, &t, &err);
-	if (ts_read_pickle(&f, 0, size, &doc, &err) == 0)
-		pk_doc_free(doc);
+	torchsave_read_tensor(&f, 0, size, &t, &err);
+	if (torchsave_read_pickle(&f, 0, size, &doc, &err) == 0)
+		pickle_doc_free(doc);
 	return 0;
 }

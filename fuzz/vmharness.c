@@ -80,7 +80,7 @@ static void read_sets(const uint8_t *data, size_t size, size_t *skip,
 
 	*n = 0;
 	*skip = 0;
-	if (size == 0 || (size >= 8 && memcmp(data, MP_MAGIC, 8) == 0))
+	if (size == 0 || (size >= 8 && memcmp(data, PROG_MAGIC, 8) == 0))
 		return;
 	*n = data[0] % (MAX_SETS + 1);
 	if (size < 1 + 9 * (size_t)*n) {
@@ -96,7 +96,7 @@ static void read_sets(const uint8_t *data, size_t size, size_t *skip,
 }
 
 /* The records as --set overrides of the program's non-let parameters. */
-static void make_sets(const mp_program *p, const uint8_t *idx,
+static void make_sets(const program *p, const uint8_t *idx,
 		      const int64_t *val, int n, sets *s)
 {
 	uint32_t settable[256], ns = 0, i;
@@ -118,7 +118,7 @@ static void make_sets(const mp_program *p, const uint8_t *idx,
 	}
 }
 
-static int plan_one(const fz_catalogs *c, int i, const mp_program *p,
+static int plan_one(const fz_catalogs *c, int i, const program *p,
 		    const sets *s)
 {
 	plan_options o = {4096, s->ov, s->n, NULL, NULL};
@@ -141,20 +141,20 @@ int fz_run_mapbc(const fz_catalogs *c, const uint8_t *data, size_t size)
 {
 	uint8_t idx[MAX_SETS];
 	int64_t val[MAX_SETS];
-	mp_program p;
+	program p;
 	size_t skip;
 	td_err err;
 	sets s;
 	int i, n, rc = -1;
 
 	read_sets(data, size, &skip, idx, val, &n);
-	if (mp_read_buffer(data + skip, size - skip, "fuzz", &p, &err) != 0)
+	if (prog_read_buffer(data + skip, size - skip, "fuzz", &p, &err) != 0)
 		return -1;
-	mp_disasm(&p, c->null);
+	prog_disasm(&p, c->null);
 	make_sets(&p, idx, val, n, &s);
 	for (i = 0; i < c->n; i++)
 		if (plan_one(c, i, &p, &s) == 0)
 			rc = 0;
-	mp_free(&p);
+	prog_free(&p);
 	return rc;
 }

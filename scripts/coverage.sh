@@ -90,11 +90,11 @@ func_ran() { # file function
 for f in bf16_to_f32 f32_to_bf16 f16_to_f32 f32_to_f16 get put cast_elements; do
 	func_ran src/writer/cast.c $f
 done
-for f in eval_cat eval_reshape ex_apply_view eval_view eval_cast ex_eval; do
+for f in eval_cat eval_reshape exec_apply_view eval_view eval_cast exec_eval; do
 	func_ran src/writer/exec.c $f
 done
-for f in vn_reshape vn_permute vn_narrow vn_slice vn_select vn_cat vn_cast \
-	vn_split vn_chunk; do
+for f in view_reshape view_permute view_narrow view_slice view_select view_cat view_cast \
+	view_split view_chunk; do
 	func_ran src/vm/ops.c $f
 done
 
@@ -125,7 +125,7 @@ if [ -z "$vm" ] || [ -z "$ops" ]; then
 	fails=$((fails + 1))
 else
 	for op in $ops; do
-		# the largest count of the code at or after any `case MP_OP` label
+		# the largest count of the code at or after any `case OP_OP` label
 		c=$(awk -v op="MP_$op" '
 			function cnt(l) { split(l, a, ":"); gsub(/ /, "", a[1]); return a[1] }
 			pending && cnt($0) != "-" {

@@ -12,7 +12,7 @@
 #define NAME_MAX_LEN 256
 
 /* The rules path, and in `why` what chose it. */
-static int choose_path(const ch_request *rq, const char *dir, char *path,
+static int choose_path(const choose_request *rq, const char *dir, char *path,
 		       size_t size, char *why, size_t wsize, td_err *err)
 {
 	char model[NAME_MAX_LEN];
@@ -64,7 +64,7 @@ static void check_name(const char *dir, const char *used, const char *model,
 			"rules used are %s's (%s)\n", source, fam, ufam, used);
 }
 
-static void report(const ch_request *rq, const char *dir, const char *path,
+static void report(const choose_request *rq, const char *dir, const char *path,
 		   const char *why)
 {
 	char model[NAME_MAX_LEN], source[PATH_MAX + 32];
@@ -86,16 +86,16 @@ static void report(const ch_request *rq, const char *dir, const char *path,
 	}
 }
 
-static int load(const ch_request *rq, const char *dir, const char *path,
-		mp_program *prog)
+static int load(const choose_request *rq, const char *dir, const char *path,
+		program *prog)
 {
 	const char *inc[CH_MAX_INCLUDES + 1];
-	mc_options mo = {inc, 0, stderr, 0};
+	compile_options mo = {inc, 0, stderr, 0};
 	td_err err;
 	int n;
 
 	if (!td_ends_with(path, ".map")) {
-		if (mp_read(path, prog, &err) == 0)
+		if (prog_read(path, prog, &err) == 0)
 			return 0;
 		fprintf(stderr, "td2hf: %s\n", err.msg);
 		return -1;
@@ -104,19 +104,19 @@ static int load(const ch_request *rq, const char *dir, const char *path,
 		inc[n] = rq->includes[n];
 	inc[n++] = dir;
 	mo.ninclude_dirs = n;
-	n = mc_compile(path, &mo, prog);
+	n = compile_rules(path, &mo, prog);
 	if (n)
 		fprintf(stderr, "td2hf: %s: %d error%s\n", path, n,
 			n == 1 ? "" : "s");
 	return n ? -1 : 0;
 }
 
-int ch_load(const ch_request *rq, mp_program *prog)
+int choose_load(const choose_request *rq, program *prog)
 {
 	char dir[PATH_MAX], path[PATH_MAX], why[PATH_MAX + 64];
 	td_err err;
 
-	rd_rules_dir(dir, sizeof dir);
+	rules_dir(dir, sizeof dir);
 	if (choose_path(rq, dir, path, sizeof path, why, sizeof why,
 			&err) != 0) {
 		fprintf(stderr, "td2hf: %s\n", err.msg);

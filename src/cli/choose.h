@@ -10,16 +10,16 @@
 
 #define CH_MAX_INCLUDES 64
 
-typedef struct ch_request {
+typedef struct choose_request {
 	const char *rules, *arch, *model, *hf;   /* as given; NULL: not */
 	const char *includes[CH_MAX_INCLUDES];   /* -I, for a .map */
 	int nincludes;
 	FILE *notes;                             /* what was chosen; NULL: quiet */
-} ch_request;
+} choose_request;
 
 /* Chooses and loads the rules (a .mapbc read, a .map compiled with the
  * -I directories and then the installed rules directory searched).
  * Prints its own messages; 0 or -1. */
-int ch_load(const ch_request *rq, mp_program *prog);
+int choose_load(const choose_request *rq, program *prog);
 
 #endif

@@ -26,7 +26,7 @@
 #define MAX_SETS 256
 
 typedef struct copts {
-	ch_request rq;
+	choose_request rq;
 	const char *input, *output, *explain;
 	plan_override sets[MAX_SETS];
 	int nsets;
@@ -34,11 +34,11 @@ typedef struct copts {
 	uint64_t chunk_size;
 	int force, dry_run, quiet, jobs, no_direct, add_missing, no_verify;
 	const char *part;          /* --part K/N|auto, as given */
-	pt_spec spec;              /* what it says */
+	parts_spec spec;              /* what it says */
 	int finish, resume;
 	double wait;               /* --wait SECONDS; < 0: not given */
 	int stats;                 /* --stats: the phases' times */
-	pq_spec quant;             /* --quantize, --block-size, --scale-fmt */
+	quant_spec quant;             /* --quantize, --block-size, --scale-fmt */
 	int block_given;
 } copts;
 
@@ -180,7 +180,7 @@ static int parse_quant(int c, int argc, char **argv, copts *o)
 
 	switch (c) {
 	case O_QUANT:
-		if (pq_parse_strategy(optarg, &o->quant.strategy, &err) == 0)
+		if (quant_parse_strategy(optarg, &o->quant.strategy, &err) == 0)
 			return 0;
 		break;
 	case O_BLOCK:
@@ -191,8 +191,8 @@ static int parse_quant(int c, int argc, char **argv, copts *o)
 			return -1;
 		}
 		o->block_given = 1;
-		if (pq_parse_block(optarg, &o->quant.block[0], &err) == 0 &&
-		    pq_parse_block(argv[optind++], &o->quant.block[1], &err) == 0)
+		if (quant_parse_block(optarg, &o->quant.block[0], &err) == 0 &&
+		    quant_parse_block(argv[optind++], &o->quant.block[1], &err) == 0)
 			return 0;
 		break;
 	case O_SCALEFMT:
@@ -225,7 +225,7 @@ static int parse_value(int c, copts *o)
 	case O_ARCH:    o->rq.arch = optarg; return 0;
 	case O_PART:
 		o->part = optarg;
-		if (pt_parse(optarg, &o->spec, &err) == 0)
+		if (parts_parse(optarg, &o->spec, &err) == 0)
 			return 0;
 		fprintf(stderr, "td2hf: %s\n", err.msg);
 		return -1;
@@ -298,26 +298,26 @@ static int parse(int argc, char **argv, copts *o)
  * write, and clear of what killed runs left. */
 static int check_output(const copts *o, const td_checkpoint *ck)
 {
-	char *save = od_save_dir(ck->iter_dir);
+	char *save = outdir_save_dir(ck->iter_dir);
 	const char *prot[] = {o->input, ck->iter_dir, save, o->rq.hf};
 	const char *what[] = {"the input checkpoint", "the checkpoint",
 			      "the Megatron save directory",
 			      "the HF checkpoint"};
 	td_err err;
-	int rc = od_check_apart(o->output, prot, what, 4, &err);
+	int rc = outdir_check_apart(o->output, prot, what, 4, &err);
 
 	free(save);
 	if (rc == 0)
-		rc = od_check_replace(o->output, o->rq.hf, o->force, &err);
+		rc = outdir_check_replace(o->output, o->rq.hf, o->force, &err);
 	if (rc == 0)
-		rc = od_clean_stale(o->output, o->quiet ? NULL : stderr, &err);
+		rc = outdir_clean_stale(o->output, o->quiet ? NULL : stderr, &err);
 	if (rc != 0)
 		fprintf(stderr, "td2hf: %s\n", err.msg);
 	return rc;
 }
 
 /* "wrote 2.1 GiB in 179 tensors, 1 shard, 2.1 s, 1.0 GiB/s, to DIR" */
-static void summary(const copts *o, const plan *pl, const wr_stats *st,
+static void summary(const copts *o, const plan *pl, const writer_stats *st,
 		    const struct timespec *t0)
 {
 	double s = td_seconds_since(t0);
@@ -354,7 +354,7 @@ static void warn_dropped(const copts *o, const plan *pl)
 }
 
 static int explain(const copts *o, const plan *pl, const td_checkpoint *ck,
-		   const mp_program *prog)
+		   const program *prog)
 {
 	if (plan_explain(pl, ck, prog, o->explain, stdout) ||
 	    plan_explain_skipped(ck, prog, o->explain, stdout))
@@ -378,25 +378,25 @@ static int plan_failed(const copts *o, const td_err *err)
 /* --part, --resume, --finish: the conversion shared between processes
  * (writer/parts.h). */
 static int run_parts(const copts *o, td_checkpoint *ck, const plan *pl,
-		     const plan_options *po, const wr_options *wo,
-		     wr_stats *st, td_err *err)
+		     const plan_options *po, const writer_options *wo,
+		     writer_stats *st, td_err *err)
 {
-	pt_spec sp = {0, 1, "--resume"};
-	pt_ident id;
+	parts_spec sp = {0, 1, "--resume"};
+	parts_ident id;
 	int rc;
 
 	if (o->part)
 		sp = o->spec;
-	pt_identify(pl, ck, po, &id);
+	parts_identify(pl, ck, po, &id);
 	if (o->finish)
-		return pt_finish(pl, wo, &id, err);
-	rc = pt_run(ck, pl, wo, &sp, &id, o->quiet ? NULL : stderr, st, err);
+		return parts_finish(pl, wo, &id, err);
+	rc = parts_run(ck, pl, wo, &sp, &id, o->quiet ? NULL : stderr, st, err);
 	if (rc != 0 || sp.k != 0 || (o->part && o->wait < 0))
 		return rc;
-	if (o->part && pt_wait(o->output, &id, sp.n, o->wait,
+	if (o->part && parts_wait(o->output, &id, sp.n, o->wait,
 			       o->quiet ? NULL : stderr, err) != 0)
 		return -1;
-	return pt_finish(pl, wo, &id, err);
+	return parts_finish(pl, wo, &id, err);
 }
 
 /* CPU seconds (user + system) of the whole process so far. */
@@ -414,7 +414,7 @@ static double cpu_seconds(void)
  * then what the writer threads spent their time on (summed over them)
  * and how many cores were busy on average. */
 static void print_phases(const phases *ph, const td_checkpoint *ck,
-			 const plan *pl, const wr_stats *st)
+			 const plan *pl, const writer_stats *st)
 {
 	double total = td_seconds_since(&ph->t0);
 	char md[32];
@@ -435,16 +435,16 @@ static void print_phases(const phases *ph, const td_checkpoint *ck,
 		total > 0 ? cpu_seconds() / total : 0.0);
 }
 
-static int run(const copts *o, td_checkpoint *ck, const mp_program *prog,
+static int run(const copts *o, td_checkpoint *ck, const program *prog,
 	       phases *ph)
 {
 	struct timespec t;
 	plan_options po = {o->chunk_size, o->sets, o->nsets,
 			   o->add_missing ? o->rq.hf : NULL, &o->quant};
-	wr_options wo = {o->output, o->rq.hf, o->force,
+	writer_options wo = {o->output, o->rq.hf, o->force,
 			 !o->quiet && isatty(STDERR_FILENO), o->jobs,
 			 !o->no_direct, !o->no_verify, o->quiet ? NULL : stderr};
-	wr_stats st;
+	writer_stats st;
 	td_err err;
 	plan pl;
 	int rc;
@@ -464,7 +464,7 @@ static int run(const copts *o, td_checkpoint *ck, const mp_program *prog,
 	} else {
 		rc = o->part || o->finish || o->resume
 		     ? run_parts(o, ck, &pl, &po, &wo, &st, &err)
-		     : wr_convert(ck, &pl, &wo, &st, &err);
+		     : writer_convert(ck, &pl, &wo, &st, &err);
 		if (rc != 0)
 			fprintf(stderr, "td2hf: %s\n", err.msg);
 		else if (!o->quiet)
@@ -483,7 +483,7 @@ int cmd_convert(int argc, char **argv)
 	struct timespec t;
 	phases ph = {0};
 	copts o;
-	mp_program prog;
+	program prog;
 	td_checkpoint ck;
 	td_err err;
 	int rc;
@@ -493,7 +493,7 @@ int cmd_convert(int argc, char **argv)
 	if (parse(argc, argv, &o) != 0)
 		return EXIT_USAGE;
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	if (ch_load(&o.rq, &prog) != 0)
+	if (choose_load(&o.rq, &prog) != 0)
 		return 1;
 	ph.rules = td_seconds_since(&t);
 	clock_gettime(CLOCK_MONOTONIC, &t);
@@ -501,12 +501,12 @@ int cmd_convert(int argc, char **argv)
 	ph.catalog = td_seconds_since(&t);
 	if (rc != 0) {
 		fprintf(stderr, "td2hf: %s\n", err.msg);
-		mp_free(&prog);
+		prog_free(&prog);
 		return 1;
 	}
 	rc = o.output && !o.dry_run && !o.explain && check_output(&o, &ck) != 0
 	     ? 1 : run(&o, &ck, &prog, &ph);
 	ckpt_close(&ck);
-	mp_free(&prog);
+	prog_free(&prog);
 	return rc;
 }

@@ -197,12 +197,12 @@ static void try_family(const char *dir, td_checkpoint *ck, fit *f)
 {
 	plan_options po = {(uint64_t)5 << 30, NULL, 0, NULL, NULL};
 	char path[PATH_MAX];
-	mp_program prog;
+	program prog;
 	td_err err;
 	plan pl;
 
 	snprintf(path, sizeof path, "%s/%s.mapbc", dir, f->name);
-	if (mp_read(path, &prog, &err) != 0) {
+	if (prog_read(path, &prog, &err) != 0) {
 		snprintf(f->why, sizeof f->why, "%s", err.msg);
 		return;
 	}
@@ -214,7 +214,7 @@ static void try_family(const char *dir, td_checkpoint *ck, fit *f)
 		f->outputs = pl.nemitted;
 		plan_free(&pl);
 	}
-	mp_free(&prog);
+	prog_free(&prog);
 }
 
 /* Best first: covering every key, then fewest unused rules; families

@@ -13,7 +13,7 @@
 
 /* The skip of the rules that drops a stored key, as its pattern ("*_state*"),
  * written into buf; NULL when none does or no rules were given. */
-static const char *skip_of(const mp_program *rules, const char *name,
+static const char *skip_of(const program *rules, const char *name,
 			   char *buf, size_t size)
 {
 	vm_caps caps;
@@ -26,7 +26,7 @@ static const char *skip_of(const mp_program *rules, const char *name,
 		buf[0] = '\0';
 		f = fmemopen(buf, size, "w");
 		if (f) {
-			mp_print_pattern(rules, rules->skips[i].pat, f);
+			prog_print_pattern(rules, rules->skips[i].pat, f);
 			fclose(f);
 		}
 		return buf;
@@ -54,7 +54,7 @@ static int chunk_json(td_checkpoint *c, dcp_key *k, size_t i,
 {
 	const dcp_chunk *ch = &k->chunks[i];
 	cJSON *o = cJSON_CreateObject();
-	ts_tensor t;
+	torchsave_tensor t;
 
 	cJSON_AddItemToArray(out, o);
 	if (k->kind == DCP_TENSOR) {
@@ -83,7 +83,7 @@ static int chunk_json(td_checkpoint *c, dcp_key *k, size_t i,
 	return 0;
 }
 
-static int key_json(td_checkpoint *c, const mp_program *rules, dcp_key *k,
+static int key_json(td_checkpoint *c, const program *rules, dcp_key *k,
 		    int resolve, cJSON *keys, td_err *err)
 {
 	cJSON *o = cJSON_CreateObject(), *chunks = cJSON_CreateArray();
@@ -141,7 +141,7 @@ static cJSON *args_json(const td_checkpoint *c)
 	return o;
 }
 
-cJSON *inspect_json(td_checkpoint *c, const mp_program *rules, int resolve,
+cJSON *inspect_json(td_checkpoint *c, const program *rules, int resolve,
 		    td_err *err)
 {
 	cJSON *root = cJSON_CreateObject(), *keys = cJSON_CreateArray();
@@ -177,7 +177,7 @@ cJSON *inspect_json(td_checkpoint *c, const mp_program *rules, int resolve,
 
 static int resolve_key(td_checkpoint *c, dcp_key *k, td_err *err)
 {
-	ts_tensor t;
+	torchsave_tensor t;
 	size_t i;
 
 	for (i = 0; k->kind == DCP_TENSOR && i < k->nchunks; i++)
@@ -189,7 +189,7 @@ static int resolve_key(td_checkpoint *c, dcp_key *k, td_err *err)
 /* A key's listing columns: its dtype ("bytes" for bytes entries), its
  * shape ("-" for them) and the rules' skip that drops it (NULL: none),
  * written into skip_buf. */
-static const char *key_columns(const dcp_key *k, const mp_program *rules,
+static const char *key_columns(const dcp_key *k, const program *rules,
 			       char *shape, size_t size, const char **skip,
 			       char *skip_buf, size_t skip_size)
 {
@@ -202,7 +202,7 @@ static const char *key_columns(const dcp_key *k, const mp_program *rules,
 	return td_dtype_st_name(k->dtype);
 }
 
-static void print_key(const dcp_key *k, const mp_program *rules, int width,
+static void print_key(const dcp_key *k, const program *rules, int width,
 		      FILE *out)
 {
 	char shape[128], size[32], buf[256];
@@ -215,7 +215,7 @@ static void print_key(const dcp_key *k, const mp_program *rules, int width,
 		skip ? skip : "");
 }
 
-static void print_summary(const td_checkpoint *c, const mp_program *rules,
+static void print_summary(const td_checkpoint *c, const program *rules,
 			  FILE *out)
 {
 	size_t i, tensors = 0, skipped = 0;
@@ -270,7 +270,7 @@ static void print_value(const arg_entry *e, FILE *out)
 	case ARG_BOOL:  fprintf(out, "%s\n", e->i ? "True" : "False"); break;
 	case ARG_INT:   fprintf(out, "%" PRId64 "\n", e->i); break;
 	case ARG_FLOAT:
-		pk_float_repr(e->f, num, sizeof num);
+		pickle_float_repr(e->f, num, sizeof num);
 		fprintf(out, "%s\n", num);
 		break;
 	case ARG_STR:   fprintf(out, "'%s'\n", e->text); break;
@@ -426,7 +426,7 @@ static int add_to_group(groups *gs, const dcp_key *k)
 	return 0;
 }
 
-static void print_group(const group *g, const mp_program *rules, int width,
+static void print_group(const group *g, const program *rules, int width,
 			FILE *out)
 {
 	char shape[128], size[32], buf[256];
@@ -442,7 +442,7 @@ static void print_group(const group *g, const mp_program *rules, int width,
 
 /* One line per name pattern, in the order of first appearance; the
  * dtype and shape are the first key's. */
-static int print_groups(const td_checkpoint *c, const mp_program *rules,
+static int print_groups(const td_checkpoint *c, const program *rules,
 			FILE *out, td_err *err)
 {
 	groups gs = {0};
@@ -472,7 +472,7 @@ static int print_groups(const td_checkpoint *c, const mp_program *rules,
 	return rc;
 }
 
-static void print_keys(const td_checkpoint *c, const mp_program *rules,
+static void print_keys(const td_checkpoint *c, const program *rules,
 		       FILE *out)
 {
 	size_t i;
@@ -487,7 +487,7 @@ static void print_keys(const td_checkpoint *c, const mp_program *rules,
 		print_key(&c->cat.keys[i], rules, width, out);
 }
 
-int inspect_text(td_checkpoint *c, const mp_program *rules, int resolve,
+int inspect_text(td_checkpoint *c, const program *rules, int resolve,
 		 const char *args, inspect_list list, FILE *out, td_err *err)
 {
 	size_t i;

@@ -15,7 +15,7 @@
 
 /* The checkpoint as JSON; with `resolve`, every tensor chunk's archive is
  * opened to find its raw bytes (data_offset, crc32).  NULL on error. */
-cJSON *inspect_json(td_checkpoint *c, const mp_program *rules, int resolve,
+cJSON *inspect_json(td_checkpoint *c, const program *rules, int resolve,
 		    td_err *err);
 
 /* Human-readable listing; also resolves chunks when asked.  args: the
@@ -29,7 +29,7 @@ typedef enum inspect_list {
 
 #define INSPECT_LIST_MAX 1000
 
-int inspect_text(td_checkpoint *c, const mp_program *rules, int resolve,
+int inspect_text(td_checkpoint *c, const program *rules, int resolve,
 		 const char *args, inspect_list list, FILE *out, td_err *err);
 
 #endif

@@ -60,8 +60,8 @@ static void print_opcodes(void)
 
 	puts("| # | opcode | operand | pops | pushes | tensors in | out | effect |");
 	puts("|---|---|---|---|---|---|---|---|");
-	for (i = 0; i < MP_OPCODE_COUNT; i++) {
-		const mp_opinfo *o = &mp_opinfo_table[i];
+	for (i = 0; i < OP_COUNT; i++) {
+		const opinfo *o = &opinfo_table[i];
 		char pops[16];
 
 		if (o->pops == -1)
@@ -104,7 +104,7 @@ static int list_rules(void)
 {
 	char dir[4096], path[4096 + 256], names[256];
 	struct dirent **list;
-	int n = scandir(rd_rules_dir(dir, sizeof dir), &list, is_map, alphasort);
+	int n = scandir(rules_dir(dir, sizeof dir), &list, is_map, alphasort);
 
 	if (n < 0) {
 		fprintf(stderr, "mapc: %s: %s\n", dir, strerror(errno));
@@ -163,7 +163,7 @@ static int parse_args(int argc, char **argv, opts *o)
 		case 'O': print_opcodes(); exit(0);
 		case 'L': exit(list_rules());
 		case 'V': printf("mapc (td2hf) %s, bytecode version %d\n",
-				 PACKAGE_VERSION, MP_VERSION); exit(0);
+				 PACKAGE_VERSION, PROG_VERSION); exit(0);
 		case 'I':
 			if (o->ninclude == MAX_INCLUDE_DIRS) {
 				fprintf(stderr, "mapc: too many -I options\n");
@@ -200,18 +200,18 @@ static char *default_output(const char *in)
 
 /* Compiles in; included files are looked for beside the including file,
  * then in each -I directory, then in the installed rules directory. */
-static int compile(const opts *o, const char *in, mp_program *p)
+static int compile(const opts *o, const char *in, program *p)
 {
 	const char *dirs[MAX_INCLUDE_DIRS + 1];
 	char rules[4096];
-	mc_options mo = {dirs, 0, stderr, o->max_errors};
+	compile_options mo = {dirs, 0, stderr, o->max_errors};
 	int errors, i;
 
 	for (i = 0; i < o->ninclude; i++)
 		dirs[i] = o->include_dirs[i];
-	dirs[i++] = rd_rules_dir(rules, sizeof rules);
+	dirs[i++] = rules_dir(rules, sizeof rules);
 	mo.ninclude_dirs = i;
-	errors = mc_compile(in, &mo, p);
+	errors = compile_rules(in, &mo, p);
 
 	if (errors)
 		fprintf(stderr, "mapc: %d error%s\n", errors, errors == 1 ? "" : "s");
@@ -220,25 +220,25 @@ static int compile(const opts *o, const char *in, mp_program *p)
 
 static int disassemble(const opts *o, const char *in)
 {
-	mp_program p;
+	program p;
 	td_err err;
 
 	if (td_ends_with(in, ".map")) {
 		if (compile(o, in, &p) != 0)
 			return 1;
-	} else if (mp_read(in, &p, &err) != 0) {
+	} else if (prog_read(in, &p, &err) != 0) {
 		fprintf(stderr, "mapc: %s\n", err.msg);
 		return 1;
 	}
-	mp_disasm(&p, stdout);
-	mp_free(&p);
+	prog_disasm(&p, stdout);
+	prog_free(&p);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	opts o = {0};
-	mp_program p;
+	program p;
 	td_err err;
 	char *out;
 	int rc = 0;
@@ -251,12 +251,12 @@ int main(int argc, char **argv)
 		return 1;
 	if (!o.check) {
 		out = o.output ? strdup(o.output) : default_output(argv[optind]);
-		if (!out || mp_write(&p, out, &err) != 0) {
+		if (!out || prog_write(&p, out, &err) != 0) {
 			fprintf(stderr, "mapc: %s\n", out ? err.msg : "out of memory");
 			rc = 1;
 		}
 		free(out);
 	}
-	mp_free(&p);
+	prog_free(&p);
 	return rc;
 }

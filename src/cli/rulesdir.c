@@ -33,7 +33,7 @@ static int beside_program(char *buf, size_t size)
 	return snprintf(buf, size, "%s/rules", exe) < (int)size;
 }
 
-const char *rd_rules_dir(char *buf, size_t size)
+const char *rules_dir(char *buf, size_t size)
 {
 	const char *env = getenv("TD2HF_RULES_DIR");
 

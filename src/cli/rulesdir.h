@@ -8,6 +8,6 @@
  * program when it holds a families table (a build tree: `make` puts the
  * compiled rules there, so td2hf works before `make install`); else the
  * installed $(pkgdatadir)/rules.  Written into buf, which is returned. */
-const char *rd_rules_dir(char *buf, size_t size);
+const char *rules_dir(char *buf, size_t size);
 
 #endif

@@ -147,20 +147,20 @@ static void usage(FILE *out)
 /* The rules whose skips inspect shows: --rules or --arch, else the
  * installed megatron.map when there is one (*have = 0 without). */
 static int inspect_rules(const char *rules, const char *arch,
-			 mp_program *prog, int *have)
+			 program *prog, int *have)
 {
-	ch_request rq = {rules, arch, NULL, NULL, {NULL}, 0, NULL};
+	choose_request rq = {rules, arch, NULL, NULL, {NULL}, 0, NULL};
 	char dir[PATH_MAX], path[PATH_MAX + 16];
 
 	*have = 0;
 	if (!rules && !arch) {
 		snprintf(path, sizeof path, "%s/megatron.map",
-			 rd_rules_dir(dir, sizeof dir));
+			 rules_dir(dir, sizeof dir));
 		if (access(path, R_OK) != 0)
 			return 0;
 		rq.rules = path;
 	}
-	if (ch_load(&rq, prog) != 0)
+	if (choose_load(&rq, prog) != 0)
 		return -1;
 	*have = 1;
 	return 0;
@@ -184,7 +184,7 @@ static int cmd_inspect(int argc, char **argv)
 	inspect_list list = INSPECT_AUTO;
 	int json = 0, resolve = 1, c, rc, have;
 	td_checkpoint ck;
-	mp_program prog;
+	program prog;
 	td_err err;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -211,7 +211,7 @@ static int cmd_inspect(int argc, char **argv)
 	if (ckpt_open(argv[optind], &ck, &err) != 0) {
 		fprintf(stderr, "td2hf: %s\n", err.msg);
 		if (have)
-			mp_free(&prog);
+			prog_free(&prog);
 		return 1;
 	}
 	if (json) {
@@ -231,7 +231,7 @@ static int cmd_inspect(int argc, char **argv)
 		fprintf(stderr, "td2hf: %s\n", err.msg);
 	ckpt_close(&ck);
 	if (have)
-		mp_free(&prog);
+		prog_free(&prog);
 	if (fflush(stdout) != 0) {
 		perror("td2hf: writing output");
 		rc = 1;
@@ -243,7 +243,7 @@ static int cmd_rules(int argc, char **argv)
 {
 	char dir[4096];
 
-	rd_rules_dir(dir, sizeof dir);
+	rules_dir(dir, sizeof dir);
 	if (argc == 1)
 		return family_list(dir, stdout);
 	if (argc == 3 && strcmp(argv[1], "--detect") == 0)

@@ -17,10 +17,10 @@ typedef struct ast_list {
 	int n, cap;
 } ast_list;
 
-typedef enum ex_kind { EX_INT, EX_NONE, EX_NAME, EX_BIN, EX_NEG, EX_CALL } ex_kind;
+typedef enum expr_kind { EX_INT, EX_NONE, EX_NAME, EX_BIN, EX_NEG, EX_CALL } expr_kind;
 
 struct ast_expr {
-	ex_kind kind;
+	expr_kind kind;
 	src_loc loc;
 	int64_t i;       /* EX_INT */
 	const char *name;/* EX_NAME, EX_CALL */
@@ -31,10 +31,10 @@ struct ast_expr {
 
 /* Parts of a quoted pattern or template.  SP_ALT is "{name:a|b}": one
  * of the texts listed, which a rule's outputs name as {name}. */
-typedef enum sp_kind { SP_TEXT, SP_HOLE, SP_TEXTCAP, SP_STAR, SP_ALT } sp_kind;
+typedef enum part_kind { SP_TEXT, SP_HOLE, SP_TEXTCAP, SP_STAR, SP_ALT } part_kind;
 
 typedef struct ast_part {
-	sp_kind kind;
+	part_kind kind;
 	src_loc loc;
 	const char *text;  /* SP_TEXT; SP_TEXTCAP, SP_ALT: the capture name */
 	ast_expr *expr;    /* SP_HOLE */
@@ -64,13 +64,13 @@ typedef struct ast_target {
 	ast_list ops;      /* ast_op * */
 } ast_target;
 
-typedef enum st_kind {
+typedef enum stmt_kind {
 	ST_INCLUDE, ST_PARAM, ST_LET, ST_SKIP, ST_REWRITE, ST_RULE, ST_GROUP,
 	ST_BLOCK, ST_USE, ST_REQUIRE, ST_QUANTIZE, ST_OP
-} st_kind;
+} stmt_kind;
 
 typedef struct ast_stmt {
-	st_kind kind;
+	stmt_kind kind;
 	src_loc loc;
 	const char *name;    /* PARAM/LET/BLOCK/USE/OP name */
 	src_loc name_loc;

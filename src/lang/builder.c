@@ -4,7 +4,7 @@
 #include <string.h>
 
 /* Appends elem (size bytes) to *arr holding *n elements. */
-static uint32_t append(mp_builder *b, void **arr, uint32_t *n, size_t size,
+static uint32_t append(builder *b, void **arr, uint32_t *n, size_t size,
 		       const void *elem)
 {
 	void *na;
@@ -26,14 +26,14 @@ static uint32_t append(mp_builder *b, void **arr, uint32_t *n, size_t size,
 #define APPEND(b, field, count, v) \
 	append(b, (void **)&(b)->p.field, &(b)->p.count, sizeof(v), &(v))
 
-int mb_init(mp_builder *b)
+int build_init(builder *b)
 {
 	memset(b, 0, sizeof *b);
 	b->str_index = td_map_new();
 	return b->str_index ? 0 : -1;
 }
 
-void mb_release(mp_builder *b)
+void build_release(builder *b)
 {
 	td_map_free(b->str_index);
 	b->str_index = NULL;
@@ -43,7 +43,7 @@ void mb_release(mp_builder *b)
  * nstrs: str_len's slot is appended first under a copy of the count, and
  * the count only moves when strs's append succeeds, so a failure leaves
  * both consistent and frees the copy. */
-uint32_t mb_str(mp_builder *b, const char *s)
+uint32_t build_str(builder *b, const char *s)
 {
 	size_t len = strlen(s), id;
 	uint32_t l32 = (uint32_t)len, nlen = b->p.nstrs;
@@ -71,7 +71,7 @@ uint32_t mb_str(mp_builder *b, const char *s)
 	return b->p.nstrs - 1;
 }
 
-uint32_t mb_kint(mp_builder *b, int64_t v)
+uint32_t build_kint(builder *b, int64_t v)
 {
 	uint32_t i;
 
@@ -81,26 +81,26 @@ uint32_t mb_kint(mp_builder *b, int64_t v)
 	return APPEND(b, kint, nkint, v);
 }
 
-int32_t mb_code_here(const mp_builder *b)
+int32_t build_code_here(const builder *b)
 {
 	return (int32_t)b->p.ncode;
 }
 
-void mb_instr(mp_builder *b, mp_opcode op, int a, int32_t c, int line)
+void build_instr(builder *b, opcode op, int a, int32_t c, int line)
 {
-	mp_instr in = {(uint8_t)op, (uint8_t)a,
+	prog_instr in = {(uint8_t)op, (uint8_t)a,
 		       (uint16_t)(line > 0xffff ? 0xffff : line), c};
 
 	APPEND(b, code, ncode, in);
 }
 
-uint32_t mb_param(mp_builder *b, mp_param v) { return APPEND(b, params, nparams, v); }
-uint32_t mb_item(mp_builder *b, mp_item v) { return APPEND(b, items, nitems, v); }
-uint32_t mb_pattern(mp_builder *b, mp_pattern v) { return APPEND(b, pats, npats, v); }
-uint32_t mb_rewrite(mp_builder *b, mp_rewrite v) { return APPEND(b, rewrites, nrewrites, v); }
-uint32_t mb_skip(mp_builder *b, mp_rule v) { return APPEND(b, skips, nskips, v); }
-uint32_t mb_rule(mp_builder *b, mp_rule v) { return APPEND(b, rules, nrules, v); }
-uint32_t mb_group(mp_builder *b, mp_group v) { return APPEND(b, groups, ngroups, v); }
-uint32_t mb_require(mp_builder *b, mp_require v) { return APPEND(b, requires, nrequires, v); }
-uint32_t mb_quant(mp_builder *b, mp_quant v) { return APPEND(b, quants, nquants, v); }
-uint32_t mb_member(mp_builder *b, uint32_t pat) { return APPEND(b, members, nmembers, pat); }
+uint32_t build_param(builder *b, prog_param v) { return APPEND(b, params, nparams, v); }
+uint32_t build_item(builder *b, prog_item v) { return APPEND(b, items, nitems, v); }
+uint32_t build_pattern(builder *b, prog_pattern v) { return APPEND(b, pats, npats, v); }
+uint32_t build_rewrite(builder *b, prog_rewrite v) { return APPEND(b, rewrites, nrewrites, v); }
+uint32_t build_skip(builder *b, prog_rule v) { return APPEND(b, skips, nskips, v); }
+uint32_t build_rule(builder *b, prog_rule v) { return APPEND(b, rules, nrules, v); }
+uint32_t build_group(builder *b, prog_group v) { return APPEND(b, groups, ngroups, v); }
+uint32_t build_require(builder *b, prog_require v) { return APPEND(b, requires, nrequires, v); }
+uint32_t build_quant(builder *b, prog_quant v) { return APPEND(b, quants, nquants, v); }
+uint32_t build_member(builder *b, uint32_t pat) { return APPEND(b, members, nmembers, pat); }

@@ -5,30 +5,30 @@
 #include "../common/map.h"
 #include "program.h"
 
-typedef struct mp_builder {
-	mp_program p;
+typedef struct builder {
+	program p;
 	td_map *str_index;   /* interned strings -> id */
 	int oom;
-} mp_builder;
+} builder;
 
-int mb_init(mp_builder *b);
-void mb_release(mp_builder *b);  /* frees the index; p stays */
+int build_init(builder *b);
+void build_release(builder *b);  /* frees the index; p stays */
 
-uint32_t mb_str(mp_builder *b, const char *s);
-uint32_t mb_kint(mp_builder *b, int64_t v);
-int32_t mb_code_here(const mp_builder *b);
-void mb_instr(mp_builder *b, mp_opcode op, int a, int32_t c, int line);
+uint32_t build_str(builder *b, const char *s);
+uint32_t build_kint(builder *b, int64_t v);
+int32_t build_code_here(const builder *b);
+void build_instr(builder *b, opcode op, int a, int32_t c, int line);
 
 /* Appends one element to a table; returns its index (or 0 with b->oom). */
-uint32_t mb_param(mp_builder *b, mp_param v);
-uint32_t mb_item(mp_builder *b, mp_item v);
-uint32_t mb_pattern(mp_builder *b, mp_pattern v);
-uint32_t mb_rewrite(mp_builder *b, mp_rewrite v);
-uint32_t mb_skip(mp_builder *b, mp_rule v);
-uint32_t mb_rule(mp_builder *b, mp_rule v);
-uint32_t mb_group(mp_builder *b, mp_group v);
-uint32_t mb_require(mp_builder *b, mp_require v);
-uint32_t mb_member(mp_builder *b, uint32_t pat);
-uint32_t mb_quant(mp_builder *b, mp_quant v);
+uint32_t build_param(builder *b, prog_param v);
+uint32_t build_item(builder *b, prog_item v);
+uint32_t build_pattern(builder *b, prog_pattern v);
+uint32_t build_rewrite(builder *b, prog_rewrite v);
+uint32_t build_skip(builder *b, prog_rule v);
+uint32_t build_rule(builder *b, prog_rule v);
+uint32_t build_group(builder *b, prog_group v);
+uint32_t build_require(builder *b, prog_require v);
+uint32_t build_member(builder *b, uint32_t pat);
+uint32_t build_quant(builder *b, prog_quant v);
 
 #endif

@@ -9,7 +9,7 @@
 
 /* ---------------------------------------------------------------- patterns */
 
-static int find_capture(const mc_scope *sc, const char *name)
+static int find_capture(const capture_scope *sc, const char *name)
 {
 	int i;
 
@@ -19,16 +19,16 @@ static int find_capture(const mc_scope *sc, const char *name)
 	return -1;
 }
 
-static int add_capture(compiler *c, mc_scope *sc, const char *name, int kind,
+static int add_capture(compiler *c, capture_scope *sc, const char *name, int kind,
 		       src_loc loc)
 {
 	if (strcmp(name, "_") != 0 && find_capture(sc, name) >= 0) {
-		mc_error(c, loc, "capture '%s' appears twice in the pattern", name);
+		compile_error(c, loc, "capture '%s' appears twice in the pattern", name);
 		return -1;
 	}
-	if (sc->n == MC_MAX_CAPS) {
-		mc_error(c, loc, "more than %d captures in one pattern",
-			 MC_MAX_CAPS);
+	if (sc->n == COMPILE_MAX_CAPS) {
+		compile_error(c, loc, "more than %d captures in one pattern",
+			 COMPILE_MAX_CAPS);
 		return -1;
 	}
 	sc->names[sc->n] = name;
@@ -50,7 +50,7 @@ static int text_add(compiler *c, text_run *r, const ast_part *p,
 	size_t k = strlen(p->text);
 
 	if (r->len + k >= sizeof r->buf) {
-		mc_error(c, p->loc, "%s too long", what);
+		compile_error(c, p->loc, "%s too long", what);
 		return -1;
 	}
 	memcpy(r->buf + r->len, p->text, k);
@@ -66,24 +66,24 @@ static int text_take(compiler *c, text_run *r, uint32_t *str)
 		return 0;
 	r->buf[r->len] = '\0';
 	r->len = 0;
-	*str = mb_str(&c->b, r->buf);
+	*str = build_str(&c->b, r->buf);
 	return 1;
 }
 
 /* Literal text runs are merged into one PI_LIT item. */
 static void flush_text(compiler *c, text_run *r, uint32_t *n)
 {
-	mp_item it = {PI_LIT, 0, 0};
+	prog_item it = {PI_LIT, 0, 0};
 
 	if (!text_take(c, r, &it.arg))
 		return;
-	mb_item(&c->b, it);
+	build_item(&c->b, it);
 	(*n)++;
 }
 
 /* One non-literal part: a capture or '*'.  Returns 0 or -1. */
-static int capture_item(compiler *c, const ast_part *p, mc_scope *sc,
-			int group, mp_item *it)
+static int capture_item(compiler *c, const ast_part *p, capture_scope *sc,
+			int group, prog_item *it)
 {
 	const char *name = p->text;
 	int slot;
@@ -93,7 +93,7 @@ static int capture_item(compiler *c, const ast_part *p, mc_scope *sc,
 		return 0;
 	}
 	if (p->kind == SP_ALT) {
-		mc_error(c, p->loc, "alternatives {%s:...} are only allowed in "
+		compile_error(c, p->loc, "alternatives {%s:...} are only allowed in "
 			 "a rule's source pattern", name);
 		return -1;
 	}
@@ -103,7 +103,7 @@ static int capture_item(compiler *c, const ast_part *p, mc_scope *sc,
 		} else if (group) {
 			name = "_";
 		} else {
-			mc_error(c, p->loc, "a pattern can only capture a name, "
+			compile_error(c, p->loc, "a pattern can only capture a name, "
 				 "like <i>; arithmetic belongs in output names");
 			return -1;
 		}
@@ -114,20 +114,20 @@ static int capture_item(compiler *c, const ast_part *p, mc_scope *sc,
 		return -1;
 	it->kind = (uint32_t)sc->kinds[slot];
 	it->arg = (uint32_t)slot;
-	it->name = mb_str(&c->b, name);
+	it->name = build_str(&c->b, name);
 	return 0;
 }
 
-int32_t mc_pattern(compiler *c, const ast_list *parts, src_loc loc,
-		   mc_scope *sc, int group)
+int32_t gen_pattern(compiler *c, const ast_list *parts, src_loc loc,
+		   capture_scope *sc, int group)
 {
-	mp_pattern pat = {c->b.p.nitems, 0, 0};
+	prog_pattern pat = {c->b.p.nitems, 0, 0};
 	text_run run = {"", 0};
 	int i, prev_capture = 0, rc = 0;
 
 	for (i = 0; i < parts->n; i++) {
 		const ast_part *p = parts->v[i];
-		mp_item it = {0, 0, 0};
+		prog_item it = {0, 0, 0};
 
 		if (p->kind == SP_TEXT) {
 			if (text_add(c, &run, p, "pattern") != 0)
@@ -136,7 +136,7 @@ int32_t mc_pattern(compiler *c, const ast_list *parts, src_loc loc,
 			continue;
 		}
 		if (prev_capture) {
-			mc_error(c, p->loc, "two captures must be separated by "
+			compile_error(c, p->loc, "two captures must be separated by "
 				 "text, or the match is ambiguous");
 			rc = -1;
 		}
@@ -144,32 +144,32 @@ int32_t mc_pattern(compiler *c, const ast_list *parts, src_loc loc,
 		if (capture_item(c, p, sc, group, &it) != 0)
 			rc = -1;
 		else
-			mb_item(&c->b, it), pat.n++;
+			build_item(&c->b, it), pat.n++;
 		prev_capture = 1;
 	}
 	flush_text(c, &run, &pat.n);
 	if (pat.n == 0) {
-		mc_error(c, loc, "empty pattern");
+		compile_error(c, loc, "empty pattern");
 		return -1;
 	}
 	pat.ncaps = (uint32_t)sc->n;
-	return rc ? -1 : (int32_t)mb_pattern(&c->b, pat);
+	return rc ? -1 : (int32_t)build_pattern(&c->b, pat);
 }
 
 /* ---------------------------------------------------------------- expressions */
 
-static int name_ref(compiler *c, const ast_expr *e, const mc_scope *sc)
+static int name_ref(compiler *c, const ast_expr *e, const capture_scope *sc)
 {
 	int slot = find_capture(sc, e->name);
 	size_t idx;
 
 	if (slot >= 0) {
 		if (sc->kinds[slot] != PI_INT) {
-			mc_error(c, e->loc, "{%s} is a text capture, not a number",
+			compile_error(c, e->loc, "{%s} is a text capture, not a number",
 				 e->name);
 			return -1;
 		}
-		mb_instr(&c->b, MP_CAPT, 0, slot, e->loc.line);
+		build_instr(&c->b, OP_CAPT, 0, slot, e->loc.line);
 		return 0;
 	}
 	if (!td_map_get(c->params, e->name, strlen(e->name), &idx) ||
@@ -178,21 +178,21 @@ static int name_ref(compiler *c, const ast_expr *e, const mc_scope *sc)
 					  strlen(e->name), &idx);
 
 		if (declared || !c->missing_include) /* else the include had it */
-			mc_error(c, e->loc, declared
+			compile_error(c, e->loc, declared
 				 ? "'%s' is used before its definition"
 				 : "unknown name '%s' (not a capture, param or "
 				   "let)", e->name);
 		return -1;
 	}
-	mb_instr(&c->b, MP_PARAM, 0, (int32_t)idx, e->loc.line);
+	build_instr(&c->b, OP_PARAM, 0, (int32_t)idx, e->loc.line);
 	return 0;
 }
 
-static int call(compiler *c, const ast_expr *e, const mc_scope *sc,
+static int call(compiler *c, const ast_expr *e, const capture_scope *sc,
 		int allow_dim)
 {
-	static const struct { const char *name; int nargs; mp_opcode op; }
-	fns[] = {{"min", 2, MP_MIN}, {"max", 2, MP_MAX}, {"dim", 1, MP_DIM}};
+	static const struct { const char *name; int nargs; opcode op; }
+	fns[] = {{"min", 2, OP_MIN}, {"max", 2, OP_MAX}, {"dim", 1, OP_DIM}};
 	size_t i;
 	int k, rc = 0;
 
@@ -200,39 +200,39 @@ static int call(compiler *c, const ast_expr *e, const mc_scope *sc,
 		if (strcmp(fns[i].name, e->name) == 0)
 			break;
 	if (i == sizeof fns / sizeof fns[0]) {
-		mc_error(c, e->loc, "unknown function '%s' (there are min, max "
+		compile_error(c, e->loc, "unknown function '%s' (there are min, max "
 			 "and dim)", e->name);
 		return -1;
 	}
 	if (e->args.n != fns[i].nargs) {
-		mc_error(c, e->loc, "%s takes %d argument%s, got %d", e->name,
+		compile_error(c, e->loc, "%s takes %d argument%s, got %d", e->name,
 			 fns[i].nargs, fns[i].nargs == 1 ? "" : "s", e->args.n);
 		return -1;
 	}
-	if (fns[i].op == MP_DIM && !allow_dim) {
-		mc_error(c, e->loc, "dim() needs one tensor: it is only allowed "
+	if (fns[i].op == OP_DIM && !allow_dim) {
+		compile_error(c, e->loc, "dim() needs one tensor: it is only allowed "
 			 "in operation arguments, before any split");
 		return -1;
 	}
 	for (k = 0; k < e->args.n; k++)
-		rc |= mc_expr(c, e->args.v[k], sc, allow_dim);
-	mb_instr(&c->b, fns[i].op, 0, 0, e->loc.line);
+		rc |= gen_expr(c, e->args.v[k], sc, allow_dim);
+	build_instr(&c->b, fns[i].op, 0, 0, e->loc.line);
 	return rc;
 }
 
-int mc_expr(compiler *c, const ast_expr *e, const mc_scope *sc, int allow_dim)
+int gen_expr(compiler *c, const ast_expr *e, const capture_scope *sc, int allow_dim)
 {
 	static const char ops[] = "+-*/%";
-	static const mp_opcode codes[] = {MP_ADD, MP_SUB, MP_MUL, MP_DIV, MP_MOD};
+	static const opcode codes[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD};
 	int rc;
 
 	switch (e->kind) {
 	case EX_INT:
-		mb_instr(&c->b, MP_PUSHK, 0, (int32_t)mb_kint(&c->b, e->i),
+		build_instr(&c->b, OP_PUSHK, 0, (int32_t)build_kint(&c->b, e->i),
 			e->loc.line);
 		return 0;
 	case EX_NONE:
-		mb_instr(&c->b, MP_NONE, 0, 0, e->loc.line);
+		build_instr(&c->b, OP_NONE, 0, 0, e->loc.line);
 		return 0;
 	case EX_NAME:
 		return name_ref(c, e, sc);
@@ -240,67 +240,67 @@ int mc_expr(compiler *c, const ast_expr *e, const mc_scope *sc, int allow_dim)
 		return call(c, e, sc, allow_dim);
 	case EX_NEG:
 		if (e->a->kind == EX_INT) { /* a negative literal */
-			mb_instr(&c->b, MP_PUSHK, 0,
-				(int32_t)mb_kint(&c->b, -e->a->i), e->loc.line);
+			build_instr(&c->b, OP_PUSHK, 0,
+				(int32_t)build_kint(&c->b, -e->a->i), e->loc.line);
 			return 0;
 		}
-		rc = mc_expr(c, e->a, sc, allow_dim);
-		mb_instr(&c->b, MP_NEG, 0, 0, e->loc.line);
+		rc = gen_expr(c, e->a, sc, allow_dim);
+		build_instr(&c->b, OP_NEG, 0, 0, e->loc.line);
 		return rc;
 	case EX_BIN:
-		rc = mc_expr(c, e->a, sc, allow_dim);
-		rc |= mc_expr(c, e->b, sc, allow_dim);
-		mb_instr(&c->b, codes[strchr(ops, e->op) - ops], 0, 0, e->loc.line);
+		rc = gen_expr(c, e->a, sc, allow_dim);
+		rc |= gen_expr(c, e->b, sc, allow_dim);
+		build_instr(&c->b, codes[strchr(ops, e->op) - ops], 0, 0, e->loc.line);
 		return rc;
 	}
 	return -1;
 }
 
-int32_t mc_expr_program(compiler *c, const ast_expr *e, const mc_scope *sc)
+int32_t gen_expr_program(compiler *c, const ast_expr *e, const capture_scope *sc)
 {
-	int32_t at = mb_code_here(&c->b);
+	int32_t at = build_code_here(&c->b);
 
 	if (!e)
-		return MP_NO;
-	if (mc_expr(c, e, sc, 0) != 0)
-		return MP_NO;
-	mb_instr(&c->b, MP_RET, 0, 0, e->loc.line);
+		return PROG_NO;
+	if (gen_expr(c, e, sc, 0) != 0)
+		return PROG_NO;
+	build_instr(&c->b, OP_RET, 0, 0, e->loc.line);
 	return at;
 }
 
 /* ---------------------------------------------------------------- names */
 
-static int name_part(compiler *c, const ast_part *p, const mc_scope *sc)
+static int name_part(compiler *c, const ast_part *p, const capture_scope *sc)
 {
 	int slot;
 
 	switch (p->kind) {
 	case SP_TEXT:
-		mb_instr(&c->b, MP_NAMELIT, 0, (int32_t)mb_str(&c->b, p->text),
+		build_instr(&c->b, OP_NAMELIT, 0, (int32_t)build_str(&c->b, p->text),
 			p->loc.line);
 		return 0;
 	case SP_HOLE:
-		if (mc_expr(c, p->expr, sc, 0) != 0)
+		if (gen_expr(c, p->expr, sc, 0) != 0)
 			return -1;
-		mb_instr(&c->b, MP_NAMEINT, 0, 0, p->loc.line);
+		build_instr(&c->b, OP_NAMEINT, 0, 0, p->loc.line);
 		return 0;
 	case SP_TEXTCAP:
 		slot = find_capture(sc, p->text);
 		if (slot < 0) {
-			mc_error(c, p->loc, "{%s} is not captured by the source "
+			compile_error(c, p->loc, "{%s} is not captured by the source "
 				 "pattern", p->text);
 			return -1;
 		}
-		mb_instr(&c->b, sc->kinds[slot] == PI_TEXT ? MP_NAMETEXT : MP_CAPT,
+		build_instr(&c->b, sc->kinds[slot] == PI_TEXT ? OP_NAMETEXT : OP_CAPT,
 			0, slot, p->loc.line);
 		if (sc->kinds[slot] == PI_INT)
-			mb_instr(&c->b, MP_NAMEINT, 0, 0, p->loc.line);
+			build_instr(&c->b, OP_NAMEINT, 0, 0, p->loc.line);
 		return 0;
 	case SP_STAR:
-		mc_error(c, p->loc, "'*' is only allowed in source patterns");
+		compile_error(c, p->loc, "'*' is only allowed in source patterns");
 		return -1;
 	case SP_ALT:
-		mc_error(c, p->loc, "alternatives {%s:...} are only allowed in "
+		compile_error(c, p->loc, "alternatives {%s:...} are only allowed in "
 			 "a rule's source pattern", p->text);
 		return -1;
 	}
@@ -309,7 +309,7 @@ static int name_part(compiler *c, const ast_part *p, const mc_scope *sc)
 
 /* Adjacent text parts (a prefix's tail, the name's head) become one
  * NAMELIT. */
-int mc_name(compiler *c, const ast_list *parts, const mc_scope *sc)
+int gen_name(compiler *c, const ast_list *parts, const capture_scope *sc)
 {
 	text_run run = {"", 0};
 	uint32_t lit;
@@ -323,11 +323,11 @@ int mc_name(compiler *c, const ast_list *parts, const mc_scope *sc)
 			continue;
 		}
 		if (text_take(c, &run, &lit))
-			mb_instr(&c->b, MP_NAMELIT, 0, (int32_t)lit, p->loc.line);
+			build_instr(&c->b, OP_NAMELIT, 0, (int32_t)lit, p->loc.line);
 		rc |= name_part(c, p, sc);
 	}
 	if (text_take(c, &run, &lit))
-		mb_instr(&c->b, MP_NAMELIT, 0, (int32_t)lit, 0);
+		build_instr(&c->b, OP_NAMELIT, 0, (int32_t)lit, 0);
 	return rc;
 }
 
@@ -339,14 +339,14 @@ typedef enum op_form {
 
 typedef struct op_spec {
 	const char *name;
-	mp_opcode op;
+	opcode op;
 	int min_args, max_args;
 	op_form form;
 	const char *signature;
 } op_spec;
 
 static const op_spec op_specs[] = {
-#define TD_SPEC(name, op, lo, hi, form, sig) {#name, MP_##op, lo, hi, OF_##form, sig},
+#define TD_SPEC(name, op, lo, hi, form, sig) {#name, OP_##op, lo, hi, OF_##form, sig},
 	TD_RULE_OPS(TD_SPEC)
 #undef TD_SPEC
 };
@@ -363,7 +363,7 @@ static const op_spec *find_op(const char *name)
 
 /* Arguments [from, to) of o, each an integer expression. */
 static int scalar_args(compiler *c, const ast_op *o, int from, int to,
-		       const mc_scope *sc, int allow_dim)
+		       const capture_scope *sc, int allow_dim)
 {
 	int i, rc = 0;
 
@@ -371,38 +371,38 @@ static int scalar_args(compiler *c, const ast_op *o, int from, int to,
 		const ast_arg *a = o->args.v[i];
 
 		if (!a->expr) {
-			mc_error(c, a->loc, "argument %d of %s must be a number, "
+			compile_error(c, a->loc, "argument %d of %s must be a number, "
 				 "not a list", i + 1, o->name);
 			rc = -1;
 			continue;
 		}
-		rc |= mc_expr(c, a->expr, sc, allow_dim);
+		rc |= gen_expr(c, a->expr, sc, allow_dim);
 	}
 	return rc;
 }
 
 /* split(dim, [s0, s1, ...]) -> as many tensors as sizes. */
-static int op_split(compiler *c, const ast_op *o, const mc_scope *sc,
+static int op_split(compiler *c, const ast_op *o, const capture_scope *sc,
 		    int *streams)
 {
 	const ast_arg *list = o->args.v[1];
 	int i, rc;
 
 	if (list->expr || list->items.n < 1 || list->items.n > 64) {
-		mc_error(c, list->loc, "split needs a list of 1 to 64 sizes, "
+		compile_error(c, list->loc, "split needs a list of 1 to 64 sizes, "
 			 "like split(0, [q, k, v])");
 		return -1;
 	}
 	rc = scalar_args(c, o, 0, 1, sc, 1);
 	for (i = 0; i < list->items.n; i++)
-		rc |= mc_expr(c, list->items.v[i], sc, 1);
-	mb_instr(&c->b, MP_SPLIT, list->items.n, 0, o->loc.line);
+		rc |= gen_expr(c, list->items.v[i], sc, 1);
+	build_instr(&c->b, OP_SPLIT, list->items.n, 0, o->loc.line);
 	*streams = list->items.n;
 	return rc;
 }
 
 /* chunk(dim, n): n is a literal, the number of tensors made. */
-static int op_chunk(compiler *c, const ast_op *o, const mc_scope *sc,
+static int op_chunk(compiler *c, const ast_op *o, const capture_scope *sc,
 		    int *streams)
 {
 	const ast_arg *n = o->args.v[1];
@@ -410,46 +410,46 @@ static int op_chunk(compiler *c, const ast_op *o, const mc_scope *sc,
 
 	if (!n->expr || n->expr->kind != EX_INT || n->expr->i < 1 ||
 	    n->expr->i > 64) {
-		mc_error(c, n->loc, "the second argument of chunk is how many "
+		compile_error(c, n->loc, "the second argument of chunk is how many "
 			 "tensors it makes: a number from 1 to 64");
 		return -1;
 	}
 	rc = scalar_args(c, o, 0, 1, sc, 1);
-	mb_instr(&c->b, MP_CHUNK, (int)n->expr->i, 0, o->loc.line);
+	build_instr(&c->b, OP_CHUNK, (int)n->expr->i, 0, o->loc.line);
 	*streams = (int)n->expr->i;
 	return rc;
 }
 
 /* cat(dim) or cat(dim, [order]): order lists stream indexes. */
-static int op_cat(compiler *c, const ast_op *o, const mc_scope *sc,
+static int op_cat(compiler *c, const ast_op *o, const capture_scope *sc,
 		  int *streams)
 {
 	const ast_arg *order = o->args.n > 1 ? o->args.v[1] : NULL;
 	int i, rc = 0, n = 0;
 
 	if (!((const ast_arg *)o->args.v[0])->expr)
-		return mc_error(c, o->loc, "cat's first argument is a dimension"), -1;
-	rc |= mc_expr(c, ((const ast_arg *)o->args.v[0])->expr, sc, 0);
+		return compile_error(c, o->loc, "cat's first argument is a dimension"), -1;
+	rc |= gen_expr(c, ((const ast_arg *)o->args.v[0])->expr, sc, 0);
 	if (order) {
 		if (order->expr)
-			return mc_error(c, order->loc, "cat's second argument is a "
+			return compile_error(c, order->loc, "cat's second argument is a "
 					"list of tensor indexes, like [1, 0]"), -1;
 		for (i = 0; i < order->items.n; i++) {
 			const ast_expr *e = order->items.v[i];
 
 			if (e->kind != EX_INT || e->i >= *streams) {
-				mc_error(c, e->loc, "cat order entries must be "
+				compile_error(c, e->loc, "cat order entries must be "
 					 "numbers below %d (the tensors present)",
 					 *streams);
 				rc = -1;
 				continue;
 			}
-			mb_instr(&c->b, MP_PUSHK, 0, (int32_t)mb_kint(&c->b, e->i),
+			build_instr(&c->b, OP_PUSHK, 0, (int32_t)build_kint(&c->b, e->i),
 				e->loc.line);
 		}
 		n = order->items.n;
 	}
-	mb_instr(&c->b, MP_CAT, n, 0, o->loc.line);
+	build_instr(&c->b, OP_CAT, n, 0, o->loc.line);
 	*streams = 1;
 	return rc;
 }
@@ -468,41 +468,41 @@ static int op_cast(compiler *c, const ast_op *o)
 	for (i = 0; a->expr && a->expr->kind == EX_NAME &&
 		    i < sizeof names / sizeof names[0]; i++)
 		if (strcmp(names[i].name, a->expr->name) == 0) {
-			mb_instr(&c->b, MP_CAST, 0, names[i].t, o->loc.line);
+			build_instr(&c->b, OP_CAST, 0, names[i].t, o->loc.line);
 			return 0;
 		}
-	mc_error(c, a->loc, "cast needs a dtype: bf16, f16, f32 or f64");
+	compile_error(c, a->loc, "cast needs a dtype: bf16, f16, f32 or f64");
 	return -1;
 }
 
-int mc_is_builtin_op(const char *name)
+int is_builtin_op(const char *name)
 {
 	return find_op(name) != NULL;
 }
 
-static int one_op(compiler *c, const ast_op *o, const mc_scope *sc,
+static int one_op(compiler *c, const ast_op *o, const capture_scope *sc,
 		  int *streams, int allow_fanout)
 {
 	const op_spec *s = find_op(o->name);
 	const ast_stmt *def;
 
-	if (!s && (def = mc_find_opdef(c, o->name)))
-		return mc_call_op(c, def, o, sc, streams, allow_fanout);
+	if (!s && (def = find_opdef(c, o->name)))
+		return gen_call_op(c, def, o, sc, streams, allow_fanout);
 	if (!s)
-		return mc_error(c, o->loc, "unknown operation '%s'", o->name), -1;
+		return compile_error(c, o->loc, "unknown operation '%s'", o->name), -1;
 	if (o->args.n < s->min_args || o->args.n > s->max_args) {
 		if (s->min_args == s->max_args)
-			mc_error(c, o->loc, "%s takes %d arguments, got %d: %s",
+			compile_error(c, o->loc, "%s takes %d arguments, got %d: %s",
 				 o->name, s->min_args, o->args.n, s->signature);
 		else
-			mc_error(c, o->loc, "%s takes %d to %d arguments, got %d: "
+			compile_error(c, o->loc, "%s takes %d to %d arguments, got %d: "
 				 "%s", o->name, s->min_args, s->max_args,
 				 o->args.n, s->signature);
 		return -1;
 	}
 	if ((s->form == OF_SPLIT || s->form == OF_CHUNK) &&
 	    (!allow_fanout || *streams != 1)) {
-		mc_error(c, o->loc, allow_fanout
+		compile_error(c, o->loc, allow_fanout
 			 ? "%s after a split: join the pieces with cat first"
 			 : "%s is not allowed in an output's operations", o->name);
 		return -1;
@@ -516,12 +516,12 @@ static int one_op(compiler *c, const ast_op *o, const mc_scope *sc,
 	}
 	if (scalar_args(c, o, 0, o->args.n, sc, *streams == 1) != 0)
 		return -1;
-	mb_instr(&c->b, s->op, s->form == OF_INTS ? o->args.n : 0, 0,
+	build_instr(&c->b, s->op, s->form == OF_INTS ? o->args.n : 0, 0,
 		o->loc.line);
 	return 0;
 }
 
-int mc_ops(compiler *c, const ast_list *ops, const mc_scope *sc, int *streams,
+int gen_ops(compiler *c, const ast_list *ops, const capture_scope *sc, int *streams,
 	   int allow_fanout)
 {
 	int i, rc = 0;

@@ -16,7 +16,7 @@
 
 /* Reports once: a block used twice expands twice, but its mistakes are
  * said once. */
-void mc_error(compiler *c, src_loc loc, const char *fmt, ...)
+void compile_error(compiler *c, src_loc loc, const char *fmt, ...)
 {
 	char msg[TD_ERR_MAX], key[TD_ERR_MAX + 64];
 	va_list ap;
@@ -38,7 +38,7 @@ void mc_error(compiler *c, src_loc loc, const char *fmt, ...)
 	src_error(&c->diag, loc, "%s", msg);
 }
 
-ast_list mc_concat(compiler *c, const ast_str *const *strs, int n)
+ast_list concat_parts(compiler *c, const ast_str *const *strs, int n)
 {
 	ast_list out = {0};
 	int i, k;
@@ -62,7 +62,7 @@ static const char *plain_text(compiler *c, const ast_str *s)
 	p = s->parts.v[0];
 	if (s->parts.n == 1 && p->kind == SP_TEXT)
 		return p->text;
-	mc_error(c, s->loc, "this string must be plain text");
+	compile_error(c, s->loc, "this string must be plain text");
 	return NULL;
 }
 
@@ -128,16 +128,16 @@ static void include(compiler *c, const ast_stmt *s, int depth)
 
 	if (!name)
 		return;
-	if (depth >= MC_MAX_INCLUDE_DEPTH) {
-		mc_error(c, s->loc, "includes nested more than %d deep",
-			 MC_MAX_INCLUDE_DEPTH);
+	if (depth >= COMPILE_MAX_INCLUDE_DEPTH) {
+		compile_error(c, s->loc, "includes nested more than %d deep",
+			 COMPILE_MAX_INCLUDE_DEPTH);
 		return;
 	}
 	path = resolve_include(c, s->loc.file->path, name);
 	if (c->b.oom)
 		return;
 	if (!path) {
-		mc_error(c, s->str->loc, "cannot find include file '%s' (looked "
+		compile_error(c, s->str->loc, "cannot find include file '%s' (looked "
 			 "next to this file and in every include directory: "
 			 "-I, then the installed rules)", name);
 		c->missing_include = 1;
@@ -180,7 +180,7 @@ static void load(compiler *c, const char *path, const src_loc *from, int depth)
 		src_loc none = {NULL, 0, 0};
 
 		if (from)
-			mc_error(c, *from, "%s", f ? "out of memory" : err.msg);
+			compile_error(c, *from, "%s", f ? "out of memory" : err.msg);
 		else
 			src_error(&c->diag, none, "%s", f ? "out of memory" : err.msg);
 		src_free(f);
@@ -202,22 +202,22 @@ static void load(compiler *c, const char *path, const src_loc *from, int depth)
 
 static void declare_param(compiler *c, const ast_stmt *s)
 {
-	static const mc_scope no_captures;
-	mp_param p = {0, PK_REQUIRED, MP_NO};
+	static const capture_scope no_captures;
+	prog_param p = {0, PK_REQUIRED, PROG_NO};
 	size_t old;
 
 	if (td_map_get(c->params, s->name, strlen(s->name), &old)) {
-		mc_error(c, s->name_loc, "'%s' is defined twice", s->name);
+		compile_error(c, s->name_loc, "'%s' is defined twice", s->name);
 		return;
 	}
-	p.name = mb_str(&c->b, s->name);
+	p.name = build_str(&c->b, s->name);
 	if (s->kind == ST_LET)
 		p.kind = PK_LET;
 	else if (s->expr)
 		p.kind = PK_DEFAULT;
 	c->nparams_visible = (int)c->b.p.nparams;
-	p.code = mc_expr_program(c, s->expr, &no_captures);
-	if (td_map_put(c->params, s->name, strlen(s->name), mb_param(&c->b, p),
+	p.code = gen_expr_program(c, s->expr, &no_captures);
+	if (td_map_put(c->params, s->name, strlen(s->name), build_param(&c->b, p),
 		       NULL) != 0)
 		c->b.oom = 1;  /* -1; 1 (defined twice) was ruled out above */
 	c->nparams_visible = INT_MAX;
@@ -232,7 +232,7 @@ static void declare_named(compiler *c, td_map *map, ast_list *list,
 	case 0:
 		break;
 	case 1:
-		mc_error(c, s->name_loc, "%s '%s' is defined twice", what,
+		compile_error(c, s->name_loc, "%s '%s' is defined twice", what,
 			 s->name);
 		return;
 	default:
@@ -247,15 +247,15 @@ static void declare_op(compiler *c, ast_stmt *s)
 {
 	int i, j;
 
-	if (mc_is_builtin_op(s->name)) {
-		mc_error(c, s->name_loc, "'%s' is a built-in operation",
+	if (is_builtin_op(s->name)) {
+		compile_error(c, s->name_loc, "'%s' is a built-in operation",
 			 s->name);
 		return;
 	}
 	for (i = 0; i < s->params.n; i++)
 		for (j = 0; j < i; j++)
 			if (strcmp(s->params.v[i], s->params.v[j]) == 0) {
-				mc_error(c, s->name_loc, "op %s names its "
+				compile_error(c, s->name_loc, "op %s names its "
 					 "parameter '%s' twice", s->name,
 					 (const char *)s->params.v[i]);
 				return;
@@ -290,8 +290,8 @@ static void declare_all(compiler *c)
 /* ---------------------------------------------------------------- statements */
 
 typedef struct prefixes {
-	const ast_str *src[MC_MAX_USE_DEPTH + 1];
-	const ast_str *dst[MC_MAX_USE_DEPTH + 1];
+	const ast_str *src[COMPILE_MAX_USE_DEPTH + 1];
+	const ast_str *dst[COMPILE_MAX_USE_DEPTH + 1];
 	int n;
 } prefixes;
 
@@ -300,11 +300,11 @@ typedef struct prefixes {
 static ast_list prefixed(compiler *c, const ast_str *const *prefix, int n,
 			 const ast_str *s)
 {
-	const ast_str *strs[MC_MAX_USE_DEPTH + 2];
+	const ast_str *strs[COMPILE_MAX_USE_DEPTH + 2];
 
 	memcpy(strs, prefix, (size_t)n * sizeof strs[0]);
 	strs[n] = s;
-	return mc_concat(c, strs, n + 1);
+	return concat_parts(c, strs, n + 1);
 }
 
 /* The rule file's base name: bytecode stays the same wherever it was
@@ -314,47 +314,47 @@ static uint32_t where(compiler *c, const ast_stmt *s)
 	const char *path = s->loc.file ? s->loc.file->path : "";
 	const char *slash = strrchr(path, '/');
 
-	return mb_str(&c->b, slash ? slash + 1 : path);
+	return build_str(&c->b, slash ? slash + 1 : path);
 }
 
 static void compile_skip(compiler *c, const ast_stmt *s)
 {
-	mc_scope sc = {0};
-	mp_rule r = {0, MP_NO, where(c, s), (uint32_t)s->loc.line};
-	int32_t pat = mc_pattern(c, &s->str->parts, s->str->loc, &sc, 0);
+	capture_scope sc = {0};
+	prog_rule r = {0, PROG_NO, where(c, s), (uint32_t)s->loc.line};
+	int32_t pat = gen_pattern(c, &s->str->parts, s->str->loc, &sc, 0);
 
 	if (pat >= 0) {
 		r.pat = (uint32_t)pat;
-		mb_skip(&c->b, r);
+		build_skip(&c->b, r);
 	}
 }
 
 static void compile_rewrite(compiler *c, const ast_stmt *s)
 {
-	mc_scope sc = {0}, guard = {0};
-	mp_rewrite r = {0, MP_NO, MP_NO, MP_NO, 0, where(c, s),
+	capture_scope sc = {0}, guard = {0};
+	prog_rewrite r = {0, PROG_NO, PROG_NO, PROG_NO, 0, where(c, s),
 			(uint32_t)s->loc.line};
-	int32_t pat = mc_pattern(c, &s->str->parts, s->str->loc, &sc, 0);
+	int32_t pat = gen_pattern(c, &s->str->parts, s->str->loc, &sc, 0);
 	int rc = pat < 0;
 
 	if (s->unless)
-		r.unless = mc_pattern(c, &s->unless->parts, s->unless->loc,
+		r.unless = gen_pattern(c, &s->unless->parts, s->unless->loc,
 				      &guard, 0);
 	rc |= s->unless && r.unless < 0;
 	if (s->var) {
 		int k;
 
-		r.count_code = mc_expr_program(c, s->expr, &sc);
-		rc |= r.count_code == MP_NO;
+		r.count_code = gen_expr_program(c, s->expr, &sc);
+		rc |= r.count_code == PROG_NO;
 		for (k = 0; k < sc.n; k++)
 			if (strcmp(sc.names[k], s->var) == 0) {
-				mc_error(c, s->var_loc, "capture '%s' appears twice "
+				compile_error(c, s->var_loc, "capture '%s' appears twice "
 					 "(in the pattern and after for)", s->var);
 				rc = 1;
 			}
-		if (sc.n == MC_MAX_CAPS) {
-			mc_error(c, s->var_loc, "more than %d captures in one "
-				 "rewrite", MC_MAX_CAPS);
+		if (sc.n == COMPILE_MAX_CAPS) {
+			compile_error(c, s->var_loc, "more than %d captures in one "
+				 "rewrite", COMPILE_MAX_CAPS);
 			rc = 1;
 		} else {
 			sc.names[sc.n] = s->var; /* bound after the count */
@@ -362,27 +362,27 @@ static void compile_rewrite(compiler *c, const ast_stmt *s)
 			r.split_slot = sc.n++;
 		}
 	}
-	r.name_code = mb_code_here(&c->b);
-	rc |= mc_name(c, &s->tmpl->parts, &sc);
-	mb_instr(&c->b, MP_END, 0, 0, s->loc.line);
+	r.name_code = build_code_here(&c->b);
+	rc |= gen_name(c, &s->tmpl->parts, &sc);
+	build_instr(&c->b, OP_END, 0, 0, s->loc.line);
 	if (!rc) {
 		r.pat = (uint32_t)pat;
-		mb_rewrite(&c->b, r);
+		build_rewrite(&c->b, r);
 	}
 }
 
 /* Code for one rule: SRC, source ops, SAVE, then per output TAKE, its
  * ops, its name, EMIT; END. */
 static int rule_code(compiler *c, const ast_stmt *s, const prefixes *px,
-		     const mc_scope *sc)
+		     const capture_scope *sc)
 {
 	int streams = 1, rc, j;
 
-	mb_instr(&c->b, MP_SRC, 0, 0, s->loc.line);
-	rc = mc_ops(c, &s->ops, sc, &streams, 1);
-	mb_instr(&c->b, MP_SAVE, 0, 0, s->loc.line);
+	build_instr(&c->b, OP_SRC, 0, 0, s->loc.line);
+	rc = gen_ops(c, &s->ops, sc, &streams, 1);
+	build_instr(&c->b, OP_SAVE, 0, 0, s->loc.line);
 	if (rc == 0 && streams != s->targets.n) {
-		mc_error(c, s->loc, "the operations make %d tensor%s but %d "
+		compile_error(c, s->loc, "the operations make %d tensor%s but %d "
 			 "output%s named", streams, streams == 1 ? "" : "s",
 			 s->targets.n, s->targets.n == 1 ? " is" : "s are");
 		rc = -1;
@@ -393,15 +393,15 @@ static int rule_code(compiler *c, const ast_stmt *s, const prefixes *px,
 		int one = 1;
 
 		if (parts.n == 0) {
-			mc_error(c, t->name->loc, "empty output name");
+			compile_error(c, t->name->loc, "empty output name");
 			rc = -1;
 		}
-		mb_instr(&c->b, MP_TAKE, 0, j, s->loc.line);
-		rc |= mc_ops(c, &t->ops, sc, &one, 0);
-		rc |= mc_name(c, &parts, sc);
-		mb_instr(&c->b, MP_EMIT, 0, 0, s->loc.line);
+		build_instr(&c->b, OP_TAKE, 0, j, s->loc.line);
+		rc |= gen_ops(c, &t->ops, sc, &one, 0);
+		rc |= gen_name(c, &parts, sc);
+		build_instr(&c->b, OP_EMIT, 0, 0, s->loc.line);
 	}
-	mb_instr(&c->b, MP_END, 0, 0, s->loc.line);
+	build_instr(&c->b, OP_END, 0, 0, s->loc.line);
 	return rc;
 }
 
@@ -437,7 +437,7 @@ static ast_str *substitute(compiler *c, const ast_str *str, const char *name,
 
 static void compile_rule(compiler *c, const ast_stmt *s, const prefixes *px);
 
-/* mc_covered over the patterns of rules idx[0..n). */
+/* patterns_cover over the patterns of rules idx[0..n). */
 static int covered_by_rules(compiler *c, const uint32_t *idx, int n,
 			    uint32_t pat)
 {
@@ -448,7 +448,7 @@ static int covered_by_rules(compiler *c, const uint32_t *idx, int n,
 		return c->b.oom = 1, 0;
 	for (i = 0; i < n; i++)
 		pats[i] = c->b.p.rules[idx[i]].pat;
-	rc = mc_covered(&c->b.p, pats, n, pat);
+	rc = patterns_cover(&c->b.p, pats, n, pat);
 	free(pats);
 	if (rc < 0)
 		c->b.oom = 1;
@@ -457,15 +457,15 @@ static int covered_by_rules(compiler *c, const uint32_t *idx, int n,
 
 /* Literal text at the head (tail) of pattern id: a quick test that two
  * patterns cannot match one key. */
-static const char *edge_text(const mp_program *p, uint32_t id, int tail)
+static const char *edge_text(const program *p, uint32_t id, int tail)
 {
-	const mp_pattern *pt = &p->pats[id];
-	const mp_item *it = &p->items[pt->first + (tail ? pt->n - 1 : 0)];
+	const prog_pattern *pt = &p->pats[id];
+	const prog_item *it = &p->items[pt->first + (tail ? pt->n - 1 : 0)];
 
 	return it->kind == PI_LIT ? p->strs[it->arg] : NULL;
 }
 
-static int surely_apart(const mp_program *p, uint32_t a, uint32_t b)
+static int surely_apart(const program *p, uint32_t a, uint32_t b)
 {
 	const char *x = edge_text(p, a, 0), *y = edge_text(p, b, 0);
 	size_t lx, ly, n;
@@ -488,7 +488,7 @@ static int surely_apart(const mp_program *p, uint32_t a, uint32_t b)
  * may be overridden on purpose, by one written before the include. */
 static void check_fires(compiler *c, const ast_stmt *s)
 {
-	const mp_program *p = &c->b.p;
+	const program *p = &c->b.p;
 	uint32_t me = p->rules[p->nrules - 1].pat, i, *over;
 	int n = 0, rc;
 
@@ -501,13 +501,13 @@ static void check_fires(compiler *c, const ast_stmt *s)
 	for (i = 0; i + 1 < p->nrules && !c->b.oom; i++) {
 		if (surely_apart(p, p->rules[i].pat, me))
 			continue;
-		if ((rc = mc_overlap(p, p->rules[i].pat, me)) < 0)
+		if ((rc = patterns_overlap(p, p->rules[i].pat, me)) < 0)
 			c->b.oom = 1;
 		else if (rc)
 			over[n++] = i;
 	}
 	if (n && !c->b.oom && covered_by_rules(c, over, n, me))
-		mc_error(c, s->loc, "this rule never fires: every key it "
+		compile_error(c, s->loc, "this rule never fires: every key it "
 			 "matches is taken first by the rule at %s:%u%s",
 			 p->strs[p->rules[over[0]].file],
 			 p->rules[over[0]].line, n > 1 ? " and others" : "");
@@ -556,9 +556,9 @@ static const ast_part *first_alternatives(const ast_str *str)
 
 static void compile_rule(compiler *c, const ast_stmt *s, const prefixes *px)
 {
-	mc_scope sc = {0};
+	capture_scope sc = {0};
 	ast_list parts;
-	mp_rule r = {0, 0, where(c, s), (uint32_t)s->loc.line};
+	prog_rule r = {0, 0, where(c, s), (uint32_t)s->loc.line};
 	const ast_part *alt = first_alternatives(s->str);
 	int32_t pat;
 
@@ -567,13 +567,13 @@ static void compile_rule(compiler *c, const ast_stmt *s, const prefixes *px)
 		return;
 	}
 	parts = prefixed(c, px->src, px->n, s->str);
-	pat = mc_pattern(c, &parts, s->str->loc, &sc, 0);
+	pat = gen_pattern(c, &parts, s->str->loc, &sc, 0);
 	if (pat < 0)
 		return;
 	r.pat = (uint32_t)pat;
-	r.code = mb_code_here(&c->b);
+	r.code = build_code_here(&c->b);
 	if (rule_code(c, s, px, &sc) == 0) {
-		mb_rule(&c->b, r);
+		build_rule(&c->b, r);
 		if (!c->b.oom)
 			check_fires(c, s);
 	}
@@ -582,17 +582,17 @@ static void compile_rule(compiler *c, const ast_stmt *s, const prefixes *px)
 /* require EXPR, "why": what the checkpoint must be for these rules. */
 static void compile_require(compiler *c, const ast_stmt *s)
 {
-	static const mc_scope no_captures;
+	static const capture_scope no_captures;
 	const char *why = plain_text(c, s->str);
-	mp_require r = {MP_NO, 0, where(c, s), (uint32_t)s->loc.line};
+	prog_require r = {PROG_NO, 0, where(c, s), (uint32_t)s->loc.line};
 
 	if (!why)
 		return;
-	r.code = mc_expr_program(c, s->expr, &no_captures);
-	if (r.code == MP_NO)
+	r.code = gen_expr_program(c, s->expr, &no_captures);
+	if (r.code == PROG_NO)
 		return;
-	r.why = mb_str(&c->b, why);
-	mb_require(&c->b, r);
+	r.why = build_str(&c->b, why);
+	build_require(&c->b, r);
 }
 
 /* quantize "P" unless "G", ...: which outputs --quantize converts.  A
@@ -600,50 +600,50 @@ static void compile_require(compiler *c, const ast_stmt *s)
  * common.map's), so only the last one's records are kept. */
 static void compile_quantize(compiler *c, const ast_stmt *s)
 {
-	mp_quant q = {0, QK_MATCH, where(c, s), (uint32_t)s->loc.line};
+	prog_quant q = {0, QK_MATCH, where(c, s), (uint32_t)s->loc.line};
 	const ast_str *pats[1];
 	ast_list parts;
-	mc_scope sc;
+	capture_scope sc;
 	int32_t pat;
 	int i;
 
 	c->b.p.nquants = 0;
 	for (i = -1; i < s->targets.n; i++) {
 		pats[0] = i < 0 ? s->str : s->targets.v[i];
-		parts = mc_concat(c, pats, 1);
+		parts = concat_parts(c, pats, 1);
 		memset(&sc, 0, sizeof sc);
-		pat = mc_pattern(c, &parts, pats[0]->loc, &sc, 0);
+		pat = gen_pattern(c, &parts, pats[0]->loc, &sc, 0);
 		if (pat < 0)
 			return;
 		q.pat = (uint32_t)pat;
 		q.kind = i < 0 ? QK_MATCH : QK_UNLESS;
-		mb_quant(&c->b, q);
+		build_quant(&c->b, q);
 	}
 }
 
 static void compile_group(compiler *c, const ast_stmt *s, const prefixes *px)
 {
-	static const mc_scope no_captures;
-	mp_group g = {MP_NO, c->b.p.nmembers, 0, where(c, s),
+	static const capture_scope no_captures;
+	prog_group g = {PROG_NO, c->b.p.nmembers, 0, where(c, s),
 		      (uint32_t)s->loc.line};
 	int i;
 
 	for (i = 0; i < s->targets.n; i++) {
 		ast_list parts = prefixed(c, px->dst, px->n, s->targets.v[i]);
-		mc_scope sc = {0};
+		capture_scope sc = {0};
 		int32_t pat;
 
-		pat = mc_pattern(c, &parts, ((ast_str *)s->targets.v[i])->loc,
+		pat = gen_pattern(c, &parts, ((ast_str *)s->targets.v[i])->loc,
 				 &sc, 1);
 		if (pat < 0)
 			return;
-		mb_member(&c->b, (uint32_t)pat);
+		build_member(&c->b, (uint32_t)pat);
 		g.n++;
 	}
-	if (s->expr && (g.when_code = mc_expr_program(c, s->expr,
-						      &no_captures)) == MP_NO)
+	if (s->expr && (g.when_code = gen_expr_program(c, s->expr,
+						      &no_captures)) == PROG_NO)
 		return;
-	mb_group(&c->b, g);
+	build_group(&c->b, g);
 }
 
 static void compile_body(compiler *c, const ast_list *body, const prefixes *px);
@@ -656,18 +656,18 @@ static void compile_use(compiler *c, const ast_stmt *s, const prefixes *px)
 
 	if (!td_map_get(c->blocks, s->name, strlen(s->name), &idx)) {
 		if (!c->missing_include)
-			mc_error(c, s->name_loc, "unknown block '%s'", s->name);
+			compile_error(c, s->name_loc, "unknown block '%s'", s->name);
 		return;
 	}
 	for (i = 0; i < c->use_depth; i++)
 		if (strcmp(c->use_stack[i], s->name) == 0) {
-			mc_error(c, s->name_loc, "block '%s' uses itself",
+			compile_error(c, s->name_loc, "block '%s' uses itself",
 				 s->name);
 			return;
 		}
-	if (c->use_depth == MC_MAX_USE_DEPTH) {
-		mc_error(c, s->loc, "blocks nested more than %d deep",
-			 MC_MAX_USE_DEPTH);
+	if (c->use_depth == COMPILE_MAX_USE_DEPTH) {
+		compile_error(c, s->loc, "blocks nested more than %d deep",
+			 COMPILE_MAX_USE_DEPTH);
 		return;
 	}
 	inner.src[inner.n] = s->src_prefix;
@@ -695,7 +695,7 @@ static void compile_body(compiler *c, const ast_list *body, const prefixes *px)
 		case ST_GROUP: compile_group(c, s, px); break;
 		case ST_USE:   compile_use(c, s, px); break;
 		default:
-			mc_error(c, s->loc, "'%s' is not allowed inside a block",
+			compile_error(c, s->loc, "'%s' is not allowed inside a block",
 				 stmt_names[s->kind]);
 		}
 	}
@@ -724,14 +724,14 @@ static void compile_all(compiler *c)
 
 /* ---------------------------------------------------------------- driver */
 
-static void finish(compiler *c, mp_program *out)
+static void finish(compiler *c, program *out)
 {
 	td_err err;
 	src_loc none = {NULL, 0, 0};
 
 	if (c->b.oom)
 		src_error(&c->diag, none, "out of memory");
-	if (c->diag.errors == 0 && mp_validate(&c->b.p, &err) != 0)
+	if (c->diag.errors == 0 && prog_validate(&c->b.p, &err) != 0)
 		src_error(&c->diag, none, "internal error: %s", err.msg);
 	if (c->diag.errors == 0) {
 		*out = c->b.p;
@@ -739,7 +739,7 @@ static void finish(compiler *c, mp_program *out)
 	}
 }
 
-int mc_compile(const char *path, const mc_options *opt, mp_program *out)
+int compile_rules(const char *path, const compile_options *opt, program *out)
 {
 	compiler c;
 	int i, errors;
@@ -760,7 +760,7 @@ int mc_compile(const char *path, const mc_options *opt, mp_program *out)
 	if (!c.arena || !c.loaded || !c.params || !c.blocks || !c.opdefs ||
 	    !c.declared ||
 	    !c.reported ||
-	    mb_init(&c.b) != 0) {
+	    build_init(&c.b) != 0) {
 		src_loc none = {NULL, 0, 0};
 
 		src_error(&c.diag, none, "out of memory");
@@ -775,8 +775,8 @@ int mc_compile(const char *path, const mc_options *opt, mp_program *out)
 		finish(&c, out);
 	}
 	errors = c.diag.errors;
-	mp_free(&c.b.p);
-	mb_release(&c.b);
+	prog_free(&c.b.p);
+	build_release(&c.b);
 	for (i = 0; i < c.nfiles; i++)
 		src_free(c.files[i]);
 	free(c.files);

@@ -6,16 +6,16 @@
 
 #include "program.h"
 
-typedef struct mc_options {
+typedef struct compile_options {
 	const char *const *include_dirs;  /* searched after the including file's dir */
 	int ninclude_dirs;
 	FILE *diag;                       /* where diagnostics go; NULL: nowhere */
 	int max_errors;                   /* stop reporting after this many (0: 20) */
-} mc_options;
+} compile_options;
 
 /* Compiles the rule file at path.  Returns the number of errors (each
  * already reported as "file:line:col: error: ..." with a caret); on 0,
  * *out holds the validated program. */
-int mc_compile(const char *path, const mc_options *opt, mp_program *out);
+int compile_rules(const char *path, const compile_options *opt, program *out);
 
 #endif

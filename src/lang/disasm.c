@@ -8,13 +8,13 @@
 
 #pragma GCC diagnostic error "-Wswitch-enum"
 
-void mp_print_pattern(const mp_program *p, uint32_t id, FILE *out)
+void prog_print_pattern(const program *p, uint32_t id, FILE *out)
 {
-	const mp_pattern *pt = &p->pats[id];
+	const prog_pattern *pt = &p->pats[id];
 	uint32_t k;
 
 	for (k = pt->first; k < pt->first + pt->n; k++) {
-		const mp_item *it = &p->items[k];
+		const prog_item *it = &p->items[k];
 
 		switch (it->kind) {
 		case PI_LIT:  fputs(p->strs[it->arg], out); break;
@@ -25,16 +25,16 @@ void mp_print_pattern(const mp_program *p, uint32_t id, FILE *out)
 	}
 }
 
-static void print_pattern(const mp_program *p, uint32_t id, FILE *out)
+static void print_pattern(const program *p, uint32_t id, FILE *out)
 {
 	fputc('"', out);
-	mp_print_pattern(p, id, out);
+	prog_print_pattern(p, id, out);
 	fputc('"', out);
 }
 
 /* Name of capture slot c of pattern pat ("for" variables come after the
  * pattern's own captures and are named by the caller). */
-static const char *capture_name(const mp_program *p, int32_t pat, int32_t c,
+static const char *capture_name(const program *p, int32_t pat, int32_t c,
 				const char *extra)
 {
 	uint32_t k;
@@ -48,41 +48,41 @@ static const char *capture_name(const mp_program *p, int32_t pat, int32_t c,
 	return extra ? extra : "?";
 }
 
-static void print_operand(const mp_program *p, const mp_instr *in,
+static void print_operand(const program *p, const prog_instr *in,
 			  int32_t pat, FILE *out)
 {
-	switch (mp_opinfo_table[in->op].operand) {
-	case MPO_KINT:   fprintf(out, "%" PRId64, p->kint[in->c]); break;
-	case MPO_PARAM:  fputs(p->strs[p->params[in->c].name], out); break;
-	case MPO_CAPT: case MPO_TEXT:
+	switch (opinfo_table[in->op].operand) {
+	case OPERAND_KINT:   fprintf(out, "%" PRId64, p->kint[in->c]); break;
+	case OPERAND_PARAM:  fputs(p->strs[p->params[in->c].name], out); break;
+	case OPERAND_CAPT: case OPERAND_TEXT:
 		fprintf(out, "%s", capture_name(p, pat, in->c, "(split index)"));
 		break;
-	case MPO_STR:    fprintf(out, "\"%s\"", p->strs[in->c]); break;
-	case MPO_DTYPE:  fputs(td_dtype_st_name((td_dtype)in->c), out); break;
-	case MPO_STREAM: fprintf(out, "%d", in->c); break;
-	case MPO_COUNT:  fprintf(out, "%u", in->a); break;
-	case MPO_NONE:   break;
+	case OPERAND_STR:    fprintf(out, "\"%s\"", p->strs[in->c]); break;
+	case OPERAND_DTYPE:  fputs(td_dtype_st_name((td_dtype)in->c), out); break;
+	case OPERAND_STREAM: fprintf(out, "%d", in->c); break;
+	case OPERAND_COUNT:  fprintf(out, "%u", in->a); break;
+	case OPERAND_NONE:   break;
 	}
 }
 
 /* Instructions from `at` through the first RET or END; captures are
  * named from pattern pat (-1: none). */
-static void print_code(const mp_program *p, int32_t at, int32_t pat, FILE *out)
+static void print_code(const program *p, int32_t at, int32_t pat, FILE *out)
 {
 	uint32_t pc;
 
 	for (pc = (uint32_t)at; pc < p->ncode; pc++) {
-		const mp_instr *in = &p->code[pc];
+		const prog_instr *in = &p->code[pc];
 
-		fprintf(out, "    %04u  %-9s ", pc, mp_opinfo_table[in->op].name);
+		fprintf(out, "    %04u  %-9s ", pc, opinfo_table[in->op].name);
 		print_operand(p, in, pat, out);
 		fputc('\n', out);
-		if (in->op == MP_RET || in->op == MP_END)
+		if (in->op == OP_RET || in->op == OP_END)
 			return;
 	}
 }
 
-static void print_params(const mp_program *p, FILE *out)
+static void print_params(const program *p, FILE *out)
 {
 	static const char *const kinds[] = {"param", "param", "let"};
 	uint32_t i;
@@ -92,28 +92,28 @@ static void print_params(const mp_program *p, FILE *out)
 		fprintf(out, "  %u  %s %s%s\n", i, kinds[p->params[i].kind],
 			p->strs[p->params[i].name],
 			p->params[i].kind == PK_REQUIRED ? "  (required)" : " =");
-		if (p->params[i].code != MP_NO)
+		if (p->params[i].code != PROG_NO)
 			print_code(p, p->params[i].code, -1, out);
 	}
 }
 
-static void print_rewrites(const mp_program *p, FILE *out)
+static void print_rewrites(const program *p, FILE *out)
 {
 	uint32_t i;
 
 	fprintf(out, "\nrewrites (%u), applied in order to stored keys\n",
 		p->nrewrites);
 	for (i = 0; i < p->nrewrites; i++) {
-		const mp_rewrite *rw = &p->rewrites[i];
+		const prog_rewrite *rw = &p->rewrites[i];
 
 		fprintf(out, "  %u  ", i);
 		print_pattern(p, rw->pat, out);
-		if (rw->unless != MP_NO) {
+		if (rw->unless != PROG_NO) {
 			fputs(" unless ", out);
 			print_pattern(p, (uint32_t)rw->unless, out);
 		}
 		fprintf(out, "  (%s:%u)\n", p->strs[rw->file], rw->line);
-		if (rw->count_code != MP_NO) {
+		if (rw->count_code != PROG_NO) {
 			fputs("    split axis 0, one key per index; count:\n", out);
 			print_code(p, rw->count_code, (int32_t)rw->pat, out);
 		}
@@ -122,7 +122,7 @@ static void print_rewrites(const mp_program *p, FILE *out)
 	}
 }
 
-static void print_rules(const mp_program *p, const mp_rule *r, uint32_t n,
+static void print_rules(const program *p, const prog_rule *r, uint32_t n,
 			const char *title, FILE *out)
 {
 	uint32_t i;
@@ -132,12 +132,12 @@ static void print_rules(const mp_program *p, const mp_rule *r, uint32_t n,
 		fprintf(out, "  %u  ", i);
 		print_pattern(p, r[i].pat, out);
 		fprintf(out, "  (%s:%u)\n", p->strs[r[i].file], r[i].line);
-		if (r[i].code != MP_NO)
+		if (r[i].code != PROG_NO)
 			print_code(p, r[i].code, (int32_t)r[i].pat, out);
 	}
 }
 
-static void print_groups(const mp_program *p, FILE *out)
+static void print_groups(const program *p, FILE *out)
 {
 	uint32_t i, k;
 
@@ -150,14 +150,14 @@ static void print_groups(const mp_program *p, FILE *out)
 		}
 		fprintf(out, "  (%s:%u)\n", p->strs[p->groups[i].file],
 			p->groups[i].line);
-		if (p->groups[i].when_code != MP_NO) {
+		if (p->groups[i].when_code != PROG_NO) {
 			fputs("    when:\n", out);
 			print_code(p, p->groups[i].when_code, -1, out);
 		}
 	}
 }
 
-static void print_requires(const mp_program *p, FILE *out)
+static void print_requires(const program *p, FILE *out)
 {
 	if (p->nrequires)
 		fprintf(out, "\nrequires (%u)\n", p->nrequires);
@@ -169,22 +169,22 @@ static void print_requires(const mp_program *p, FILE *out)
 	}
 }
 
-static void print_quants(const mp_program *p, FILE *out)
+static void print_quants(const program *p, FILE *out)
 {
 	if (p->nquants)
 		fprintf(out, "\nquantize (outputs --quantize converts)\n");
 	for (uint32_t i = 0; i < p->nquants; i++) {
 		fputs(p->quants[i].kind == QK_MATCH ? "  " : "    unless ", out);
-		mp_print_pattern(p, p->quants[i].pat, out);
+		prog_print_pattern(p, p->quants[i].pat, out);
 		fprintf(out, "  (%s:%u)\n", p->strs[p->quants[i].file],
 			p->quants[i].line);
 	}
 }
 
-void mp_disasm(const mp_program *p, FILE *out)
+void prog_disasm(const program *p, FILE *out)
 {
 	fprintf(out, "td2hf rules bytecode, version %d: %u strings, %u "
-		"constants, %u instructions\n\n", MP_VERSION, p->nstrs, p->nkint,
+		"constants, %u instructions\n\n", PROG_VERSION, p->nstrs, p->nkint,
 		p->ncode);
 	print_params(p, out);
 	print_rules(p, p->skips, p->nskips, "skips, applied to stored keys", out);

@@ -81,36 +81,36 @@
 	RULE_OP(cat,       CAT,       1, 2, CAT,   "cat(dim, [k, …])") \
 	RULE_OP(cast,      CAST,      1, 1, CAST,  "cast(T)")
 
-typedef enum mp_opcode {
-#define TD_OP_ENUM(name, operand, cls, pops, pushes, tin, tout, doc) MP_##name,
+typedef enum opcode {
+#define TD_OP_ENUM(name, operand, cls, pops, pushes, tin, tout, doc) OP_##name,
 	TD_OPCODES(TD_OP_ENUM)
 #undef TD_OP_ENUM
-	MP_OPCODE_COUNT
-} mp_opcode;
+	OP_COUNT
+} opcode;
 
-typedef enum mp_operand {
-	MPO_NONE, MPO_KINT, MPO_PARAM, MPO_CAPT, MPO_TEXT, MPO_STR, MPO_DTYPE,
-	MPO_STREAM, MPO_COUNT
-} mp_operand;
+typedef enum op_operand {
+	OPERAND_NONE, OPERAND_KINT, OPERAND_PARAM, OPERAND_CAPT, OPERAND_TEXT, OPERAND_STR, OPERAND_DTYPE,
+	OPERAND_STREAM, OPERAND_COUNT
+} op_operand;
 
-typedef enum mp_class { MPC_INT, MPC_RET, MPC_NAME, MPC_TENSOR, MPC_END } mp_class;
+typedef enum op_class { OPCLASS_INT, OPCLASS_RET, OPCLASS_NAME, OPCLASS_TENSOR, OPCLASS_END } op_class;
 
 /* Working tensors an instruction needs (t_in) and leaves (t_out). */
-typedef enum mp_tensors { MPT_ANY, MPT_ONE, MPT_SOME, MPT_SAME, MPT_A } mp_tensors;
+typedef enum op_tensors { TENSORS_ANY, TENSORS_ONE, TENSORS_SOME, TENSORS_SAME, TENSORS_A } op_tensors;
 
-typedef struct mp_opinfo {
+typedef struct opinfo {
 	const char *name;
-	mp_operand operand;
-	mp_class cls;
+	op_operand operand;
+	op_class cls;
 	int pops, pushes;
-	mp_tensors t_in, t_out;
+	op_tensors t_in, t_out;
 	const char *doc;
-} mp_opinfo;
+} opinfo;
 
-extern const mp_opinfo mp_opinfo_table[MP_OPCODE_COUNT];
+extern const opinfo opinfo_table[OP_COUNT];
 
 /* Integers the instruction (op, count a) pops: the table's int_pops with
- * -1 and -2 resolved.  op must be below MP_OPCODE_COUNT. */
-int mp_op_pops(unsigned op, unsigned a);
+ * -1 and -2 resolved.  op must be below OP_COUNT. */
+int op_pops(unsigned op, unsigned a);
 
 #endif

@@ -67,7 +67,7 @@ static ast_expr *subst_expr(compiler *c, ast_expr *e, const binding *b)
 			return e;
 		if (a->expr)
 			return a->expr;
-		mc_error(c, e->loc, "'%s' is a list here (op %s was called "
+		compile_error(c, e->loc, "'%s' is a list here (op %s was called "
 			 "with [...]); a list can only be a whole argument",
 			 e->name, b->def->name);
 		return e;
@@ -125,7 +125,7 @@ static int expand(compiler *c, const binding *b, ast_list *out)
 	return 0;
 }
 
-const ast_stmt *mc_find_opdef(compiler *c, const char *name)
+const ast_stmt *find_opdef(compiler *c, const char *name)
 {
 	size_t idx;
 
@@ -134,28 +134,28 @@ const ast_stmt *mc_find_opdef(compiler *c, const char *name)
 	return c->opdef_list.v[idx];
 }
 
-int mc_call_op(compiler *c, const ast_stmt *def, const ast_op *call,
-	       const mc_scope *sc, int *streams, int allow_fanout)
+int gen_call_op(compiler *c, const ast_stmt *def, const ast_op *call,
+	       const capture_scope *sc, int *streams, int allow_fanout)
 {
 	binding b = {def, call};
 	ast_list body;
 	int i, rc;
 
 	if (call->args.n != def->params.n)
-		return mc_error(c, call->loc, "op %s takes %d argument%s, got %d",
+		return compile_error(c, call->loc, "op %s takes %d argument%s, got %d",
 				def->name, def->params.n,
 				def->params.n == 1 ? "" : "s", call->args.n), -1;
 	for (i = 0; i < c->op_depth; i++)
 		if (c->op_stack[i] == def)
-			return mc_error(c, call->loc, "op %s calls itself",
+			return compile_error(c, call->loc, "op %s calls itself",
 					def->name), -1;
-	if (c->op_depth == MC_MAX_OP_DEPTH)
-		return mc_error(c, call->loc, "ops call each other more than %d "
-				"deep", MC_MAX_OP_DEPTH), -1;
+	if (c->op_depth == COMPILE_MAX_OP_DEPTH)
+		return compile_error(c, call->loc, "ops call each other more than %d "
+				"deep", COMPILE_MAX_OP_DEPTH), -1;
 	if (expand(c, &b, &body) != 0)
 		return -1;
 	c->op_stack[c->op_depth++] = def;
-	rc = mc_ops(c, &body, sc, streams, allow_fanout);
+	rc = gen_ops(c, &body, sc, streams, allow_fanout);
 	c->op_depth--;
 	return rc;
 }

@@ -33,11 +33,11 @@ int parse_rules(const src_file *f, td_arena *arena, src_diag *diag,
 src_loc tree_loc(const parse_ctx *ctx, int line, int col);
 void *tree_new(parse_ctx *ctx, size_t size);
 void tree_push(parse_ctx *ctx, ast_list *l, void *item);
-ast_stmt *tree_stmt(parse_ctx *ctx, st_kind kind, src_loc loc);
-ast_expr *tree_expr(parse_ctx *ctx, ex_kind kind, src_loc loc);
+ast_stmt *tree_stmt(parse_ctx *ctx, stmt_kind kind, src_loc loc);
+ast_expr *tree_expr(parse_ctx *ctx, expr_kind kind, src_loc loc);
 ast_expr *tree_binary(parse_ctx *ctx, int op, ast_expr *a, ast_expr *b,
 		    src_loc loc);
-ast_part *tree_part(parse_ctx *ctx, sp_kind kind, src_loc loc, const char *text,
+ast_part *tree_part(parse_ctx *ctx, part_kind kind, src_loc loc, const char *text,
 		  ast_expr *e);
 /* "{name:a|b|c}" (without the braces) as an SP_ALT part. */
 ast_part *tree_alternatives(parse_ctx *ctx, src_loc loc, char *text);

@@ -13,49 +13,49 @@
 #include "../common/file.h"
 #include "../common/dtype.h"
 
-const mp_opinfo mp_opinfo_table[MP_OPCODE_COUNT] = {
+const opinfo opinfo_table[OP_COUNT] = {
 #define TD_OP_INFO(name, operand, cls, pops, pushes, tin, tout, doc) \
-	{#name, MPO_##operand, MPC_##cls, pops, pushes, MPT_##tin, MPT_##tout, doc},
+	{#name, OPERAND_##operand, OPCLASS_##cls, pops, pushes, TENSORS_##tin, TENSORS_##tout, doc},
 	TD_OPCODES(TD_OP_INFO)
 #undef TD_OP_INFO
 };
 
-int mp_op_pops(unsigned op, unsigned a)
+int op_pops(unsigned op, unsigned a)
 {
-	int pops = mp_opinfo_table[op].pops;
+	int pops = opinfo_table[op].pops;
 
 	return pops == -1 ? (int)a : pops == -2 ? (int)a + 1 : pops;
 }
 
-_Static_assert(sizeof(mp_instr) == 8, "mp_instr has no padding");
-_Static_assert(sizeof(mp_item) == 12, "mp_item has no padding");
-_Static_assert(sizeof(mp_rewrite) == 28, "mp_rewrite has no padding");
+_Static_assert(sizeof(prog_instr) == 8, "prog_instr has no padding");
+_Static_assert(sizeof(prog_item) == 12, "prog_item has no padding");
+_Static_assert(sizeof(prog_rewrite) == 28, "prog_rewrite has no padding");
 
 typedef struct table {
 	char tag[5];
 	const char *fmt;   /* one char per field */
 	size_t size;       /* sizeof the C record */
-	size_t off_ptr;    /* offsetof(mp_program, <array>) */
-	size_t off_n;      /* offsetof(mp_program, <count>) */
+	size_t off_ptr;    /* offsetof(program, <array>) */
+	size_t off_n;      /* offsetof(program, <count>) */
 } table;
 
 #define TABLE(tag, fmt, type, arr, n) \
-	{tag, fmt, sizeof(type), offsetof(mp_program, arr), offsetof(mp_program, n)}
+	{tag, fmt, sizeof(type), offsetof(program, arr), offsetof(program, n)}
 
 /* STRS is special (variable-length records) and comes first. */
 static const table tables[] = {
 	TABLE("KINT", "q", int64_t, kint, nkint),
-	TABLE("PARM", "uui", mp_param, params, nparams),
-	TABLE("PITM", "uuu", mp_item, items, nitems),
-	TABLE("PATS", "uuu", mp_pattern, pats, npats),
-	TABLE("RWRT", "uiiiiuu", mp_rewrite, rewrites, nrewrites),
-	TABLE("SKIP", "uiuu", mp_rule, skips, nskips),
-	TABLE("RULE", "uiuu", mp_rule, rules, nrules),
-	TABLE("GRPS", "iuuuu", mp_group, groups, ngroups),
+	TABLE("PARM", "uui", prog_param, params, nparams),
+	TABLE("PITM", "uuu", prog_item, items, nitems),
+	TABLE("PATS", "uuu", prog_pattern, pats, npats),
+	TABLE("RWRT", "uiiiiuu", prog_rewrite, rewrites, nrewrites),
+	TABLE("SKIP", "uiuu", prog_rule, skips, nskips),
+	TABLE("RULE", "uiuu", prog_rule, rules, nrules),
+	TABLE("GRPS", "iuuuu", prog_group, groups, ngroups),
 	TABLE("GMEM", "u", uint32_t, members, nmembers),
-	TABLE("REQS", "iuuu", mp_require, requires, nrequires),
-	TABLE("QUNT", "uuuu", mp_quant, quants, nquants),
-	TABLE("CODE", "bbhi", mp_instr, code, ncode),
+	TABLE("REQS", "iuuu", prog_require, requires, nrequires),
+	TABLE("QUNT", "uuuu", prog_quant, quants, nquants),
+	TABLE("CODE", "bbhi", prog_instr, code, ncode),
 };
 #define NTABLES (sizeof tables / sizeof tables[0])
 #define NSECTIONS (NTABLES + 1)
@@ -75,17 +75,17 @@ static size_t wire_size(const char *fmt)
 	return n;
 }
 
-static void **arr_of(const mp_program *p, const table *t)
+static void **arr_of(const program *p, const table *t)
 {
 	return (void **)((char *)p + t->off_ptr);
 }
 
-static uint32_t *count_of(const mp_program *p, const table *t)
+static uint32_t *count_of(const program *p, const table *t)
 {
 	return (uint32_t *)((char *)p + t->off_n);
 }
 
-void mp_free(mp_program *p)
+void prog_free(program *p)
 {
 	uint32_t i;
 	size_t k;
@@ -143,7 +143,7 @@ static void put_record(wbuf *w, const char *fmt, const unsigned char *rec)
 	}
 }
 
-static void put_strings(wbuf *w, const mp_program *p)
+static void put_strings(wbuf *w, const program *p)
 {
 	uint32_t i;
 
@@ -158,7 +158,7 @@ static void put_strings(wbuf *w, const mp_program *p)
 	}
 }
 
-static void put_table(wbuf *w, const mp_program *p, const table *t)
+static void put_table(wbuf *w, const program *p, const table *t)
 {
 	const unsigned char *arr = *arr_of(p, t);
 	uint32_t i, n = *count_of(p, t);
@@ -175,7 +175,7 @@ static int little_endian_host(void)
 	return *(const unsigned char *)&one == 1;
 }
 
-int mp_write(const mp_program *p, const char *path, td_err *err)
+int prog_write(const program *p, const char *path, td_err *err)
 {
 	wbuf w = {0};
 	size_t dir, k, start;
@@ -185,8 +185,8 @@ int mp_write(const mp_program *p, const char *path, td_err *err)
 	if (!little_endian_host())
 		return td_errf(err, "%s: big-endian hosts are not supported", path);
 	put(&w, 0, HEADER_LEN);
-	memcpy(w.p, MP_MAGIC, 8);
-	w.p[8] = MP_VERSION;
+	memcpy(w.p, PROG_MAGIC, 8);
+	w.p[8] = PROG_VERSION;
 	w.p[12] = NSECTIONS;
 	for (k = 0, dir = 16; k < NSECTIONS; k++, dir += 12) {
 		start = w.len;
@@ -236,7 +236,7 @@ static int section(const rbuf *r, size_t k, const char *tag, size_t *off,
 	return 0;
 }
 
-static int read_strings(const rbuf *r, mp_program *p)
+static int read_strings(const rbuf *r, program *p)
 {
 	size_t off, size, pos, i;
 	uint32_t n;
@@ -261,7 +261,7 @@ static int read_strings(const rbuf *r, mp_program *p)
 		p->strs[i] = strndup((const char *)r->p + pos, len);
 		if (!p->strs[i])
 			return td_errf(r->err, "%s: out of memory", r->name);
-		p->nstrs++; /* owned from here, freed by mp_free */
+		p->nstrs++; /* owned from here, freed by prog_free */
 		if (strlen(p->strs[i]) != len)
 			return td_errf(r->err, "%s: string %zu holds a NUL byte",
 				       r->name, i);
@@ -271,7 +271,7 @@ static int read_strings(const rbuf *r, mp_program *p)
 	return 0;
 }
 
-static int read_table(const rbuf *r, mp_program *p, size_t k)
+static int read_table(const rbuf *r, program *p, size_t k)
 {
 	const table *t = &tables[k - 1];
 	size_t off, size, rec = wire_size(t->fmt), i;
@@ -304,35 +304,35 @@ static int read_table(const rbuf *r, mp_program *p, size_t k)
 	return 0;
 }
 
-int mp_read_buffer(const unsigned char *buf, size_t len, const char *name,
-		   mp_program *p, td_err *err)
+int prog_read_buffer(const unsigned char *buf, size_t len, const char *name,
+		   program *p, td_err *err)
 {
 	rbuf r = {buf, len, name, err};
 	size_t k;
 
 	memset(p, 0, sizeof *p);
-	if (len < 16 || memcmp(buf, MP_MAGIC, 8) != 0)
+	if (len < 16 || memcmp(buf, PROG_MAGIC, 8) != 0)
 		return td_errf(err, "%s: not a td2hf rules bytecode file (bad "
 			       "magic); compile a .map file with mapc", name);
-	if (td_le(buf + 8, 4) != MP_VERSION)
+	if (td_le(buf + 8, 4) != PROG_VERSION)
 		return td_errf(err, "%s: bytecode version %u, but this td2hf "
 			       "reads version %d; recompile it with this mapc",
-			       name, (unsigned)td_le(buf + 8, 4), MP_VERSION);
+			       name, (unsigned)td_le(buf + 8, 4), PROG_VERSION);
 	if (td_le(buf + 12, 4) != NSECTIONS || len < HEADER_LEN)
 		return td_errf(err, "%s: truncated or corrupt header", name);
 	for (k = 0; k < NSECTIONS; k++)
 		if ((k == 0 ? read_strings(&r, p) : read_table(&r, p, k)) != 0)
 			break;
-	if (k < NSECTIONS || mp_validate(p, err) != 0) {
+	if (k < NSECTIONS || prog_validate(p, err) != 0) {
 		if (k == NSECTIONS)
 			td_err_prefix(err, "%s", name);
-		mp_free(p);
+		prog_free(p);
 		return -1;
 	}
 	return 0;
 }
 
-int mp_read(const char *path, mp_program *p, td_err *err)
+int prog_read(const char *path, program *p, td_err *err)
 {
 	unsigned char *buf;
 	size_t len;
@@ -340,7 +340,7 @@ int mp_read(const char *path, mp_program *p, td_err *err)
 
 	if (td_slurp(path, (uint64_t)256 << 20, &buf, &len, err) != 0)
 		return -1;
-	rc = mp_read_buffer(buf, len, path, p, err);
+	rc = prog_read_buffer(buf, len, path, p, err);
 	free(buf);
 	return rc;
 }

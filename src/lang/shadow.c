@@ -44,7 +44,7 @@ static int add(side *s, int cap, int cls, int loop)
 	return 0;
 }
 
-static int add_item(side *s, int cap, const mp_program *p, const mp_item *it)
+static int add_item(side *s, int cap, const program *p, const prog_item *it)
 {
 	const char *t;
 	int rc = 0;
@@ -65,16 +65,16 @@ static int add_item(side *s, int cap, const mp_program *p, const mp_item *it)
 
 /* Positions: pattern k's elements are positions start..end[k]-1, its
  * accepting position is end[k] (one slot per pattern after them). */
-static int build(side *s, const mp_program *p, const uint32_t *pats, int n)
+static int build(side *s, const program *p, const uint32_t *pats, int n)
 {
 	int k, cap = 0;
 	uint32_t i;
 
 	for (k = 0; k < n; k++) {
-		const mp_pattern *pt = &p->pats[pats[k]];
+		const prog_pattern *pt = &p->pats[pats[k]];
 
 		for (i = 0; i < pt->n; i++) {
-			const mp_item *it = &p->items[pt->first + i];
+			const prog_item *it = &p->items[pt->first + i];
 
 			cap += it->kind == PI_LIT ? (int)p->str_len[it->arg] : 2;
 		}
@@ -87,7 +87,7 @@ static int build(side *s, const mp_program *p, const uint32_t *pats, int n)
 	s->n = 0;
 	s->npats = n;
 	for (k = 0; k < n; k++) {
-		const mp_pattern *pt = &p->pats[pats[k]];
+		const prog_pattern *pt = &p->pats[pats[k]];
 
 		for (i = 0; i < pt->n; i++)
 			if (add_item(s, cap, p, &p->items[pt->first + i]) != 0)
@@ -246,7 +246,7 @@ static int search(walk *w, int (*found)(int, int))
 static int b_not_a(int a, int b) { return b && !a; }
 static int both(int a, int b) { return a && b; }
 
-static int compare(const mp_program *p, const uint32_t *a, int na, uint32_t b,
+static int compare(const program *p, const uint32_t *a, int na, uint32_t b,
 		   int (*found)(int, int))
 {
 	side sa = {0}, sb = {0};
@@ -268,14 +268,14 @@ static int compare(const mp_program *p, const uint32_t *a, int na, uint32_t b,
 	return rc;
 }
 
-int mc_covered(const mp_program *p, const uint32_t *a, int na, uint32_t b)
+int patterns_cover(const program *p, const uint32_t *a, int na, uint32_t b)
 {
 	int rc = compare(p, a, na, b, b_not_a);
 
 	return rc < 0 ? -1 : rc == 0;
 }
 
-int mc_overlap(const mp_program *p, uint32_t a, uint32_t b)
+int patterns_overlap(const program *p, uint32_t a, uint32_t b)
 {
 	int rc = compare(p, &a, 1, b, both);
 

@@ -9,10 +9,10 @@
 /* 1 if every key pattern b matches is matched by one of patterns
  * a[0..na); 0 if not, or if that could not be decided; -1 out of
  * memory. */
-int mc_covered(const mp_program *p, const uint32_t *a, int na, uint32_t b);
+int patterns_cover(const program *p, const uint32_t *a, int na, uint32_t b);
 
 /* 1 if some key matches both patterns; 0 if none, or undecided; -1
  * out of memory. */
-int mc_overlap(const mp_program *p, uint32_t a, uint32_t b);
+int patterns_overlap(const program *p, uint32_t a, uint32_t b);
 
 #endif

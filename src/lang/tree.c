@@ -42,13 +42,13 @@ void tree_push(parse_ctx *ctx, ast_list *l, void *item)
 		ctx->oom = 1;
 }
 
-ast_stmt *tree_stmt(parse_ctx *ctx, st_kind kind, src_loc loc)
+ast_stmt *tree_stmt(parse_ctx *ctx, stmt_kind kind, src_loc loc)
 {
 	return node(ctx, &(ast_stmt){.kind = kind, .loc = loc},
 		    sizeof(ast_stmt));
 }
 
-ast_expr *tree_expr(parse_ctx *ctx, ex_kind kind, src_loc loc)
+ast_expr *tree_expr(parse_ctx *ctx, expr_kind kind, src_loc loc)
 {
 	return node(ctx, &(ast_expr){.kind = kind, .loc = loc},
 		    sizeof(ast_expr));
@@ -61,7 +61,7 @@ ast_expr *tree_binary(parse_ctx *ctx, int op, ast_expr *a, ast_expr *b,
 				     .a = a, .b = b}, sizeof(ast_expr));
 }
 
-ast_part *tree_part(parse_ctx *ctx, sp_kind kind, src_loc loc,
+ast_part *tree_part(parse_ctx *ctx, part_kind kind, src_loc loc,
 		    const char *text, ast_expr *e)
 {
 	return node(ctx, &(ast_part){.kind = kind, .loc = loc, .text = text,

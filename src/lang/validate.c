@@ -15,15 +15,15 @@
 
 #pragma GCC diagnostic error "-Wswitch-enum"
 
-#define MAX_DEPTH MP_MAX_STACK
-#define MAX_STREAMS MP_MAX_STREAMS
-#define MAX_CAPS MP_MAX_CAPS
+#define MAX_DEPTH PROG_MAX_STACK
+#define MAX_STREAMS PROG_MAX_STREAMS
+#define MAX_CAPS PROG_MAX_CAPS
 #define MAX_VIEW_DIMS 8
 
 typedef enum prog_kind { PROG_EXPR, PROG_NAME, PROG_RULE } prog_kind;
 
 typedef struct vctx {
-	const mp_program *p;
+	const program *p;
 	td_err *err;
 } vctx;
 
@@ -53,66 +53,66 @@ static int cap_ok(const scope *sc, int32_t c, int kind)
 
 /* The count a of a COUNT instruction: view ranks for RESHAPE and
  * PERMUTE, tensors for the rest (CAT: 0 means all). */
-static int count_ok(const mp_instr *in)
+static int count_ok(const prog_instr *in)
 {
-	if (in->op == MP_RESHAPE || in->op == MP_PERMUTE)
+	if (in->op == OP_RESHAPE || in->op == OP_PERMUTE)
 		return in->a >= 1 && in->a <= MAX_VIEW_DIMS;
-	if (in->op == MP_CAT)
+	if (in->op == OP_CAT)
 		return in->a <= MAX_STREAMS;
 	return in->a >= 1 && in->a <= MAX_STREAMS;  /* SPLIT, CHUNK */
 }
 
-static int operand_ok(const vctx *v, const mp_instr *in, const mp_opinfo *oi,
+static int operand_ok(const vctx *v, const prog_instr *in, const opinfo *oi,
 		      const scope *sc)
 {
-	if (oi->operand != MPO_COUNT && in->a != 0)
+	if (oi->operand != OPERAND_COUNT && in->a != 0)
 		return 0;
 	switch (oi->operand) {
-	case MPO_KINT:   return idx_ok(in->c, v->p->nkint);
-	case MPO_PARAM:  return idx_ok(in->c, sc->nparams);
-	case MPO_CAPT:   return cap_ok(sc, in->c, PI_INT);
-	case MPO_TEXT:   return cap_ok(sc, in->c, PI_TEXT);
-	case MPO_STR:    return idx_ok(in->c, v->p->nstrs);
-	case MPO_DTYPE:  return idx_ok(in->c, TD_DT_COUNT);
-	case MPO_STREAM: return idx_ok(in->c, MAX_STREAMS);
-	case MPO_COUNT:  return in->c == 0 && count_ok(in);
-	case MPO_NONE:   return in->c == 0;
+	case OPERAND_KINT:   return idx_ok(in->c, v->p->nkint);
+	case OPERAND_PARAM:  return idx_ok(in->c, sc->nparams);
+	case OPERAND_CAPT:   return cap_ok(sc, in->c, PI_INT);
+	case OPERAND_TEXT:   return cap_ok(sc, in->c, PI_TEXT);
+	case OPERAND_STR:    return idx_ok(in->c, v->p->nstrs);
+	case OPERAND_DTYPE:  return idx_ok(in->c, TD_DT_COUNT);
+	case OPERAND_STREAM: return idx_ok(in->c, MAX_STREAMS);
+	case OPERAND_COUNT:  return in->c == 0 && count_ok(in);
+	case OPERAND_NONE:   return in->c == 0;
 	}
 	return 0;
 }
 
 /* Which instructions each kind of program may hold (opcodes.h: class). */
-static int allowed(prog_kind kind, mp_class cls)
+static int allowed(prog_kind kind, op_class cls)
 {
 	switch (kind) {
-	case PROG_EXPR: return cls == MPC_INT || cls == MPC_RET;
-	case PROG_NAME: return cls == MPC_INT || cls == MPC_NAME ||
-			       cls == MPC_END;
-	case PROG_RULE: return cls != MPC_RET;
+	case PROG_EXPR: return cls == OPCLASS_INT || cls == OPCLASS_RET;
+	case PROG_NAME: return cls == OPCLASS_INT || cls == OPCLASS_NAME ||
+			       cls == OPCLASS_END;
+	case PROG_RULE: return cls != OPCLASS_RET;
 	}
 	return 0;
 }
 
 /* The working set before and after instruction pc of a rule (first is
  * the rule's first instruction); a message when it cannot run. */
-static const char *tensor_step(const mp_instr *in, const mp_opinfo *oi,
+static const char *tensor_step(const prog_instr *in, const opinfo *oi,
 			       int first, walk *w)
 {
-	if ((in->op == MP_SRC) != first)
+	if ((in->op == OP_SRC) != first)
 		return first ? "a rule must start with SRC"
 			     : "SRC is only allowed as a rule's first instruction";
-	if (oi->t_in == MPT_ONE && w->nwork != 1)
+	if (oi->t_in == TENSORS_ONE && w->nwork != 1)
 		return "needs exactly one working tensor";
-	if (oi->t_in == MPT_SOME && w->nwork < 1)
+	if (oi->t_in == TENSORS_SOME && w->nwork < 1)
 		return "needs a working tensor";
-	if (in->op == MP_TAKE && in->c >= w->nsaved)
+	if (in->op == OP_TAKE && in->c >= w->nsaved)
 		return "takes a tensor that was not saved";
-	if (in->op == MP_SAVE)
+	if (in->op == OP_SAVE)
 		w->nsaved = w->nwork;
 	switch (oi->t_out) {
-	case MPT_ONE:  w->nwork = 1; break;
-	case MPT_A:    w->nwork = in->a; break;
-	case MPT_SAME: case MPT_ANY: case MPT_SOME: break;
+	case TENSORS_ONE:  w->nwork = 1; break;
+	case TENSORS_A:    w->nwork = in->a; break;
+	case TENSORS_SAME: case TENSORS_ANY: case TENSORS_SOME: break;
 	}
 	return NULL;
 }
@@ -120,19 +120,19 @@ static const char *tensor_step(const mp_instr *in, const mp_opinfo *oi,
 static int check_instr(const vctx *v, uint32_t pc, int32_t at, prog_kind kind,
 		       const scope *sc, walk *w, const char *what)
 {
-	const mp_instr *in = &v->p->code[pc];
-	const mp_opinfo *oi;
+	const prog_instr *in = &v->p->code[pc];
+	const opinfo *oi;
 	const char *why;
 
-	if (in->op >= MP_OPCODE_COUNT ||
-	    !allowed(kind, mp_opinfo_table[in->op].cls))
+	if (in->op >= OP_COUNT ||
+	    !allowed(kind, opinfo_table[in->op].cls))
 		return td_errf(v->err, "%s: instruction %u: opcode %u is "
 			       "invalid here", what, pc, in->op);
-	oi = &mp_opinfo_table[in->op];
+	oi = &opinfo_table[in->op];
 	if (!operand_ok(v, in, oi, sc))
 		return td_errf(v->err, "%s: instruction %u (%s): operand "
 			       "out of range", what, pc, oi->name);
-	w->depth -= mp_op_pops(in->op, in->a);
+	w->depth -= op_pops(in->op, in->a);
 	if (w->depth < 0)
 		return td_errf(v->err, "%s: instruction %u (%s): stack "
 			       "underflow", what, pc, oi->name);
@@ -158,11 +158,11 @@ static int check_program(const vctx *v, int32_t at, prog_kind kind,
 	if (!idx_ok(at, v->p->ncode))
 		return td_errf(v->err, "%s: code offset %d out of range", what, at);
 	for (pc = (uint32_t)at; pc < v->p->ncode; pc++) {
-		const mp_instr *in = &v->p->code[pc];
+		const prog_instr *in = &v->p->code[pc];
 
 		if (check_instr(v, pc, at, kind, sc, &w, what) != 0)
 			return -1;
-		if (in->op == MP_RET || in->op == MP_END)
+		if (in->op == OP_RET || in->op == OP_END)
 			return w.depth == 0 ? 0 : td_errf(v->err, "%s: %d values "
 				"left on the stack at the end", what, w.depth);
 	}
@@ -171,10 +171,10 @@ static int check_program(const vctx *v, int32_t at, prog_kind kind,
 
 /* The capture kinds of pattern pat (already checked), with room for
  * `extra` integer slots after them (a rewrite's split index). */
-static void pattern_scope(const mp_program *p, uint32_t pat, int extra,
+static void pattern_scope(const program *p, uint32_t pat, int extra,
 			  uint32_t nparams, scope *sc)
 {
-	const mp_pattern *pt = &p->pats[pat];
+	const prog_pattern *pt = &p->pats[pat];
 	uint32_t k;
 
 	memset(sc, 0, sizeof *sc);
@@ -195,13 +195,13 @@ static int scope_none(uint32_t nparams, scope *sc)
 }
 
 /* Every capture slot of a pattern is bound by exactly one item. */
-static int slots_ok(const mp_program *p, const mp_pattern *pt)
+static int slots_ok(const program *p, const prog_pattern *pt)
 {
 	uint8_t seen[MAX_CAPS] = {0};
 	uint32_t k, bound = 0;
 
 	for (k = pt->first; k < pt->first + pt->n; k++) {
-		const mp_item *it = &p->items[k];
+		const prog_item *it = &p->items[k];
 
 		if (it->kind != PI_INT && it->kind != PI_TEXT)
 			continue;
@@ -214,17 +214,17 @@ static int slots_ok(const mp_program *p, const mp_pattern *pt)
 
 static int check_patterns(const vctx *v)
 {
-	const mp_program *p = v->p;
+	const program *p = v->p;
 	uint32_t i, k;
 
 	for (i = 0; i < p->npats; i++) {
-		const mp_pattern *pt = &p->pats[i];
+		const prog_pattern *pt = &p->pats[i];
 
 		if (pt->n == 0 || pt->first > p->nitems ||
 		    pt->n > p->nitems - pt->first || pt->ncaps > 16)
 			return td_errf(v->err, "pattern %u: bad item range", i);
 		for (k = pt->first; k < pt->first + pt->n; k++) {
-			const mp_item *it = &p->items[k];
+			const prog_item *it = &p->items[k];
 			int cap = it->kind == PI_INT || it->kind == PI_TEXT;
 
 			if (it->kind > PI_STAR ||
@@ -247,12 +247,12 @@ static int check_params(const vctx *v)
 	scope sc;
 
 	for (i = 0; i < v->p->nparams; i++) {
-		const mp_param *pa = &v->p->params[i];
+		const prog_param *pa = &v->p->params[i];
 
 		if (!idx_ok(pa->name, v->p->nstrs) || pa->kind > PK_LET ||
-		    (pa->kind == PK_REQUIRED) != (pa->code == MP_NO))
+		    (pa->kind == PK_REQUIRED) != (pa->code == PROG_NO))
 			return td_errf(v->err, "parameter %u is invalid", i);
-		if (pa->code != MP_NO && scope_none(i, &sc) == 0 &&
+		if (pa->code != PROG_NO && scope_none(i, &sc) == 0 &&
 		    check_program(v, pa->code, PROG_EXPR, &sc, "parameter") != 0)
 			return -1;
 	}
@@ -261,28 +261,28 @@ static int check_params(const vctx *v)
 
 static int check_rewrites(const vctx *v)
 {
-	const mp_program *p = v->p;
+	const program *p = v->p;
 	uint32_t i, caps;
 	scope sc;
 
 	for (i = 0; i < p->nrewrites; i++) {
-		const mp_rewrite *rw = &p->rewrites[i];
+		const prog_rewrite *rw = &p->rewrites[i];
 
 		if (!idx_ok(rw->pat, p->npats) || !idx_ok(rw->file, p->nstrs) ||
-		    (rw->unless != MP_NO && !idx_ok(rw->unless, p->npats)))
+		    (rw->unless != PROG_NO && !idx_ok(rw->unless, p->npats)))
 			return td_errf(v->err, "rewrite %u: index out of range", i);
 		caps = p->pats[rw->pat].ncaps;
-		if (rw->split_slot != MP_NO &&
-		    (rw->split_slot != (int32_t)caps || rw->count_code == MP_NO))
+		if (rw->split_slot != PROG_NO &&
+		    (rw->split_slot != (int32_t)caps || rw->count_code == PROG_NO))
 			return td_errf(v->err, "rewrite %u: bad split capture", i);
-		if (rw->split_slot == MP_NO && rw->count_code != MP_NO)
+		if (rw->split_slot == PROG_NO && rw->count_code != PROG_NO)
 			return td_errf(v->err, "rewrite %u: count without split", i);
 		pattern_scope(p, rw->pat, 0, p->nparams, &sc);
-		if (rw->count_code != MP_NO &&
+		if (rw->count_code != PROG_NO &&
 		    check_program(v, rw->count_code, PROG_EXPR, &sc,
 				  "rewrite count") != 0)
 			return -1;
-		pattern_scope(p, rw->pat, rw->split_slot != MP_NO, p->nparams, &sc);
+		pattern_scope(p, rw->pat, rw->split_slot != PROG_NO, p->nparams, &sc);
 		if (check_program(v, rw->name_code, PROG_NAME, &sc,
 				  "rewrite name") != 0)
 			return -1;
@@ -290,14 +290,14 @@ static int check_rewrites(const vctx *v)
 	return 0;
 }
 
-static int check_rules(const vctx *v, const mp_rule *r, uint32_t n, int skip)
+static int check_rules(const vctx *v, const prog_rule *r, uint32_t n, int skip)
 {
 	uint32_t i;
 	scope sc;
 
 	for (i = 0; i < n; i++) {
 		if (!idx_ok(r[i].pat, v->p->npats) ||
-		    !idx_ok(r[i].file, v->p->nstrs) || (skip != (r[i].code == MP_NO)))
+		    !idx_ok(r[i].file, v->p->nstrs) || (skip != (r[i].code == PROG_NO)))
 			return td_errf(v->err, "%s %u: index out of range",
 				       skip ? "skip" : "rule", i);
 		if (skip)
@@ -311,12 +311,12 @@ static int check_rules(const vctx *v, const mp_rule *r, uint32_t n, int skip)
 
 static int check_groups(const vctx *v)
 {
-	const mp_program *p = v->p;
+	const program *p = v->p;
 	uint32_t i, k;
 	scope sc;
 
 	for (i = 0; i < p->ngroups; i++) {
-		const mp_group *g = &p->groups[i];
+		const prog_group *g = &p->groups[i];
 
 		if (g->first > p->nmembers || g->n > p->nmembers - g->first ||
 		    g->n < 1 || !idx_ok(g->file, p->nstrs))
@@ -324,7 +324,7 @@ static int check_groups(const vctx *v)
 		for (k = g->first; k < g->first + g->n; k++)
 			if (!idx_ok(p->members[k], p->npats))
 				return td_errf(v->err, "group %u: bad member", i);
-		if (g->when_code != MP_NO && scope_none(p->nparams, &sc) == 0 &&
+		if (g->when_code != PROG_NO && scope_none(p->nparams, &sc) == 0 &&
 		    check_program(v, g->when_code, PROG_EXPR, &sc,
 				  "group condition") != 0)
 			return -1;
@@ -334,11 +334,11 @@ static int check_groups(const vctx *v)
 
 static int check_requires(vctx *v)
 {
-	const mp_program *p = v->p;
+	const program *p = v->p;
 	scope sc;
 
 	for (uint32_t i = 0; i < p->nrequires; i++) {
-		const mp_require *r = &p->requires[i];
+		const prog_require *r = &p->requires[i];
 
 		if (!idx_ok(r->why, p->nstrs) || !idx_ok(r->file, p->nstrs))
 			return td_errf(v->err, "require %u: bad string", i);
@@ -351,10 +351,10 @@ static int check_requires(vctx *v)
 
 static int check_quants(vctx *v)
 {
-	const mp_program *p = v->p;
+	const program *p = v->p;
 
 	for (uint32_t i = 0; i < p->nquants; i++) {
-		const mp_quant *q = &p->quants[i];
+		const prog_quant *q = &p->quants[i];
 
 		if (!idx_ok(q->pat, p->npats) || !idx_ok(q->file, p->nstrs) ||
 		    q->kind > QK_UNLESS)
@@ -363,7 +363,7 @@ static int check_quants(vctx *v)
 	return 0;
 }
 
-int mp_validate(const mp_program *p, td_err *err)
+int prog_validate(const program *p, td_err *err)
 {
 	vctx v = {p, err};
 

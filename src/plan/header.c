@@ -308,7 +308,7 @@ static const char channel_head[] =
 /* The quantization_config object, as json.dump(indent=2) writes it as a
  * member of the config (depth 1).  unconverted: slime's
  * modules_to_not_convert / ignore, each name once. */
-static void quant_config(sb *b, const pq_spec *q, const char *const *unconv,
+static void quant_config(sb *b, const quant_spec *q, const char *const *unconv,
 			 uint32_t n)
 {
 	if (q->strategy == PQ_CHANNEL) {
@@ -352,7 +352,7 @@ static char **unconverted(const plan *pl, uint32_t *n)
 
 		if (t->quant != PT_PLAIN)
 			continue;
-		m = pq_replace(t->out.name, ".weight", "", VM_NAME_MAX);
+		m = quant_replace(t->out.name, ".weight", "", VM_NAME_MAX);
 		if (!m) {
 			ok = 0;
 			break;

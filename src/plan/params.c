@@ -27,11 +27,11 @@ static int from_args(const arg_table *args, const char *name, vm_value *v)
 	return 1;
 }
 
-static int resolve_one(const mp_program *p, uint32_t i, const arg_table *args,
+static int resolve_one(const program *p, uint32_t i, const arg_table *args,
 		       const plan_override *ov, int nov, vm_params *out,
 		       td_err *err)
 {
-	const mp_param *pa = &p->params[i];
+	const prog_param *pa = &p->params[i];
 	const char *name = p->strs[pa->name];
 	int k, rc;
 
@@ -48,11 +48,11 @@ static int resolve_one(const mp_program *p, uint32_t i, const arg_table *args,
 			       "value that is not an integer", name);
 	if (rc > 0)
 		return 0;
-	if (pa->code == MP_NO && !args)
+	if (pa->code == PROG_NO && !args)
 		return td_errf(err, "parameter %s is required and the checkpoint "
 			       "has no common.pt to read it from; give it with "
 			       "--set %s=N", name, name);
-	if (pa->code == MP_NO)
+	if (pa->code == PROG_NO)
 		return td_errf(err, "parameter %s is required: common.pt's args "
 			       "do not set it; give it with --set %s=N", name,
 			       name);
@@ -63,7 +63,7 @@ static int resolve_one(const mp_program *p, uint32_t i, const arg_table *args,
 	return 0;
 }
 
-int plan_params_resolve(const mp_program *p, const arg_table *args,
+int plan_params_resolve(const program *p, const arg_table *args,
 			const plan_override *ov, int nov, vm_params *out,
 			td_err *err)
 {

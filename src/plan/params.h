@@ -19,7 +19,7 @@ typedef struct plan_override {
 /* Values of every param and let of p: overrides, then args (NULL: the
  * checkpoint has no common.pt), then defaults.  A required parameter
  * with no value is an error; so is an override naming no parameter. */
-int plan_params_resolve(const mp_program *p, const arg_table *args,
+int plan_params_resolve(const program *p, const arg_table *args,
 			const plan_override *ov, int nov, vm_params *out,
 			td_err *err);
 

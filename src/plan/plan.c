@@ -21,7 +21,7 @@ typedef struct held {
 
 typedef struct builder {
 	plan *pl;
-	const mp_program *prog;
+	const program *prog;
 	vm m;
 	uint8_t *group_on;     /* per group: its `when` holds */
 	td_map *held_index;    /* "group:caps" -> index in held */
@@ -100,13 +100,13 @@ static int hold(held *h, uint32_t t)
  * (slime's q_a_proj / kv_a_proj_with_mqa pairing). */
 static int route(builder *b, uint32_t t)
 {
-	const mp_program *p = b->prog;
+	const program *p = b->prog;
 	const char *name = b->pl->tensors[t].out.name;
 	uint32_t g, k;
 	vm_caps caps;
 
 	for (g = 0; g < p->ngroups; g++) {
-		const mp_group *gr = &p->groups[g];
+		const prog_group *gr = &p->groups[g];
 
 		if (!b->group_on[g])
 			continue;
@@ -284,7 +284,7 @@ static int origin_tensor(void *ctx, const char *name, const vm_shape *shape,
 	o.name = td_arena_strndup(pl->arena, name, strlen(name));
 	if (!o.name)
 		return td_errf(err, "out of memory");
-	o.node = vn_entry(pl->arena, shape, err);
+	o.node = view_entry(pl->arena, shape, err);
 	if (!o.node || td_shape_nbytes(shape->dims, shape->ndim,
 				       td_dtype_size(shape->dtype), &o.nbytes))
 		return -1;
@@ -357,11 +357,11 @@ static void builder_free(builder *b)
  * else the first that does not is named with what it means. */
 static int check_requires(builder *b)
 {
-	const mp_program *p = b->prog;
+	const program *p = b->prog;
 	vm_value v;
 
 	for (uint32_t i = 0; i < p->nrequires; i++) {
-		const mp_require *r = &p->requires[i];
+		const prog_require *r = &p->requires[i];
 
 		if (vm_eval(p, &b->pl->params, r->code, &v, b->err) != 0)
 			return td_err_prefix(b->err, "require at %s:%u",
@@ -393,7 +393,7 @@ static int prepare(builder *b, td_checkpoint *ck, const plan_options *opt)
 	for (g = 0; g < b->prog->ngroups; g++) {
 		int32_t w = b->prog->groups[g].when_code;
 
-		if (w == MP_NO) {
+		if (w == PROG_NO) {
 			b->group_on[g] = 1;
 			continue;
 		}
@@ -409,7 +409,7 @@ static int prepare(builder *b, td_checkpoint *ck, const plan_options *opt)
 	return 0;
 }
 
-int plan_build(td_checkpoint *ck, const mp_program *prog,
+int plan_build(td_checkpoint *ck, const program *prog,
 	       const plan_options *opt, plan *out, td_err *err)
 {
 	builder b;

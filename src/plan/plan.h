@@ -66,7 +66,7 @@ typedef struct plan {
 	td_file *origins;       /* --add-missing: the HF files read */
 	uint32_t norigins;
 	uint64_t extra_total;   /* slime's total_size quirk with -a */
-	pq_spec quant;          /* --quantize (PQ_NONE: not) */
+	quant_spec quant;          /* --quantize (PQ_NONE: not) */
 	uint32_t nquantized;    /* weights quantized */
 } plan;
 
@@ -75,10 +75,10 @@ typedef struct plan_options {
 	const plan_override *overrides;
 	int noverrides;
 	const char *add_missing_from;  /* HF dir, or NULL */
-	const pq_spec *quant;          /* --quantize, or NULL */
+	const quant_spec *quant;          /* --quantize, or NULL */
 } plan_options;
 
-int plan_build(td_checkpoint *ck, const mp_program *prog,
+int plan_build(td_checkpoint *ck, const program *prog,
 	       const plan_options *opt, plan *out, td_err *err);
 void plan_free(plan *pl);
 
@@ -87,7 +87,7 @@ void plan_free(plan *pl);
  * statement selects becomes F8_E4M3 and gets its F32 scale tensor, in
  * the same shard, emitted right after it; total_size becomes slime's
  * sum of first dimensions (quant.c).  Called by plan_build. */
-int plan_quantize(plan *pl, const mp_program *prog, td_err *err);
+int plan_quantize(plan *pl, const program *prog, td_err *err);
 
 /* config.json from the HF directory's (text, len bytes, read from path)
  * with slime's quantization_config added (or replaced); a new string. */
@@ -99,23 +99,23 @@ char *plan_index_json(const plan *pl);
 
 /* The --dry-run listing. */
 void plan_print(const plan *pl, const td_checkpoint *ck,
-		const mp_program *prog, FILE *out);
+		const program *prog, FILE *out);
 
 /* The rules no entry matched (part of the --dry-run listing): a rules
  * author sees what a fixture does not exercise. */
-void plan_print_unused(const plan *pl, const mp_program *prog, FILE *out);
+void plan_print_unused(const plan *pl, const program *prog, FILE *out);
 
 /* How many rules no entry matched. */
-uint32_t plan_unused_rules(const plan *pl, const mp_program *prog);
+uint32_t plan_unused_rules(const plan *pl, const program *prog);
 
 /* --explain: every entry whose stored key, rewritten name or outputs
  * include name.  Returns 0 when nothing matched. */
 int plan_explain(const plan *pl, const td_checkpoint *ck,
-		 const mp_program *prog, const char *name, FILE *out);
+		 const program *prog, const char *name, FILE *out);
 
 /* --explain of a stored key that a skip rule drops: which rule.  Returns
  * 0 when name is not such a key. */
-int plan_explain_skipped(const td_checkpoint *ck, const mp_program *prog,
+int plan_explain_skipped(const td_checkpoint *ck, const program *prog,
 			 const char *name, FILE *out);
 
 #endif

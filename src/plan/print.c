@@ -19,7 +19,7 @@ static void entry_source(const plan_entry *pe, const td_checkpoint *ck,
 }
 
 static void print_entry(const plan *pl, uint32_t e, const td_checkpoint *ck,
-			const mp_program *prog, FILE *out)
+			const program *prog, FILE *out)
 {
 	const plan_entry *pe = &pl->entries[e];
 	char src[VM_NAME_MAX + 64], sh[128];
@@ -58,7 +58,7 @@ static void print_entry(const plan *pl, uint32_t e, const td_checkpoint *ck,
 }
 
 /* used[r]: whether some entry matched rule r (a new array; NULL on OOM). */
-static unsigned char *rules_used(const plan *pl, const mp_program *prog)
+static unsigned char *rules_used(const plan *pl, const program *prog)
 {
 	unsigned char *used = calloc(prog->nrules ? prog->nrules : 1, 1);
 	uint32_t e;
@@ -69,7 +69,7 @@ static unsigned char *rules_used(const plan *pl, const mp_program *prog)
 	return used;
 }
 
-uint32_t plan_unused_rules(const plan *pl, const mp_program *prog)
+uint32_t plan_unused_rules(const plan *pl, const program *prog)
 {
 	unsigned char *used = rules_used(pl, prog);
 	uint32_t r, n = 0;
@@ -80,7 +80,7 @@ uint32_t plan_unused_rules(const plan *pl, const mp_program *prog)
 	return n;
 }
 
-void plan_print_unused(const plan *pl, const mp_program *prog, FILE *out)
+void plan_print_unused(const plan *pl, const program *prog, FILE *out)
 {
 	unsigned char *used = rules_used(pl, prog);
 	uint32_t r, unused = 0;
@@ -93,14 +93,14 @@ void plan_print_unused(const plan *pl, const mp_program *prog, FILE *out)
 				"checkpoint:\n");
 		fprintf(out, "  %s:%u  \"", prog->strs[prog->rules[r].file],
 			prog->rules[r].line);
-		mp_print_pattern(prog, prog->rules[r].pat, out);
+		prog_print_pattern(prog, prog->rules[r].pat, out);
 		fputs("\"\n", out);
 	}
 	free(used);
 }
 
 void plan_print(const plan *pl, const td_checkpoint *ck,
-		const mp_program *prog, FILE *out)
+		const program *prog, FILE *out)
 {
 	uint32_t e, s;
 
@@ -118,7 +118,7 @@ void plan_print(const plan *pl, const td_checkpoint *ck,
 }
 
 int plan_explain(const plan *pl, const td_checkpoint *ck,
-		 const mp_program *prog, const char *name, FILE *out)
+		 const program *prog, const char *name, FILE *out)
 {
 	char src[VM_NAME_MAX + 64];
 	uint32_t e, i;
@@ -141,7 +141,7 @@ int plan_explain(const plan *pl, const td_checkpoint *ck,
 	return found;
 }
 
-int plan_explain_skipped(const td_checkpoint *ck, const mp_program *prog,
+int plan_explain_skipped(const td_checkpoint *ck, const program *prog,
 			 const char *name, FILE *out)
 {
 	vm_caps caps;
@@ -152,14 +152,14 @@ int plan_explain_skipped(const td_checkpoint *ck, const mp_program *prog,
 		if (strcmp(ck->cat.keys[k].name, name) != 0)
 			continue;
 		for (i = 0; i < prog->nskips; i++) {
-			const mp_rule *r = &prog->skips[i];
+			const prog_rule *r = &prog->skips[i];
 
 			if (!vm_match(prog, r->pat, name, &caps))
 				continue;
 			fprintf(out, "%s\n  stored in the checkpoint; skipped by "
 				"%s:%u  skip \"", name, prog->strs[r->file],
 				r->line);
-			mp_print_pattern(prog, r->pat, out);
+			prog_print_pattern(prog, r->pat, out);
 			fputs("\"\n", out);
 			return 1;
 		}

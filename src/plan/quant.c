@@ -8,9 +8,9 @@
 #include "../common/intops.h"
 #include "../vm/match.h"
 
-int pq_parse_strategy(const char *s, pq_strategy *out, td_err *err)
+int quant_parse_strategy(const char *s, quant_strategy *out, td_err *err)
 {
-	static const struct { const char *name; pq_strategy s; } names[] = {
+	static const struct { const char *name; quant_strategy s; } names[] = {
 		{"fp8-block", PQ_BLOCK}, {"fp8-channel", PQ_CHANNEL},
 		{"fp8-tensor", PQ_TENSOR},
 	};
@@ -24,7 +24,7 @@ int pq_parse_strategy(const char *s, pq_strategy *out, td_err *err)
 		       "fp8-block, fp8-channel and fp8-tensor)", s);
 }
 
-int pq_parse_block(const char *s, int64_t *out, td_err *err)
+int quant_parse_block(const char *s, int64_t *out, td_err *err)
 {
 	if (td_parse_i64(s, 1, INT32_MAX, out) != 0)
 		return td_errf(err, "--block-size %s: a block size is a whole "
@@ -32,13 +32,13 @@ int pq_parse_block(const char *s, int64_t *out, td_err *err)
 	return 0;
 }
 
-int pq_selected(const mp_program *p, const char *name)
+int quant_selected(const program *p, const char *name)
 {
 	vm_caps caps;
 	int match = 0;
 
 	for (uint32_t i = 0; i < p->nquants; i++) {
-		const mp_quant *q = &p->quants[i];
+		const prog_quant *q = &p->quants[i];
 
 		if (q->kind == QK_MATCH)
 			match |= vm_match(p, q->pat, name, &caps);
@@ -48,7 +48,7 @@ int pq_selected(const mp_program *p, const char *name)
 	return match;
 }
 
-void pq_tile(const pq_spec *q, int64_t rows, int64_t cols, int64_t *th,
+void quant_tile(const quant_spec *q, int64_t rows, int64_t cols, int64_t *th,
 	     int64_t *tw)
 {
 	switch (q->strategy) {
@@ -66,7 +66,7 @@ void pq_tile(const pq_spec *q, int64_t rows, int64_t cols, int64_t *th,
 	}
 }
 
-char *pq_replace(const char *s, const char *old, const char *new, size_t max)
+char *quant_replace(const char *s, const char *old, const char *new, size_t max)
 {
 	size_t ol = strlen(old), nl = strlen(new), n = 0, len;
 	const char *p;

@@ -11,31 +11,31 @@
 #include "../common/err.h"
 #include "../lang/program.h"
 
-typedef enum pq_strategy { PQ_NONE, PQ_BLOCK, PQ_CHANNEL, PQ_TENSOR } pq_strategy;
+typedef enum quant_strategy { PQ_NONE, PQ_BLOCK, PQ_CHANNEL, PQ_TENSOR } quant_strategy;
 
-typedef struct pq_spec {
-	pq_strategy strategy;
+typedef struct quant_spec {
+	quant_strategy strategy;
 	int64_t block[2];        /* PQ_BLOCK: a tile's rows and columns */
 	const char *scale_fmt;   /* "ue8m0" or NULL: only recorded */
-} pq_spec;
+} quant_spec;
 
 /* "fp8-block", "fp8-channel", "fp8-tensor"; -1 (err set) otherwise. */
-int pq_parse_strategy(const char *s, pq_strategy *out, td_err *err);
+int quant_parse_strategy(const char *s, quant_strategy *out, td_err *err);
 
 /* A block size from the command line: 1 .. 2^31. */
-int pq_parse_block(const char *s, int64_t *out, td_err *err);
+int quant_parse_block(const char *s, int64_t *out, td_err *err);
 
 /* Whether the rules' quantize statement selects the output name. */
-int pq_selected(const mp_program *p, const char *name);
+int quant_selected(const program *p, const char *name);
 
 /* The tile the scales are computed over, for a weight of rows x cols
  * (rows: the product of all dimensions but the last): the block, one
  * row (channel) or everything (tensor). */
-void pq_tile(const pq_spec *q, int64_t rows, int64_t cols, int64_t *th,
+void quant_tile(const quant_spec *q, int64_t rows, int64_t cols, int64_t *th,
 	     int64_t *tw);
 
 /* slime's key.replace(old, new): every occurrence; NULL when out of
  * memory or longer than max. */
-char *pq_replace(const char *s, const char *old, const char *new, size_t max);
+char *quant_replace(const char *s, const char *old, const char *new, size_t max);
 
 #endif

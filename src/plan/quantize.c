@@ -41,7 +41,7 @@ static int check_weight(const plan *pl, const plan_tensor *t, td_err *err)
 
 /* The scale's shape for weight shape s: [row tiles, column tiles]
  * (block), [..., 1] (channel), [1] (tensor). */
-static void scale_shape(const pq_spec *q, const vm_shape *s, vm_shape *out)
+static void scale_shape(const quant_spec *q, const vm_shape *s, vm_shape *out)
 {
 	int64_t cols = s->dims[s->ndim - 1];
 
@@ -71,7 +71,7 @@ static int add_scale(plan *pl, uint32_t w, uint32_t si, td_map *names,
 	plan_tensor *t = &pl->tensors[w], *sc = &pl->tensors[si];
 	const char *suffix = pl->quant.strategy == PQ_BLOCK ?
 			     ".weight_scale_inv" : ".weight_scale";
-	char *name = pq_replace(t->out.name, ".weight", suffix, VM_NAME_MAX);
+	char *name = quant_replace(t->out.name, ".weight", suffix, VM_NAME_MAX);
 	vm_shape sh;
 	size_t old;
 
@@ -96,7 +96,7 @@ static int add_scale(plan *pl, uint32_t w, uint32_t si, td_map *names,
 		return td_errf(err, "out of memory");
 	}
 	scale_shape(&pl->quant, &t->out.node->shape, &sh);
-	sc->out.node = vn_entry(pl->arena, &sh, err);
+	sc->out.node = view_entry(pl->arena, &sh, err);
 	if (!sc->out.node || td_shape_nbytes(sh.dims, sh.ndim, 4,
 					     &sc->out.nbytes) != 0)
 		return td_errf(err, "out of memory");
@@ -125,12 +125,12 @@ static uint64_t slime_total(const plan *pl)
 	return sum;
 }
 
-static uint32_t count_selected(const plan *pl, const mp_program *prog)
+static uint32_t count_selected(const plan *pl, const program *prog)
 {
 	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < pl->nemitted; i++)
-		n += (uint32_t)pq_selected(prog, pl->tensors[pl->emitted[i]].out.name);
+		n += (uint32_t)quant_selected(prog, pl->tensors[pl->emitted[i]].out.name);
 	return n;
 }
 
@@ -146,7 +146,7 @@ static int name_all(const plan *pl, td_map *names, td_err *err)
 	return 0;
 }
 
-int plan_quantize(plan *pl, const mp_program *prog, td_err *err)
+int plan_quantize(plan *pl, const program *prog, td_err *err)
 {
 	uint32_t n = count_selected(pl, prog), i, k = 0, next = pl->ntensors;
 	uint32_t *em = NULL;
@@ -170,7 +170,7 @@ int plan_quantize(plan *pl, const mp_program *prog, td_err *err)
 
 		pl->tensors[t].order = k;
 		em[k++] = t;
-		if (!pq_selected(prog, pl->tensors[t].out.name))
+		if (!quant_selected(prog, pl->tensors[t].out.name))
 			continue;
 		if (check_weight(pl, &pl->tensors[t], err) != 0 ||
 		    add_scale(pl, t, next, names, err) != 0)

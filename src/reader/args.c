@@ -22,11 +22,11 @@ const char *arg_type_name(arg_type t)
 	return (unsigned)t < 6 ? names[t] : "?";
 }
 
-static int set_entry(arg_entry *e, const pk_value *name, const pk_value *v)
+static int set_entry(arg_entry *e, const pickle_value *name, const pickle_value *v)
 {
 	char buf[RENDER_MAX];
 
-	e->name = strdup(pk_str(name));
+	e->name = strdup(pickle_str(name));
 	switch (v->kind) {
 	case PK_NONE:  e->type = ARG_NONE; break;
 	case PK_BOOL:  e->type = ARG_BOOL; e->i = v->u.b; break;
@@ -38,20 +38,20 @@ static int set_entry(arg_entry *e, const pk_value *name, const pk_value *v)
 		return e->name && e->text ? 0 : -1;
 	default:
 		e->type = ARG_OTHER;
-		pk_repr(v, buf, sizeof buf);
+		pickle_repr(v, buf, sizeof buf);
 		e->text = strdup(buf);
 		return e->name && e->text ? 0 : -1;
 	}
 	return e->name ? 0 : -1;
 }
 
-static int read_namespace(const char *path, arg_table *t, const pk_value *ns,
+static int read_namespace(const char *path, arg_table *t, const pickle_value *ns,
 			  td_err *err)
 {
-	const pk_value *st;
+	const pickle_value *st;
 	size_t i, n;
 
-	if (!pk_is_instance(ns, "argparse", "Namespace"))
+	if (!pickle_is_instance(ns, "argparse", "Namespace"))
 		return td_errf(err, "%s: 'args' is not an argparse.Namespace",
 			       path);
 	st = ns->u.obj->state;
@@ -63,7 +63,7 @@ static int read_namespace(const char *path, arg_table *t, const pk_value *ns,
 	if (!t->v)
 		return td_errf(err, "%s: out of memory", path);
 	for (i = 0; i < n; i++) {
-		if (!pk_str(st->u.seq.v[2 * i]))
+		if (!pickle_str(st->u.seq.v[2 * i]))
 			return td_errf(err, "%s: args has a non-string "
 				       "attribute name", path);
 		t->n++;
@@ -74,10 +74,10 @@ static int read_namespace(const char *path, arg_table *t, const pk_value *ns,
 	return 0;
 }
 
-static void read_extras(arg_table *t, const pk_value *root)
+static void read_extras(arg_table *t, const pickle_value *root)
 {
-	const pk_value *it = pk_dict_get(root, "iteration");
-	const pk_value *ver = pk_dict_get(root, "checkpoint_version");
+	const pickle_value *it = pickle_dict_get(root, "iteration");
+	const pickle_value *ver = pickle_dict_get(root, "checkpoint_version");
 
 	t->iteration = it && it->kind == PK_INT ? it->u.i : -1;
 	if (ver && (ver->kind == PK_FLOAT || ver->kind == PK_INT)) {
@@ -89,27 +89,27 @@ static void read_extras(arg_table *t, const pk_value *root)
 
 int args_load(const char *path, arg_table *t, td_err *err)
 {
-	pk_doc *doc = NULL;
-	const pk_value *root;
+	pickle_doc *doc = NULL;
+	const pickle_value *root;
 	td_file f;
 	int rc;
 
 	memset(t, 0, sizeof *t);
 	if (td_file_open(&f, path, err) != 0)
 		return -1;
-	rc = ts_read_pickle(&f, 0, f.size, &doc, err);
+	rc = torchsave_read_pickle(&f, 0, f.size, &doc, err);
 	td_file_close(&f);
 	if (rc != 0)
 		return -1;
-	root = pk_root(doc);
-	if (!root || root->kind != PK_DICT || !pk_dict_get(root, "args"))
+	root = pickle_root(doc);
+	if (!root || root->kind != PK_DICT || !pickle_dict_get(root, "args"))
 		rc = td_errf(err, "%s: not a Megatron common.pt (no 'args' "
 			     "entry in a dict)", path);
 	else
-		rc = read_namespace(path, t, pk_dict_get(root, "args"), err);
+		rc = read_namespace(path, t, pickle_dict_get(root, "args"), err);
 	if (rc == 0)
 		read_extras(t, root);
-	pk_doc_free(doc);
+	pickle_doc_free(doc);
 	if (rc != 0)
 		args_free(t);
 	return rc;

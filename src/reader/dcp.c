@@ -155,8 +155,8 @@ typedef struct loader {
 	size_t npend, pend_cap;
 	td_map *files;      /* relative path -> index into cat->files */
 	int failed;         /* a callback set err (it names the file) */
-	const pk_value *cls[CLS_N]; /* kept class values seen to match */
-	const pk_value *last_rel;   /* the last kept relative_path value */
+	const pickle_value *cls[CLS_N]; /* kept class values seen to match */
+	const pickle_value *last_rel;   /* the last kept relative_path value */
 	uint32_t last_file;         /* and its file index */
 	td_err *err;
 } loader;
@@ -178,16 +178,16 @@ static int bad(const loader *ld, const char *key, const char *fmt, ...)
 }
 
 /* v is an instance of class c (an object whose callable is it). */
-static int is_class(loader *ld, const pk_value *v, int c)
+static int is_class(loader *ld, const pickle_value *v, int c)
 {
-	const pk_value *cl;
+	const pickle_value *cl;
 
 	if (!v || v->kind != PK_OBJECT)
 		return 0;
 	cl = v->u.obj->callable;
 	if (cl && cl == ld->cls[c])
 		return 1;
-	if (!pk_is_instance(v, cls_module[c], cls_name[c]))
+	if (!pickle_is_instance(v, cls_module[c], cls_name[c]))
 		return 0;
 	if (cl && !cl->scratch) /* kept: its address stays its own */
 		ld->cls[c] = cl;
@@ -243,16 +243,16 @@ static int file_index(loader *ld, const char *key, const char *rel,
 
 /* ---------------------------------------------------------------- keys */
 
-static int parse_dtype(loader *ld, dcp_key *k, const pk_value *props)
+static int parse_dtype(loader *ld, dcp_key *k, const pickle_value *props)
 {
-	const pk_value *st, *dt;
+	const pickle_value *st, *dt;
 
-	if (!pk_is_instance(props, MOD_METADATA, "TensorProperties"))
+	if (!pickle_is_instance(props, MOD_METADATA, "TensorProperties"))
 		return bad(ld, k->name, "missing TensorProperties");
 	st = props->u.obj->state;
 	/* __getstate__ gives (dtype, layout, requires_grad, memory_format,
 	 * pin_memory); accept a plain field dict too. */
-	dt = st && st->kind == PK_TUPLE ? pk_item(st, 0) : pk_attr(props, "dtype");
+	dt = st && st->kind == PK_TUPLE ? pickle_item(st, 0) : pickle_attr(props, "dtype");
 	if (!dt || dt->kind != PK_GLOBAL || strcmp(dt->u.glob.module, "torch"))
 		return bad(ld, k->name, "tensor dtype is missing");
 	k->dtype = td_dtype_from_torch(dt->u.glob.name);
@@ -263,15 +263,15 @@ static int parse_dtype(loader *ld, dcp_key *k, const pk_value *props)
 }
 
 /* offsets + sizes inside the global shape, and the chunk's byte size. */
-static int parse_chunk(loader *ld, dcp_key *k, const pk_value *cm,
+static int parse_chunk(loader *ld, dcp_key *k, const pickle_value *cm,
 		       dcp_chunk *ch)
 {
 	int no, ns, d;
 
-	if (!pk_is_instance(cm, MOD_METADATA, "ChunkStorageMetadata"))
+	if (!pickle_is_instance(cm, MOD_METADATA, "ChunkStorageMetadata"))
 		return bad(ld, k->name, "malformed chunk list");
-	no = pk_int_tuple(pk_attr(cm, "offsets"), ch->offsets, k->ndim);
-	ns = pk_int_tuple(pk_attr(cm, "sizes"), ch->sizes, k->ndim);
+	no = pickle_int_tuple(pickle_attr(cm, "offsets"), ch->offsets, k->ndim);
+	ns = pickle_int_tuple(pickle_attr(cm, "sizes"), ch->sizes, k->ndim);
 	if (no != k->ndim || ns != k->ndim)
 		return bad(ld, k->name, "chunk rank differs from the tensor's");
 	for (d = 0; d < k->ndim; d++)
@@ -311,15 +311,15 @@ static int alloc_chunks(loader *ld, dcp_key *k, size_t n)
 	return 0;
 }
 
-static int parse_tensor_key(loader *ld, dcp_key *k, const pk_value *md)
+static int parse_tensor_key(loader *ld, dcp_key *k, const pickle_value *md)
 {
-	const pk_value *chunks = pk_attr(md, "chunks");
+	const pickle_value *chunks = pickle_attr(md, "chunks");
 	size_t i;
 
 	k->kind = DCP_TENSOR;
-	if (parse_dtype(ld, k, pk_attr(md, "properties")) != 0)
+	if (parse_dtype(ld, k, pickle_attr(md, "properties")) != 0)
 		return -1;
-	k->ndim = pk_int_tuple(pk_attr(md, "size"), k->shape, TD_MAX_DIMS);
+	k->ndim = pickle_int_tuple(pickle_attr(md, "size"), k->shape, TD_MAX_DIMS);
 	if (k->ndim < 0)
 		return bad(ld, k->name, "size is missing or has more than %d "
 			   "dimensions", TD_MAX_DIMS);
@@ -361,18 +361,18 @@ static int grow_keys(loader *ld)
 }
 
 /* One (name, TensorStorageMetadata | BytesStorageMetadata) pair. */
-static int add_key(loader *ld, const pk_value *name, const pk_value *md)
+static int add_key(loader *ld, const pickle_value *name, const pickle_value *md)
 {
 	dcp_catalog *c = ld->cat;
 	dcp_key *k;
 	int rc;
 
-	if (!pk_str(name))
+	if (!pickle_str(name))
 		return bad(ld, NULL, "state_dict_metadata has a non-string key");
 	if (grow_keys(ld) != 0)
 		return -1;
 	k = &c->keys[c->nkeys++];
-	k->name = td_arena_strndup(c->names, pk_str(name), name->u.s.n);
+	k->name = td_arena_strndup(c->names, pickle_str(name), name->u.s.n);
 	if (!k->name)
 		return bad(ld, NULL, "out of memory");
 	if (c->nkeys > UINT32_MAX - 1)
@@ -523,7 +523,7 @@ static int set_item(loader *ld, dcp_chunk *c, const item_loc *loc)
 	if (cat->nxitems >= UINT32_MAX - 1)
 		return bad(ld, NULL, "too many transformed items");
 	if (cat->nxitems == cat->xitems_cap) {
-		xf_item *nx = td_grow(cat->xitems, cat->nxitems,
+		xform_item *nx = td_grow(cat->xitems, cat->nxitems,
 				      &cat->xitems_cap, sizeof *nx, 64);
 
 		if (!nx)
@@ -594,21 +594,21 @@ static int add_pending(loader *ld, const char *fqn, const int64_t *off,
 /* _StorageInfo.transform_descriptors (torch >= 2.7; absent or empty
  * when the item is stored as is): XF_NONE, XF_ZSTD, or -1 (refused by
  * name). */
-static int parse_transforms(loader *ld, const char *fqn, const pk_value *tds)
+static int parse_transforms(loader *ld, const char *fqn, const pickle_value *tds)
 {
 	const char *name;
 
-	if (!tds || tds->kind == PK_NONE || pk_len(tds) == 0)
+	if (!tds || tds->kind == PK_NONE || pickle_len(tds) == 0)
 		return XF_NONE;
 	if (tds->kind != PK_LIST && tds->kind != PK_TUPLE)
 		return bad(ld, fqn, "transform_descriptors is not a list");
-	name = pk_str(pk_item(tds, 0));
+	name = pickle_str(pickle_item(tds, 0));
 	if (!name)
 		return bad(ld, fqn, "transform_descriptors holds a non-string");
-	if (pk_len(tds) > 1)
+	if (pickle_len(tds) > 1)
 		return bad(ld, fqn, "stored through %zu transforms ('%s', ...); "
 			   "td2hf reads only '" XF_ZSTD_NAME "' alone",
-			   pk_len(tds), name);
+			   pickle_len(tds), name);
 	if (strcmp(name, XF_ZSTD_NAME) != 0)
 		return bad(ld, fqn, "stored with transform '%s', which td2hf "
 			   "does not read (only '" XF_ZSTD_NAME "')", name);
@@ -616,11 +616,11 @@ static int parse_transforms(loader *ld, const char *fqn, const pk_value *tds)
 	return XF_ZSTD;
 }
 
-static int add_storage_entry(loader *ld, const pk_value *idx,
-			     const pk_value *info)
+static int add_storage_entry(loader *ld, const pickle_value *idx,
+			     const pickle_value *info)
 {
-	const char *fqn = pk_str(pk_attr(idx, "fqn"));
-	const pk_value *offv = pk_attr(idx, "offset"), *ofs, *len, *relv;
+	const char *fqn = pickle_str(pickle_attr(idx, "fqn"));
+	const pickle_value *offv = pickle_attr(idx, "offset"), *ofs, *len, *relv;
 	int64_t off[TD_MAX_DIMS];
 	const char *rel;
 	item_loc loc = {0, 0, 0, XF_NONE};
@@ -629,18 +629,18 @@ static int add_storage_entry(loader *ld, const pk_value *idx,
 	if (!is_class(ld, idx, CLS_INDEX) || !fqn)
 		return bad(ld, NULL, "storage_data has a malformed index");
 	if (offv && offv->kind != PK_NONE &&
-	    (n = pk_int_tuple(offv, off, TD_MAX_DIMS)) < 0)
+	    (n = pickle_int_tuple(offv, off, TD_MAX_DIMS)) < 0)
 		return bad(ld, fqn, "storage_data index has malformed offsets");
-	if (!pk_is_instance(info, MOD_FILESYSTEM, "_StorageInfo"))
+	if (!pickle_is_instance(info, MOD_FILESYSTEM, "_StorageInfo"))
 		return bad(ld, fqn, "storage entry is not a _StorageInfo");
-	xf = parse_transforms(ld, fqn, pk_attr(info, "transform_descriptors"));
+	xf = parse_transforms(ld, fqn, pickle_attr(info, "transform_descriptors"));
 	if (xf < 0)
 		return -1;
 	loc.xform = (unsigned char)xf;
-	relv = pk_attr(info, "relative_path");
-	rel = pk_str(relv);
-	ofs = pk_attr(info, "offset");
-	len = pk_attr(info, "length");
+	relv = pickle_attr(info, "relative_path");
+	rel = pickle_str(relv);
+	ofs = pickle_attr(info, "offset");
+	len = pickle_attr(info, "length");
 	if (!rel || !ofs || ofs->kind != PK_INT || ofs->u.i < 0 || !len ||
 	    len->kind != PK_INT || len->u.i < 0)
 		return bad(ld, fqn, "malformed _StorageInfo");
@@ -664,15 +664,15 @@ static int add_storage_entry(loader *ld, const pk_value *idx,
 
 /* ---------------------------------------------------------------- streaming */
 
-static int is_storage_md(loader *ld, const pk_value *v)
+static int is_storage_md(loader *ld, const pickle_value *v)
 {
 	return is_class(ld, v, CLS_TENSOR_MD) || is_class(ld, v, CLS_BYTES_MD);
 }
 
 /* The big parts of the pickle, consumed item by item: state_dict_metadata
  * pairs, storage_data pairs, and all_local_plans' WriteItems (dropped). */
-static int on_items(void *ctx, const pk_value *target,
-		    pk_value *const *items, size_t n, int is_dict, td_err *err)
+static int on_items(void *ctx, const pickle_value *target,
+		    pickle_value *const *items, size_t n, int is_dict, td_err *err)
 {
 	loader *ld = ctx;
 	size_t i;
@@ -708,7 +708,7 @@ static int add_scratch(loader *ld)
 	snprintf(name, sizeof name, "%s (zstd items, decompressed)", c->dir);
 	if (add_file(ld, name) != 0)
 		return -1;
-	c->scratch = xf_scratch_new(name);
+	c->scratch = xform_scratch_new(name);
 	if (!c->scratch)
 		return bad(ld, NULL, "out of memory");
 	for (i = 0; i < c->nkeys; i++)
@@ -742,25 +742,25 @@ static int finish(loader *ld)
 	return c->nzstd ? add_scratch(ld) : 0;
 }
 
-static int parse_metadata(loader *ld, const pk_value *root)
+static int parse_metadata(loader *ld, const pickle_value *root)
 {
-	const pk_value *sdm, *sd;
+	const pickle_value *sdm, *sd;
 
-	if (!pk_is_instance(root, MOD_METADATA, "Metadata"))
+	if (!pickle_is_instance(root, MOD_METADATA, "Metadata"))
 		return bad(ld, NULL, "not a torch.distributed.checkpoint "
 			   "Metadata pickle");
-	sd = pk_attr(root, "storage_data");
+	sd = pickle_attr(root, "storage_data");
 	if (!sd || sd->kind != PK_DICT)
 		return bad(ld, NULL, "storage_data is missing or not a dict");
-	sdm = pk_attr(root, "state_dict_metadata");
+	sdm = pickle_attr(root, "state_dict_metadata");
 	if (!sdm || sdm->kind != PK_DICT)
 		return bad(ld, NULL, "state_dict_metadata is missing");
 	/* a dict the callback did not consume holds something else */
 	if (sdm->u.seq.n || sd->u.seq.n)
 		return bad(ld, NULL, "state_dict_metadata or storage_data holds "
 			   "an entry of an unexpected class");
-	if (pk_str(pk_attr(root, "version")) &&
-	    !(ld->cat->version = strdup(pk_str(pk_attr(root, "version")))))
+	if (pickle_str(pickle_attr(root, "version")) &&
+	    !(ld->cat->version = strdup(pickle_str(pickle_attr(root, "version")))))
 		return bad(ld, NULL, "out of memory");
 	return finish(ld);
 }
@@ -781,7 +781,7 @@ int dcp_load_buffer(const char *dir, const unsigned char *buf, size_t len,
 {
 	loader ld = {.cat = cat, .err = err};
 	char *path = td_path_join(dir, ".metadata");
-	pk_doc *doc = NULL;
+	pickle_doc *doc = NULL;
 	int rc = -1;
 
 	memset(cat, 0, sizeof *cat);
@@ -793,13 +793,13 @@ int dcp_load_buffer(const char *dir, const unsigned char *buf, size_t len,
 	cat->names = td_arena_new(MAX_METADATA);
 	if (!path || !cat->dir || !ld.files || !cat->names)
 		td_errf(err, "%s: out of memory", dir);
-	else if (!(doc = pk_parse_stream(buf, len, NULL, on_items, &ld,
+	else if (!(doc = pickle_parse_stream(buf, len, NULL, on_items, &ld,
 					   "all_local_plans", err))) {
 		if (!ld.failed)
 			td_err_prefix(err, "%s", path);
 	} else
-		rc = parse_metadata(&ld, pk_root(doc));
-	pk_doc_free(doc);
+		rc = parse_metadata(&ld, pickle_root(doc));
+	pickle_doc_free(doc);
 	if (rc == 0) {
 		dcp_set_open_budget(cat, 1, 16);
 		cat->open = calloc(cat->nfiles ? cat->nfiles : 1,
@@ -850,7 +850,7 @@ void dcp_free(dcp_catalog *cat)
 	free(cat->used);
 	free(cat->files);
 	free(cat->version);
-	xf_scratch_free(cat->scratch);
+	xform_scratch_free(cat->scratch);
 	free(cat->xitems);
 	free(cat->keys);
 	td_arena_free(cat->names);
@@ -891,13 +891,13 @@ const td_file *dcp_file(dcp_catalog *cat, size_t i, td_err *err)
 	cat->used[i] = ++cat->tick;
 	if (cat->open[i].path) {
 		if (is_scratch(cat, i))
-			xf_refresh(cat->scratch, &cat->open[i]);
+			xform_refresh(cat->scratch, &cat->open[i]);
 		return &cat->open[i];
 	}
 	if (cat->nopen >= (cat->max_open ? cat->max_open : MAX_OPEN_FILES))
 		close_lru(cat);
 	if (is_scratch(cat, i)) {
-		rc = xf_open(cat->scratch, &cat->open[i], err);
+		rc = xform_open(cat->scratch, &cat->open[i], err);
 		path = NULL;
 	} else {
 		path = td_path_join(cat->dir, cat->files[i]);
@@ -930,7 +930,7 @@ static int same_squeezed(const int64_t *a, int na, const int64_t *b, int nb)
 }
 
 static int check_match(const dcp_key *k, const dcp_chunk *ch,
-		       const ts_tensor *t, td_err *err)
+		       const torchsave_tensor *t, td_err *err)
 {
 	char want[128], got[128];
 
@@ -950,7 +950,7 @@ static int check_match(const dcp_key *k, const dcp_chunk *ch,
 
 /* A chunk resolved before: its tensor as the archive described it. */
 static int chunk_from_cache(const dcp_key *k, const dcp_chunk *ch,
-			    ts_tensor *out)
+			    torchsave_tensor *out)
 {
 	memset(out, 0, sizeof *out);
 	out->dtype = k->dtype;
@@ -980,9 +980,9 @@ static int looks_like_safetensors(const td_file *f)
 /* Chunk i's tensor from the archive [off, off+len) of f, checked
  * against the metadata; messages name no file. */
 static int read_tensor(const dcp_key *key, size_t i, const td_file *f,
-		       uint64_t off, uint64_t len, ts_tensor *out, td_err *err)
+		       uint64_t off, uint64_t len, torchsave_tensor *out, td_err *err)
 {
-	if (ts_read_tensor(f, off, len, out, err) != 0) {
+	if (torchsave_read_tensor(f, off, len, out, err) != 0) {
 		/* drop the file name: the caller says which item this is */
 		size_t n = strlen(f->path);
 
@@ -998,13 +998,13 @@ static int read_tensor(const dcp_key *key, size_t i, const td_file *f,
 /* Reads and checks chunk i's archive, [off, off+len) of f, into out;
  * writes nothing. */
 static int read_archive(const dcp_key *key, size_t i, const td_file *f,
-			uint64_t off, uint64_t len, ts_tensor *out,
+			uint64_t off, uint64_t len, torchsave_tensor *out,
 			td_err *err)
 {
 	const dcp_chunk *ch = &key->chunks[i];
 	int rc;
 
-	rc = ts_read_tensor(f, off, len, out, err);
+	rc = torchsave_read_tensor(f, off, len, out, err);
 	if (rc != 0 && looks_like_safetensors(f))
 		return td_errf(err, "%s: written with DCP's SAFETENSORS "
 			       "serialization format, which td2hf does not read "
@@ -1018,7 +1018,7 @@ static int read_archive(const dcp_key *key, size_t i, const td_file *f,
 }
 
 /* Records where the chunk's bytes are, then marks it resolved. */
-static void remember(dcp_chunk *ch, const ts_tensor *t)
+static void remember(dcp_chunk *ch, const torchsave_tensor *t)
 {
 	ch->data_off = t->data_off;
 	ch->storage_off = t->storage_off;
@@ -1040,7 +1040,7 @@ static int check_chunk_index(const dcp_catalog *cat, const dcp_key *key,
 /* 1 with out filled when chunk i's location is known already, 0 when its
  * archive must be read, -1 for a bad index. */
 static int cached_chunk(const dcp_catalog *cat, const dcp_key *key, size_t i,
-			ts_tensor *out, td_err *err)
+			torchsave_tensor *out, td_err *err)
 {
 	const dcp_chunk *ch;
 
@@ -1079,14 +1079,14 @@ static const td_file *archive_of(const file_src *fs, dcp_key *key, size_t i,
 	dcp_catalog *cat = fs->cat;
 	dcp_chunk *ch = &key->chunks[i];
 	const td_file *src = get_file(fs, ch->item_file, err);
-	xf_item *x;
+	xform_item *x;
 
 	*off = ch->item_off;
 	*len = ch->item_len;
 	if (!src || ch->xform == XF_NONE)
 		return src;
 	x = &cat->xitems[ch->xi - 1];
-	if (xf_expand(cat->scratch, src, ch->item_off, ch->item_len,
+	if (xform_expand(cat->scratch, src, ch->item_off, ch->item_len,
 		      ch->nbytes + ARCHIVE_SLACK, x, err) != 0) {
 		td_err_context(err, src->path, "key '%s' chunk %zu", key->name,
 			       i);
@@ -1101,7 +1101,7 @@ static const td_file *archive_of(const file_src *fs, dcp_key *key, size_t i,
  * that a mismatch names the .distcp file, not the scratch file); the
  * writer then does not check it again. */
 static int check_decompressed(dcp_chunk *ch, const td_file *f,
-			      const ts_tensor *t, td_err *err)
+			      const torchsave_tensor *t, td_err *err)
 {
 	enum { BLOCK = 1 << 20 };
 	unsigned char *buf = malloc(BLOCK);
@@ -1133,7 +1133,7 @@ static int check_decompressed(dcp_chunk *ch, const td_file *f,
  * location; another thread resolving the same chunk meanwhile just uses
  * its own reading. */
 static int read_and_record(const file_src *fs, dcp_key *key, size_t i,
-			   ts_tensor *out, td_err *err)
+			   torchsave_tensor *out, td_err *err)
 {
 	const dcp_catalog *cat = fs->cat;
 	unsigned char none = CHUNK_UNRESOLVED;
@@ -1162,7 +1162,7 @@ static int read_and_record(const file_src *fs, dcp_key *key, size_t i,
 
 /* Chunk i's location: recorded already, or read from its archive. */
 static int read_chunk(const file_src *fs, dcp_key *key, size_t i,
-		      ts_tensor *out, td_err *err)
+		      torchsave_tensor *out, td_err *err)
 {
 	int rc = cached_chunk(fs->cat, key, i, out, err);
 
@@ -1172,7 +1172,7 @@ static int read_chunk(const file_src *fs, dcp_key *key, size_t i,
 }
 
 int dcp_read_chunk(dcp_catalog *cat, dcp_key *key, size_t i,
-		   ts_tensor *out, td_err *err)
+		   torchsave_tensor *out, td_err *err)
 {
 	file_src fs = {cat, NULL};
 
@@ -1180,7 +1180,7 @@ int dcp_read_chunk(dcp_catalog *cat, dcp_key *key, size_t i,
 }
 
 int dcp_read_chunk_shared(dcp_catalog *cat, dcp_key *key, size_t i,
-			  dcp_handles *hs, ts_tensor *out, td_err *err)
+			  dcp_handles *hs, torchsave_tensor *out, td_err *err)
 {
 	file_src fs = {cat, hs};
 
@@ -1266,7 +1266,7 @@ const td_file *dcp_handles_get(dcp_handles *hs, const dcp_catalog *cat,
 		if (hs->h[i]->file == file && hs->h[i]->f.path) {
 			hs->h[i]->used = ++hs->tick;
 			if (is_scratch(cat, file))
-				xf_refresh(cat->scratch, &hs->h[i]->f);
+				xform_refresh(cat->scratch, &hs->h[i]->f);
 			return &hs->h[i]->f;
 		}
 	if (file >= cat->nfiles)
@@ -1277,7 +1277,7 @@ const td_file *dcp_handles_get(dcp_handles *hs, const dcp_catalog *cat,
 	path = is_scratch(cat, file) ? NULL
 					 : td_path_join(cat->dir, cat->files[file]);
 	if (is_scratch(cat, file))
-		rc = xf_open(cat->scratch, &h->f, err);
+		rc = xform_open(cat->scratch, &h->f, err);
 	else
 		rc = path ? td_file_open(&h->f, path, err)
 			  : td_errf(err, "%s: out of memory", cat->dir);

@@ -81,8 +81,8 @@ typedef struct dcp_catalog {
 	size_t nzstd;           /* items stored as zstd frames */
 	size_t nitem_files;     /* files[0, nitem_files): real files; then,
 				 * when nzstd, the scratch file's name */
-	xf_scratch *scratch;    /* decompressed items (when nzstd) */
-	xf_item *xitems;        /* per transformed chunk (dcp_chunk.xi) */
+	xform_scratch *scratch;    /* decompressed items (when nzstd) */
+	xform_item *xitems;        /* per transformed chunk (dcp_chunk.xi) */
 	size_t nxitems, xitems_cap;
 } dcp_catalog;
 
@@ -147,14 +147,14 @@ void dcp_set_open_budget(dcp_catalog *cat, size_t threads, size_t reserved);
  * is the chunk's sizes.  Reads through the catalog's own descriptors
  * (dcp_file): one thread at a time. */
 int dcp_read_chunk(dcp_catalog *cat, dcp_key *key, size_t chunk,
-		   ts_tensor *out, td_err *err);
+		   torchsave_tensor *out, td_err *err);
 
 /* The same for threads sharing the catalog: the archive is read through
  * the thread's own descriptors, and the first thread to resolve a chunk
  * records it (atomically) for the others; the scratch file takes its own
  * lock.  Callers hold no lock. */
 int dcp_read_chunk_shared(dcp_catalog *cat, dcp_key *key, size_t chunk,
-			  dcp_handles *hs, ts_tensor *out, td_err *err);
+			  dcp_handles *hs, torchsave_tensor *out, td_err *err);
 
 /* Whether tensor key `key`'s chunks tile it: pairwise disjoint and
  * adding up to the whole (each inside it: dcp_load checks that).  Run it

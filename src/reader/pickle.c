@@ -1,7 +1,7 @@
 /* pickle.c — the pickle machine, minus everything that executes code.
  *
  * One handler per opcode, found through a 256-entry table.  Handlers pop
- * and push pk_value pointers; every read of an argument is bounds-checked
+ * and push pickle_value pointers; every read of an argument is bounds-checked
  * against the input, every count against the stack or the memo. */
 #include "pickle.h"
 
@@ -14,9 +14,9 @@
 #include "../common/bytes.h"
 #include "../common/arena.h"
 
-struct pk_doc {
+struct pickle_doc {
 	td_arena *arena;
-	pk_value *root;
+	pickle_value *root;
 };
 
 #define PK_SMALL_INTS 1024  /* ints 0 .. PK_SMALL_INTS-1 are shared */
@@ -24,33 +24,33 @@ struct pk_doc {
 typedef struct parser {
 	const unsigned char *buf;
 	size_t len, pos, op_pos;
-	pk_limits lim;
+	pickle_limits lim;
 	td_arena *arena;
-	pk_value **stack;
+	pickle_value **stack;
 	size_t sp, stack_cap;
 	size_t *marks;
 	size_t nmarks, marks_cap;
-	pk_value **memo;
+	pickle_value **memo;
 	size_t memo_cap, memo_n;  /* slots allocated, slots filled */
-	pk_value *result;
+	pickle_value *result;
 	/* Immutable values shared instead of allocated again: None, False,
 	 * True, the empty tuple and small ints (most of a .metadata). */
-	pk_value *none, *bools[2], *empty_tuple;
-	pk_value *small_int[PK_SMALL_INTS];
-	/* Streaming (pk_parse_stream): p->arena is the scratch arena, `main`
+	pickle_value *none, *bools[2], *empty_tuple;
+	pickle_value *small_int[PK_SMALL_INTS];
+	/* Streaming (pickle_parse_stream): p->arena is the scratch arena, `main`
 	 * the document's; the memo keeps only entries a GET reads later. */
-	pk_items_fn on_items;
+	pickle_items_fn on_items;
 	void *ctx;
 	td_arena *main;
 	uint64_t *fetched, *filled;  /* bit per memo index */
 	size_t nbits;       /* of fetched (and rank) */
 	size_t filled_bits; /* of filled: grows past drop_from */
 	uint32_t *rank;     /* per 64 slots: fetched slots before them */
-	pk_value **kept;    /* per fetched slot (by rank): its kept value */
+	pickle_value **kept;    /* per fetched slot (by rank): its kept value */
 	const char *drop_from;  /* this string starts the dropped part */
 	size_t drop_pos;        /* where (SIZE_MAX: nowhere) */
 	int dropping;           /* past it: unkept memo entries read None */
-	const pk_value *plain_no; /* a kept callable known not to be one of
+	const pickle_value *plain_no; /* a kept callable known not to be one of
 				   * plain_data_call's (REDUCE repeats one) */
 	td_err *err;
 } parser;
@@ -62,7 +62,7 @@ static int skip_dropped(parser *p);
 
 typedef int (*handler)(parser *p, unsigned char op);
 
-static const pk_limits default_limits = {
+static const pickle_limits default_limits = {
 	.max_stack = 1u << 22,
 	.max_marks = 1u << 16,
 	.max_memory = (size_t)1 << 32,
@@ -120,9 +120,9 @@ static int take_line(parser *p, const char **s, size_t *n)
 
 /* ---------------------------------------------------------------- values */
 
-static pk_value *new_value(parser *p, pk_kind kind)
+static pickle_value *new_value(parser *p, pickle_kind kind)
 {
-	pk_value *v = td_arena_alloc(p->arena, sizeof *v);
+	pickle_value *v = td_arena_alloc(p->arena, sizeof *v);
 
 	if (v) {
 		v->kind = kind;
@@ -132,9 +132,9 @@ static pk_value *new_value(parser *p, pk_kind kind)
 }
 
 /* Shared immutable values live in the document's arena. */
-static pk_value *new_shared(parser *p, pk_kind kind)
+static pickle_value *new_shared(parser *p, pickle_kind kind)
 {
-	pk_value *v = td_arena_alloc(p->main ? p->main : p->arena, sizeof *v);
+	pickle_value *v = td_arena_alloc(p->main ? p->main : p->arena, sizeof *v);
 
 	if (v)
 		v->kind = kind;
@@ -143,14 +143,14 @@ static pk_value *new_shared(parser *p, pk_kind kind)
 
 /* Appends v to a vector of `owner` (a list, set, dict or object): grown
  * in the owner's arena, the document's once the owner is kept. */
-static int vec_push(parser *p, const pk_value *owner, pk_vec *vec,
-		    pk_value *v)
+static int vec_push(parser *p, const pickle_value *owner, pickle_vec *vec,
+		    pickle_value *v)
 {
 	td_arena *a = p->main && !owner->scratch ? p->main : p->arena;
 
 	if (vec->n == vec->cap) {
 		size_t cap = vec->cap ? (size_t)vec->cap * 2 : 4;
-		pk_value **nv = cap <= UINT32_MAX ?
+		pickle_value **nv = cap <= UINT32_MAX ?
 			td_arena_alloc(a, cap * sizeof *nv) : NULL;
 
 		if (!nv)
@@ -164,7 +164,7 @@ static int vec_push(parser *p, const pk_value *owner, pk_vec *vec,
 	return 0;
 }
 
-static int push(parser *p, pk_value *v)
+static int push(parser *p, pickle_value *v)
 {
 	if (!v)
 		return oom(p);
@@ -172,7 +172,7 @@ static int push(parser *p, pk_value *v)
 		return fail(p, "stack deeper than the limit");
 	if (p->sp == p->stack_cap) {
 		size_t cap = p->stack_cap ? p->stack_cap * 2 : 64;
-		pk_value **ns;
+		pickle_value **ns;
 
 		ns = realloc(p->stack, cap * sizeof *ns);
 		if (!ns)
@@ -186,7 +186,7 @@ static int push(parser *p, pk_value *v)
 
 /* Stack slot i (NULL while nothing was ever pushed: no pointer
  * arithmetic on a null stack). */
-static pk_value **slot(const parser *p, size_t i)
+static pickle_value **slot(const parser *p, size_t i)
 {
 	return p->stack ? p->stack + i : NULL;
 }
@@ -197,7 +197,7 @@ static size_t frame_base(const parser *p)
 	return p->nmarks ? p->marks[p->nmarks - 1] : 0;
 }
 
-static int pop(parser *p, pk_value **out)
+static int pop(parser *p, pickle_value **out)
 {
 	if (p->sp <= frame_base(p))
 		return fail(p, "stack underflow");
@@ -205,7 +205,7 @@ static int pop(parser *p, pk_value **out)
 	return 0;
 }
 
-static int top(parser *p, pk_value **out)
+static int top(parser *p, pickle_value **out)
 {
 	if (p->sp <= frame_base(p))
 		return fail(p, "stack underflow");
@@ -225,9 +225,9 @@ static int pop_mark(parser *p, size_t *from, size_t *n)
 	return 0;
 }
 
-static pk_value *new_string(parser *p, pk_kind kind, const void *s, size_t n)
+static pickle_value *new_string(parser *p, pickle_kind kind, const void *s, size_t n)
 {
-	pk_value *v = new_value(p, kind);
+	pickle_value *v = new_value(p, kind);
 
 	if (!v)
 		return NULL;
@@ -237,9 +237,9 @@ static pk_value *new_string(parser *p, pk_kind kind, const void *s, size_t n)
 }
 
 /* A sequence of exactly n items (later APPENDs grow it). */
-static pk_value *new_seq(parser *p, pk_kind kind, pk_value **items, size_t n)
+static pickle_value *new_seq(parser *p, pickle_kind kind, pickle_value **items, size_t n)
 {
-	pk_value *v;
+	pickle_value *v;
 
 	if (kind == PK_TUPLE && n == 0 && p->empty_tuple)
 		return p->empty_tuple;  /* tuples are never mutated */
@@ -256,10 +256,10 @@ static pk_value *new_seq(parser *p, pk_kind kind, pk_value **items, size_t n)
 	return v;
 }
 
-static pk_value *new_object(parser *p, pk_value *callable, pk_value *args,
+static pickle_value *new_object(parser *p, pickle_value *callable, pickle_value *args,
 			    int newobj)
 {
-	pk_value *v = new_value(p, PK_OBJECT);
+	pickle_value *v = new_value(p, PK_OBJECT);
 
 	if (!v)
 		return NULL;
@@ -284,11 +284,11 @@ typedef struct keeper {
 	parser *p;
 } keeper;
 
-static int keep(keeper *k, pk_value *v, pk_value **out, int depth);
+static int keep(keeper *k, pickle_value *v, pickle_value **out, int depth);
 
-static int keep_vec(keeper *k, pk_vec *vec, int depth)
+static int keep_vec(keeper *k, pickle_vec *vec, int depth)
 {
-	pk_value **nv;
+	pickle_value **nv;
 	uint32_t i;
 
 	if (vec->n == 0) {
@@ -307,9 +307,9 @@ static int keep_vec(keeper *k, pk_vec *vec, int depth)
 	return 0;
 }
 
-static int keep_object(keeper *k, pk_value *c, int depth)
+static int keep_object(keeper *k, pickle_value *c, int depth)
 {
-	pk_object *o = td_arena_alloc(k->p->main, sizeof *o);
+	pickle_object *o = td_arena_alloc(k->p->main, sizeof *o);
 
 	if (!o)
 		return oom(k->p);
@@ -331,7 +331,7 @@ static int keep_str(keeper *k, const char **s, size_t n)
 }
 
 /* The copy's own parts (c starts as a shallow copy of a scratch value). */
-static int keep_parts(keeper *k, pk_value *c, int depth)
+static int keep_parts(keeper *k, pickle_value *c, int depth)
 {
 	switch (c->kind) {
 	case PK_STR: case PK_BYTES: case PK_BIGINT:
@@ -353,7 +353,7 @@ static int keep_parts(keeper *k, pk_value *c, int depth)
 }
 
 /* Kinds whose parts never change once built. */
-static int immutable_kind(pk_kind kind)
+static int immutable_kind(pickle_kind kind)
 {
 	return kind == PK_STR || kind == PK_BYTES || kind == PK_BIGINT ||
 	       kind == PK_GLOBAL || kind == PK_TUPLE || kind == PK_FROZENSET ||
@@ -361,9 +361,9 @@ static int immutable_kind(pk_kind kind)
 }
 
 /* *out = v, or its copy in the document's arena when v is scratch. */
-static int keep(keeper *k, pk_value *v, pk_value **out, int depth)
+static int keep(keeper *k, pickle_value *v, pickle_value **out, int depth)
 {
-	pk_value *c;
+	pickle_value *c;
 
 	*out = v;
 	if (!v || !v->scratch)
@@ -390,7 +390,7 @@ static int keep(keeper *k, pk_value *v, pk_value **out, int depth)
 }
 
 /* Keeps n values in place. */
-static int keep_all(parser *p, pk_value **v, size_t n)
+static int keep_all(parser *p, pickle_value **v, size_t n)
 {
 	keeper k = {p};
 	size_t i;
@@ -422,7 +422,7 @@ static int maybe_release(parser *p)
 
 /* Streaming: offers items to the callback.  1 consumed, 0 to be stored
  * (kept first when the target is kept), -1 error. */
-static int offer(parser *p, const pk_value *target, pk_value **items,
+static int offer(parser *p, const pickle_value *target, pickle_value **items,
 		 size_t n, int is_dict)
 {
 	int rc;
@@ -466,7 +466,7 @@ static int op_bool(parser *p, unsigned char op)
 static int push_int(parser *p, int64_t i)
 {
 	int small = i >= 0 && i < PK_SMALL_INTS;
-	pk_value *v = small ? p->small_int[i] : NULL;
+	pickle_value *v = small ? p->small_int[i] : NULL;
 
 	if (!v) {
 		v = small ? new_shared(p, PK_INT) : new_value(p, PK_INT);
@@ -503,7 +503,7 @@ static int op_long(parser *p, unsigned char op)
 {
 	const unsigned char *b = NULL;
 	uint64_t n = 0;
-	pk_value *v = NULL;
+	pickle_value *v = NULL;
 
 	if (take_uint(p, op == 0x8a ? 1 : 4, &n) != 0)
 		return -1;
@@ -526,7 +526,7 @@ static int op_binfloat(parser *p, unsigned char op)
 {
 	const unsigned char *b = NULL;
 	uint64_t bits = 0;
-	pk_value *v = NULL;
+	pickle_value *v = NULL;
 	int i;
 
 	(void)op;
@@ -597,7 +597,7 @@ static int op_mark(parser *p, unsigned char op)
 
 static int op_empty(parser *p, unsigned char op)
 {
-	pk_kind k = op == ')' ? PK_TUPLE : op == ']' ? PK_LIST
+	pickle_kind k = op == ')' ? PK_TUPLE : op == ']' ? PK_LIST
 		  : op == '}' ? PK_DICT : PK_SET;
 
 	if (k != PK_TUPLE)
@@ -621,7 +621,7 @@ static int op_tuple_n(parser *p, unsigned char op)
 /* TUPLE, FROZENSET (and protocol 0/1 LIST, DICT): values since MARK. */
 static int op_from_mark(parser *p, unsigned char op)
 {
-	pk_kind k = op == 't' ? PK_TUPLE : op == 'l' ? PK_LIST
+	pickle_kind k = op == 't' ? PK_TUPLE : op == 'l' ? PK_LIST
 		  : op == 'd' ? PK_DICT : PK_FROZENSET;
 	size_t from = 0, n = 0;
 
@@ -634,8 +634,8 @@ static int op_from_mark(parser *p, unsigned char op)
 
 /* Offers n items (dict: key, value pairs) added to target to the
  * streaming callback; unless it takes them, appends them to vec. */
-static int store_items(parser *p, pk_value *target, pk_vec *vec,
-		       pk_value **items, size_t n, int dict)
+static int store_items(parser *p, pickle_value *target, pickle_vec *vec,
+		       pickle_value **items, size_t n, int dict)
 {
 	size_t i;
 
@@ -651,10 +651,10 @@ static int store_items(parser *p, pk_value *target, pk_vec *vec,
 }
 
 /* Appends n values to a list, a set, or an object (list subclass). */
-static int add_items(parser *p, pk_value *target, pk_value **items, size_t n,
+static int add_items(parser *p, pickle_value *target, pickle_value **items, size_t n,
 		     int is_set)
 {
-	pk_vec *vec;
+	pickle_vec *vec;
 
 	if (target->kind == PK_LIST && !is_set)
 		vec = &target->u.seq;
@@ -670,7 +670,7 @@ static int add_items(parser *p, pk_value *target, pk_value **items, size_t n,
 
 static int op_append(parser *p, unsigned char op)
 {
-	pk_value *v, *list;
+	pickle_value *v, *list;
 
 	(void)op;
 	if (pop(p, &v) != 0 || top(p, &list) != 0)
@@ -682,16 +682,16 @@ static int op_append(parser *p, unsigned char op)
 static int op_appends(parser *p, unsigned char op)
 {
 	size_t from = 0, n = 0;
-	pk_value *target;
+	pickle_value *target;
 
 	if (pop_mark(p, &from, &n) != 0 || top(p, &target) != 0)
 		return -1;
 	return add_items(p, target, slot(p, from), n, op == 0x90);
 }
 
-static int set_items(parser *p, pk_value *target, pk_value **kv, size_t n)
+static int set_items(parser *p, pickle_value *target, pickle_value **kv, size_t n)
 {
-	pk_vec *vec;
+	pickle_vec *vec;
 
 	if (n % 2)
 		return fail(p, "odd number of items for SETITEMS");
@@ -706,7 +706,7 @@ static int set_items(parser *p, pk_value *target, pk_value **kv, size_t n)
 
 static int op_setitem(parser *p, unsigned char op)
 {
-	pk_value *kv[2], *dict;
+	pickle_value *kv[2], *dict;
 
 	(void)op;
 	if (pop(p, &kv[1]) != 0 || pop(p, &kv[0]) != 0 || top(p, &dict) != 0)
@@ -717,7 +717,7 @@ static int op_setitem(parser *p, unsigned char op)
 static int op_setitems(parser *p, unsigned char op)
 {
 	size_t from = 0, n = 0;
-	pk_value *dict;
+	pickle_value *dict;
 
 	(void)op;
 	if (pop_mark(p, &from, &n) != 0 || top(p, &dict) != 0)
@@ -730,7 +730,7 @@ static int op_setitems(parser *p, unsigned char op)
 
 static int op_pop(parser *p, unsigned char op)
 {
-	pk_value *v = NULL;
+	pickle_value *v = NULL;
 	size_t from = 0, n = 0;
 
 	if (op == '1') /* POP_MARK */
@@ -740,7 +740,7 @@ static int op_pop(parser *p, unsigned char op)
 
 static int op_dup(parser *p, unsigned char op)
 {
-	pk_value *v = NULL;
+	pickle_value *v = NULL;
 
 	(void)op;
 	if (top(p, &v) != 0)
@@ -772,7 +772,7 @@ static size_t kept_slot(const parser *p, uint64_t i)
 
 /* A GET in the dropped part: the slot's kept value, or None in place of
  * what was not kept. */
-static pk_value *dropped_get(parser *p, uint64_t idx)
+static pickle_value *dropped_get(parser *p, uint64_t idx)
 {
 	if (bit(p->fetched, p->nbits, idx) && p->kept[kept_slot(p, idx)])
 		return p->kept[kept_slot(p, idx)];
@@ -811,7 +811,7 @@ static int fill_slot(parser *p, uint64_t idx)
  * the others are only counted (MEMOIZE numbers slots by that count). */
 static int memo_put_stream(parser *p, uint64_t idx)
 {
-	pk_value **v = &p->stack[p->sp - 1];
+	pickle_value **v = &p->stack[p->sp - 1];
 	size_t k;
 
 	if (fill_slot(p, idx) != 0)
@@ -827,7 +827,7 @@ static int memo_put_stream(parser *p, uint64_t idx)
 
 static int memo_put(parser *p, uint64_t idx)
 {
-	pk_value *v = NULL;
+	pickle_value *v = NULL;
 
 	if (top(p, &v) != 0)
 		return -1;
@@ -839,7 +839,7 @@ static int memo_put(parser *p, uint64_t idx)
 		return fail(p, "memo index out of range");
 	if (idx >= p->memo_cap) {
 		size_t cap = p->memo_cap ? p->memo_cap : 64;
-		pk_value **nm;
+		pickle_value **nm;
 
 		while (cap <= idx)
 			cap *= 2;
@@ -892,7 +892,7 @@ static int op_get(parser *p, unsigned char op)
 static int push_global(parser *p, const char *mod, size_t mn, const char *name,
 		       size_t nn)
 {
-	pk_value *v = new_value(p, PK_GLOBAL);
+	pickle_value *v = new_value(p, PK_GLOBAL);
 
 	if (!v)
 		return oom(p);
@@ -916,7 +916,7 @@ static int op_global(parser *p, unsigned char op)
 
 static int op_stack_global(parser *p, unsigned char op)
 {
-	pk_value *mod, *name;
+	pickle_value *mod, *name;
 
 	(void)op;
 	if (pop(p, &name) != 0 || pop(p, &mod) != 0)
@@ -929,14 +929,14 @@ static int op_stack_global(parser *p, unsigned char op)
 /* _codecs.encode(text, "latin1") is how protocol 2 spells bytes objects:
  * rebuild the bytes here, it is a pure function.  Returns NULL when the
  * call is not of that form. */
-static pk_value *codecs_encode(parser *p, const pk_value *args)
+static pickle_value *codecs_encode(parser *p, const pickle_value *args)
 {
-	const pk_value *text = pk_item(args, 0), *enc = pk_item(args, 1);
+	const pickle_value *text = pickle_item(args, 0), *enc = pickle_item(args, 1);
 	unsigned char *out;
 	size_t i, n = 0;
-	pk_value *v = NULL;
+	pickle_value *v = NULL;
 
-	if (pk_len(args) != 2 || !text || text->kind != PK_STR || !enc ||
+	if (pickle_len(args) != 2 || !text || text->kind != PK_STR || !enc ||
 	    enc->kind != PK_STR || strcmp(enc->u.s.p, "latin1") != 0)
 		return NULL;
 	out = td_arena_alloc(p->arena, text->u.s.n + 1);
@@ -962,26 +962,26 @@ static pk_value *codecs_encode(parser *p, const pk_value *args)
 	return v;
 }
 
-static int is_builtin(const pk_value *callable, const char *name)
+static int is_builtin(const pickle_value *callable, const char *name)
 {
-	return pk_is_global(callable, "builtins", name) ||
-	       pk_is_global(callable, "__builtin__", name);
+	return pickle_is_global(callable, "builtins", name) ||
+	       pickle_is_global(callable, "__builtin__", name);
 }
 
 /* Calls whose result is plain data, spelled the way protocols 2 and 3
  * must spell them: bytes, sets, OrderedDict.  Rebuilding them is safe
  * (no code runs); NULL means "not one of these, keep the call". */
-static pk_value *plain_data_call(parser *p, const pk_value *callable,
-				 const pk_value *args)
+static pickle_value *plain_data_call(parser *p, const pickle_value *callable,
+				 const pickle_value *args)
 {
-	const pk_value *items = pk_item(args, 0);
+	const pickle_value *items = pickle_item(args, 0);
 	size_t n = args->u.seq.n;
 
-	if (pk_is_global(callable, "_codecs", "encode"))
+	if (pickle_is_global(callable, "_codecs", "encode"))
 		return codecs_encode(p, args);
 	if (is_builtin(callable, "bytes") && n == 0)
 		return new_string(p, PK_BYTES, "", 0);
-	if (pk_is_global(callable, "collections", "OrderedDict") && n == 0)
+	if (pickle_is_global(callable, "collections", "OrderedDict") && n == 0)
 		return new_value(p, PK_DICT);
 	if ((is_builtin(callable, "set") || is_builtin(callable, "frozenset"))
 	    && n == 1 && items->kind == PK_LIST)
@@ -993,7 +993,7 @@ static pk_value *plain_data_call(parser *p, const pk_value *callable,
 
 static int op_reduce(parser *p, unsigned char op)
 {
-	pk_value *callable = NULL, *args = NULL, *v;
+	pickle_value *callable = NULL, *args = NULL, *v;
 
 	(void)op;
 	if (pop(p, &args) != 0 || pop(p, &callable) != 0)
@@ -1010,7 +1010,7 @@ static int op_reduce(parser *p, unsigned char op)
 
 static int op_newobj(parser *p, unsigned char op)
 {
-	pk_value *cls, *args, *kwargs = NULL, *v;
+	pickle_value *cls, *args, *kwargs = NULL, *v;
 
 	if (op == 0x92 && pop(p, &kwargs) != 0) /* NEWOBJ_EX */
 		return -1;
@@ -1026,7 +1026,7 @@ static int op_newobj(parser *p, unsigned char op)
 
 static int op_build(parser *p, unsigned char op)
 {
-	pk_value *state, *obj;
+	pickle_value *state, *obj;
 
 	(void)op;
 	if (pop(p, &state) != 0 || top(p, &obj) != 0)
@@ -1041,7 +1041,7 @@ static int op_build(parser *p, unsigned char op)
 
 static int op_binpersid(parser *p, unsigned char op)
 {
-	pk_value *id, *v;
+	pickle_value *id, *v;
 
 	(void)op;
 	if (pop(p, &id) != 0)
@@ -1559,9 +1559,9 @@ static void parser_free(parser *p)
 		td_arena_free(p->arena);
 }
 
-static pk_doc *parse(parser *p, const pk_limits *lim, int stream)
+static pickle_doc *parse(parser *p, const pickle_limits *lim, int stream)
 {
-	pk_doc *doc = calloc(1, sizeof *doc);
+	pickle_doc *doc = calloc(1, sizeof *doc);
 	td_arena *docarena;
 
 	p->lim = lim ? *lim : default_limits;
@@ -1593,7 +1593,7 @@ fail:
 	return NULL;
 }
 
-pk_doc *pk_parse(const unsigned char *buf, size_t len, const pk_limits *lim,
+pickle_doc *pickle_parse(const unsigned char *buf, size_t len, const pickle_limits *lim,
 		 td_err *err)
 {
 	parser p = {.buf = buf, .len = len, .err = err, .drop_pos = SIZE_MAX};
@@ -1601,8 +1601,8 @@ pk_doc *pk_parse(const unsigned char *buf, size_t len, const pk_limits *lim,
 	return parse(&p, lim, 0);
 }
 
-pk_doc *pk_parse_stream(const unsigned char *buf, size_t len,
-			const pk_limits *lim, pk_items_fn on_items, void *ctx,
+pickle_doc *pickle_parse_stream(const unsigned char *buf, size_t len,
+			const pickle_limits *lim, pickle_items_fn on_items, void *ctx,
 			const char *drop_from, td_err *err)
 {
 	parser p = {.buf = buf, .len = len, .err = err, .on_items = on_items,
@@ -1611,7 +1611,7 @@ pk_doc *pk_parse_stream(const unsigned char *buf, size_t len,
 	return parse(&p, lim, 1);
 }
 
-void pk_doc_free(pk_doc *doc)
+void pickle_doc_free(pickle_doc *doc)
 {
 	if (!doc)
 		return;
@@ -1619,7 +1619,7 @@ void pk_doc_free(pk_doc *doc)
 	free(doc);
 }
 
-const pk_value *pk_root(const pk_doc *doc)
+const pickle_value *pickle_root(const pickle_doc *doc)
 {
 	return doc ? doc->root : NULL;
 }

@@ -8,7 +8,7 @@
  *
  * Values may be shared (memo) and lists may even contain themselves, so
  * anything walking the tree recursively must carry a depth limit.  The
- * tree lives in one arena freed by pk_doc_free. */
+ * tree lives in one arena freed by pickle_doc_free. */
 #ifndef TD_PICKLE_H
 #define TD_PICKLE_H
 
@@ -17,7 +17,7 @@
 
 #include "../common/err.h"
 
-typedef enum pk_kind {
+typedef enum pickle_kind {
 	PK_NONE,
 	PK_BOOL,
 	PK_INT,       /* fits in int64 */
@@ -33,56 +33,56 @@ typedef enum pk_kind {
 	PK_GLOBAL,    /* glob: module and name, e.g. torch, Size */
 	PK_OBJECT,    /* obj: result of REDUCE / NEWOBJ (+ BUILD) */
 	PK_PERSID     /* pid: the persistent id value (BINPERSID) */
-} pk_kind;
+} pickle_kind;
 
-typedef struct pk_value pk_value;
+typedef struct pickle_value pickle_value;
 
-typedef struct pk_vec {
-	pk_value **v;
+typedef struct pickle_vec {
+	pickle_value **v;
 	uint32_t n, cap;  /* the arena's limit keeps counts far below 2^32 */
-} pk_vec;
+} pickle_vec;
 
-typedef struct pk_object {
-	pk_value *callable;  /* usually a PK_GLOBAL */
-	pk_value *args;      /* PK_TUPLE (NULL never) */
-	pk_value *kwargs;    /* NEWOBJ_EX only, else NULL */
-	pk_value *state;     /* BUILD's argument, NULL if none */
-	pk_vec items;        /* APPEND(S) onto the object */
-	pk_vec dict_items;   /* SETITEM(S) onto the object: key, value, ... */
+typedef struct pickle_object {
+	pickle_value *callable;  /* usually a PK_GLOBAL */
+	pickle_value *args;      /* PK_TUPLE (NULL never) */
+	pickle_value *kwargs;    /* NEWOBJ_EX only, else NULL */
+	pickle_value *state;     /* BUILD's argument, NULL if none */
+	pickle_vec items;        /* APPEND(S) onto the object */
+	pickle_vec dict_items;   /* SETITEM(S) onto the object: key, value, ... */
 	int newobj;          /* created by NEWOBJ/NEWOBJ_EX (cls.__new__) */
-} pk_object;
+} pickle_object;
 
-struct pk_value {
-	pk_kind kind;
+struct pickle_value {
+	pickle_kind kind;
 	unsigned char scratch;  /* streaming: not yet kept (internal) */
 	union {
 		int b;
 		int64_t i;
 		double f;
 		struct { const char *p; size_t n; } s;
-		pk_vec seq;
+		pickle_vec seq;
 		struct { const char *module, *name; } glob;
-		pk_object *obj;
-		pk_value *pid;
+		pickle_object *obj;
+		pickle_value *pid;
 	} u;
 };
 
-typedef struct pk_limits {
+typedef struct pickle_limits {
 	size_t max_stack;   /* values on the stack */
 	size_t max_marks;   /* nested MARKs */
 	size_t max_memory;  /* arena bytes for the whole tree */
 	size_t two_threads_from; /* streaming: inputs this long or longer, in
 				  * FRAMEs, are pre-scanned in two halves on
 				  * two threads (0: never) */
-} pk_limits;
+} pickle_limits;
 
-typedef struct pk_doc pk_doc;
+typedef struct pickle_doc pickle_doc;
 
 /* Parses buf[0..len).  lim may be NULL for defaults.  On error returns
  * NULL and err says "pickle: <problem> at offset N". */
-pk_doc *pk_parse(const unsigned char *buf, size_t len, const pk_limits *lim,
+pickle_doc *pickle_parse(const unsigned char *buf, size_t len, const pickle_limits *lim,
 		 td_err *err);
-void pk_doc_free(pk_doc *doc);
+void pickle_doc_free(pickle_doc *doc);
 
 /* Streaming: on_items sees every batch of items about to be added to a
  * container: SETITEM(S) pairs (key, value, key, value, ...; is_dict 1)
@@ -101,46 +101,46 @@ void pk_doc_free(pk_doc *doc);
  * value after it is skipped without being built and reads None (values
  * after it in the same container are refused), and later GETs of memo
  * entries not kept before it read None. */
-typedef int (*pk_items_fn)(void *ctx, const pk_value *target,
-			   pk_value *const *items, size_t n, int is_dict,
+typedef int (*pickle_items_fn)(void *ctx, const pickle_value *target,
+			   pickle_value *const *items, size_t n, int is_dict,
 			   td_err *err);
 
-pk_doc *pk_parse_stream(const unsigned char *buf, size_t len,
-			const pk_limits *lim, pk_items_fn on_items, void *ctx,
+pickle_doc *pickle_parse_stream(const unsigned char *buf, size_t len,
+			const pickle_limits *lim, pickle_items_fn on_items, void *ctx,
 			const char *drop_from, td_err *err);
-const pk_value *pk_root(const pk_doc *doc);
+const pickle_value *pickle_root(const pickle_doc *doc);
 
 /* ---- helpers for readers of the tree (all NULL-safe) ---- */
 
 /* v is a GLOBAL module.name, or an OBJECT whose callable is. */
-int pk_is_global(const pk_value *v, const char *module, const char *name);
-int pk_is_instance(const pk_value *v, const char *module, const char *name);
+int pickle_is_global(const pickle_value *v, const char *module, const char *name);
+int pickle_is_instance(const pickle_value *v, const char *module, const char *name);
 
 /* Value of string key `key` in a DICT (or in an OBJECT's dict_items). */
-const pk_value *pk_dict_get(const pk_value *dict, const char *key);
+const pickle_value *pickle_dict_get(const pickle_value *dict, const char *key);
 
 /* Attribute of an object whose state is a dict (dataclasses, Namespace);
  * also accepts the (None, slots) and (dict, slots) state forms. */
-const pk_value *pk_attr(const pk_value *obj, const char *name);
+const pickle_value *pickle_attr(const pickle_value *obj, const char *name);
 
 /* Item i of a TUPLE or LIST, NULL when out of range. */
-const pk_value *pk_item(const pk_value *seq, size_t i);
-size_t pk_len(const pk_value *seq);
+const pickle_value *pickle_item(const pickle_value *seq, size_t i);
+size_t pickle_len(const pickle_value *seq);
 
 /* A sequence of ints: TUPLE/LIST of INT, or torch.Size(tuple).  Returns
  * its length (<= max stored in out), or -1 if v is not one. */
-int pk_int_tuple(const pk_value *v, int64_t *out, int max);
+int pickle_int_tuple(const pickle_value *v, int64_t *out, int max);
 
 /* A string value (PK_STR) or NULL. */
-const char *pk_str(const pk_value *v);
+const char *pickle_str(const pickle_value *v);
 
 /* Short Python-like rendering, truncated to size-1 chars, depth-limited. */
-void pk_repr(const pk_value *v, char *buf, size_t size);
+void pickle_repr(const pickle_value *v, char *buf, size_t size);
 
 /* Python's repr of a float: the shortest text that reads back exactly,
  * with ".0" on integral values ("1e-06", "0.5", "3.0"). */
-void pk_float_repr(double f, char *buf, size_t size);
+void pickle_float_repr(double f, char *buf, size_t size);
 
-const char *pk_kind_name(pk_kind k);
+const char *pickle_kind_name(pickle_kind k);
 
 #endif

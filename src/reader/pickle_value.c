@@ -10,7 +10,7 @@
 #define REPR_DEPTH 4
 #define REPR_ITEMS 8
 
-const char *pk_kind_name(pk_kind k)
+const char *pickle_kind_name(pickle_kind k)
 {
 	static const char *const names[] = {
 		"None", "bool", "int", "int", "float", "str", "bytes", "tuple",
@@ -21,46 +21,46 @@ const char *pk_kind_name(pk_kind k)
 	return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
 
-static const pk_value *callable_of(const pk_value *v)
+static const pickle_value *callable_of(const pickle_value *v)
 {
 	return v && v->kind == PK_OBJECT ? v->u.obj->callable : v;
 }
 
-int pk_is_global(const pk_value *v, const char *module, const char *name)
+int pickle_is_global(const pickle_value *v, const char *module, const char *name)
 {
 	return v && v->kind == PK_GLOBAL && strcmp(v->u.glob.module, module) == 0
 	       && strcmp(v->u.glob.name, name) == 0;
 }
 
-int pk_is_instance(const pk_value *v, const char *module, const char *name)
+int pickle_is_instance(const pickle_value *v, const char *module, const char *name)
 {
 	return v && v->kind == PK_OBJECT &&
-	       pk_is_global(callable_of(v), module, name);
+	       pickle_is_global(callable_of(v), module, name);
 }
 
-const char *pk_str(const pk_value *v)
+const char *pickle_str(const pickle_value *v)
 {
 	return v && v->kind == PK_STR ? v->u.s.p : NULL;
 }
 
-size_t pk_len(const pk_value *seq)
+size_t pickle_len(const pickle_value *seq)
 {
 	if (!seq || (seq->kind != PK_TUPLE && seq->kind != PK_LIST))
 		return 0;
 	return seq->u.seq.n;
 }
 
-const pk_value *pk_item(const pk_value *seq, size_t i)
+const pickle_value *pickle_item(const pickle_value *seq, size_t i)
 {
-	return i < pk_len(seq) ? seq->u.seq.v[i] : NULL;
+	return i < pickle_len(seq) ? seq->u.seq.v[i] : NULL;
 }
 
-static const pk_value *pairs_get(const pk_vec *kv, const char *key)
+static const pickle_value *pairs_get(const pickle_vec *kv, const char *key)
 {
 	size_t i;
 
 	for (i = 0; i + 1 < kv->n; i += 2) {
-		const char *k = pk_str(kv->v[i]);
+		const char *k = pickle_str(kv->v[i]);
 
 		if (k && k[0] == key[0] && strcmp(k, key) == 0)
 			return kv->v[i + 1];
@@ -68,7 +68,7 @@ static const pk_value *pairs_get(const pk_vec *kv, const char *key)
 	return NULL;
 }
 
-const pk_value *pk_dict_get(const pk_value *dict, const char *key)
+const pickle_value *pickle_dict_get(const pickle_value *dict, const char *key)
 {
 	if (!dict)
 		return NULL;
@@ -79,31 +79,31 @@ const pk_value *pk_dict_get(const pk_value *dict, const char *key)
 	return NULL;
 }
 
-const pk_value *pk_attr(const pk_value *obj, const char *name)
+const pickle_value *pickle_attr(const pickle_value *obj, const char *name)
 {
-	const pk_value *state, *v;
+	const pickle_value *state, *v;
 	size_t i;
 
 	if (!obj || obj->kind != PK_OBJECT || !obj->u.obj->state)
 		return NULL;
 	state = obj->u.obj->state;
 	if (state->kind == PK_DICT)
-		return pk_dict_get(state, name);
+		return pickle_dict_get(state, name);
 	/* (dict-or-None, slots-dict) as written for classes with __slots__ */
 	for (i = 0; i < 2 && state->kind == PK_TUPLE; i++) {
-		v = pk_dict_get(pk_item(state, i), name);
+		v = pickle_dict_get(pickle_item(state, i), name);
 		if (v)
 			return v;
 	}
 	return NULL;
 }
 
-int pk_int_tuple(const pk_value *v, int64_t *out, int max)
+int pickle_int_tuple(const pickle_value *v, int64_t *out, int max)
 {
 	size_t i, n;
 
-	if (pk_is_instance(v, "torch", "Size"))
-		v = pk_item(v->u.obj->args, 0);
+	if (pickle_is_instance(v, "torch", "Size"))
+		v = pickle_item(v->u.obj->args, 0);
 	if (!v || (v->kind != PK_TUPLE && v->kind != PK_LIST))
 		return -1;
 	n = v->u.seq.n;
@@ -119,7 +119,7 @@ int pk_int_tuple(const pk_value *v, int64_t *out, int max)
 
 /* ---------------------------------------------------------------- repr */
 
-void pk_float_repr(double f, char *buf, size_t size)
+void pickle_float_repr(double f, char *buf, size_t size)
 {
 	int prec;
 
@@ -154,11 +154,11 @@ static void put(sbuf *b, const char *fmt, ...)
 						       : b->size - b->len - 1;
 }
 
-static void repr(sbuf *b, const pk_value *v, int depth);
+static void repr(sbuf *b, const pickle_value *v, int depth);
 
 /* Items of vec between open and close; pairs: key: value; a tuple of one
  * gets Python's trailing comma (open "(," marks a tuple). */
-static void repr_seq(sbuf *b, const pk_vec *vec, const char *open,
+static void repr_seq(sbuf *b, const pickle_vec *vec, const char *open,
 		     const char *close, int pairs, int depth)
 {
 	size_t i, step = pairs ? 2 : 1;
@@ -182,9 +182,9 @@ static void repr_seq(sbuf *b, const pk_vec *vec, const char *open,
 	put(b, "%s", close);
 }
 
-static void repr_object(sbuf *b, const pk_value *v, int depth)
+static void repr_object(sbuf *b, const pickle_value *v, int depth)
 {
-	const pk_object *o = v->u.obj;
+	const pickle_object *o = v->u.obj;
 
 	repr(b, o->callable, depth + 1);
 	repr_seq(b, &o->args->u.seq, "(", ")", 0, depth);
@@ -195,7 +195,7 @@ static void repr_object(sbuf *b, const pk_value *v, int depth)
 	}
 }
 
-static void repr(sbuf *b, const pk_value *v, int depth)
+static void repr(sbuf *b, const pickle_value *v, int depth)
 {
 	if (depth > REPR_DEPTH) {
 		put(b, "...");
@@ -209,7 +209,7 @@ static void repr(sbuf *b, const pk_value *v, int depth)
 	case PK_FLOAT: {
 		char f[32];
 
-		pk_float_repr(v->u.f, f, sizeof f);
+		pickle_float_repr(v->u.f, f, sizeof f);
 		put(b, "%s", f);
 		break;
 	}
@@ -226,7 +226,7 @@ static void repr(sbuf *b, const pk_value *v, int depth)
 	}
 }
 
-void pk_repr(const pk_value *v, char *buf, size_t size)
+void pickle_repr(const pickle_value *v, char *buf, size_t size)
 {
 	sbuf b = {buf, size, 0};
 

@@ -79,7 +79,7 @@ static int check_byteorder(const archive *a)
 	return 0;
 }
 
-static int open_archive(archive *a, pk_doc **doc)
+static int open_archive(archive *a, pickle_doc **doc)
 {
 	const zip_member *pkl;
 	unsigned char *buf;
@@ -95,7 +95,7 @@ static int open_archive(archive *a, pk_doc **doc)
 	if (td_file_read_alloc(a->f, pkl->data_off, pkl->size, MAX_PKL, &buf,
 			       a->err) != 0)
 		return -1;
-	*doc = pk_parse(buf, (size_t)pkl->size, NULL, a->err);
+	*doc = pickle_parse(buf, (size_t)pkl->size, NULL, a->err);
 	free(buf);
 	if (!*doc) {
 		char inner[TD_ERR_MAX];
@@ -106,8 +106,8 @@ static int open_archive(archive *a, pk_doc **doc)
 	return 0;
 }
 
-int ts_read_pickle(const td_file *f, uint64_t off, uint64_t len,
-		   pk_doc **doc, td_err *err)
+int torchsave_read_pickle(const td_file *f, uint64_t off, uint64_t len,
+		   pickle_doc **doc, td_err *err)
 {
 	archive a = {.f = f, .off = off, .len = len, .err = err};
 	int rc = open_archive(&a, doc);
@@ -117,25 +117,25 @@ int ts_read_pickle(const td_file *f, uint64_t off, uint64_t len,
 }
 
 /* ('storage', torch.<X>Storage, key, location, numel) */
-static int parse_storage(const archive *a, const pk_value *pid,
-			 ts_tensor *t, const char **key)
+static int parse_storage(const archive *a, const pickle_value *pid,
+			 torchsave_tensor *t, const char **key)
 {
-	const pk_value *cls = pk_item(pid, 1);
+	const pickle_value *cls = pickle_item(pid, 1);
 
-	if (pk_len(pid) != 5 || !pk_str(pk_item(pid, 0)) ||
-	    strcmp(pk_str(pk_item(pid, 0)), "storage") != 0 ||
-	    !cls || cls->kind != PK_GLOBAL || !pk_str(pk_item(pid, 2)))
+	if (pickle_len(pid) != 5 || !pickle_str(pickle_item(pid, 0)) ||
+	    strcmp(pickle_str(pickle_item(pid, 0)), "storage") != 0 ||
+	    !cls || cls->kind != PK_GLOBAL || !pickle_str(pickle_item(pid, 2)))
 		return bad(a, "%s", "tensor storage reference is malformed");
 	if (strcmp(cls->u.glob.module, "torch") != 0 ||
 	    (t->dtype = td_dtype_from_storage(cls->u.glob.name)) ==
 	    TD_DT_INVALID)
 		return bad(a, "unsupported storage type %s", cls->u.glob.name);
-	*key = pk_str(pk_item(pid, 2));
+	*key = pickle_str(pickle_item(pid, 2));
 	return 0;
 }
 
 /* Row-major strides are required, except along dimensions of size 1. */
-static int check_contiguous(const archive *a, const ts_tensor *t)
+static int check_contiguous(const archive *a, const torchsave_tensor *t)
 {
 	if (!td_shape_contiguous(t->shape, t->stride, t->ndim))
 		return bad(a, "%s", "non-contiguous tensor (its strides are not "
@@ -143,7 +143,7 @@ static int check_contiguous(const archive *a, const ts_tensor *t)
 	return 0;
 }
 
-static int place_data(const archive *a, ts_tensor *t, const char *key)
+static int place_data(const archive *a, torchsave_tensor *t, const char *key)
 {
 	char name[MAX_NAME + 8];
 	const zip_member *m;
@@ -170,26 +170,26 @@ static int place_data(const archive *a, ts_tensor *t, const char *key)
 }
 
 /* _rebuild_tensor_v2(storage, storage_offset, size, stride, ...) */
-static int parse_tensor(const archive *a, const pk_value *root, ts_tensor *t)
+static int parse_tensor(const archive *a, const pickle_value *root, torchsave_tensor *t)
 {
-	const pk_value *args, *storage, *off;
+	const pickle_value *args, *storage, *off;
 	const char *key = NULL;
 	int n;
 
-	if (!pk_is_instance(root, "torch._utils", "_rebuild_tensor_v2"))
+	if (!pickle_is_instance(root, "torch._utils", "_rebuild_tensor_v2"))
 		return bad(a, "%s", "data.pkl does not hold a plain tensor "
 			   "(torch._utils._rebuild_tensor_v2)");
 	args = root->u.obj->args;
-	storage = pk_item(args, 0);
-	off = pk_item(args, 1);
+	storage = pickle_item(args, 0);
+	off = pickle_item(args, 1);
 	if (!storage || storage->kind != PK_PERSID || !off ||
 	    off->kind != PK_INT)
 		return bad(a, "%s", "malformed _rebuild_tensor_v2 arguments");
 	if (parse_storage(a, storage->u.pid, t, &key) != 0)
 		return -1;
 	t->storage_offset = off->u.i;
-	t->ndim = pk_int_tuple(pk_item(args, 2), t->shape, TD_MAX_DIMS);
-	n = pk_int_tuple(pk_item(args, 3), t->stride, TD_MAX_DIMS);
+	t->ndim = pickle_int_tuple(pickle_item(args, 2), t->shape, TD_MAX_DIMS);
+	n = pickle_int_tuple(pickle_item(args, 3), t->stride, TD_MAX_DIMS);
 	if (t->ndim < 0 || n != t->ndim)
 		return bad(a, "%s", "tensor size/stride are malformed or have "
 			   "more than 8 dimensions");
@@ -198,18 +198,18 @@ static int parse_tensor(const archive *a, const pk_value *root, ts_tensor *t)
 	return place_data(a, t, key);
 }
 
-int ts_read_tensor(const td_file *f, uint64_t off, uint64_t len,
-		   ts_tensor *out, td_err *err)
+int torchsave_read_tensor(const td_file *f, uint64_t off, uint64_t len,
+		   torchsave_tensor *out, td_err *err)
 {
 	archive a = {.f = f, .off = off, .len = len, .err = err};
-	pk_doc *doc;
+	pickle_doc *doc;
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	rc = open_archive(&a, &doc);
 	if (rc == 0)
-		rc = parse_tensor(&a, pk_root(doc), out);
-	pk_doc_free(doc);
+		rc = parse_tensor(&a, pickle_root(doc), out);
+	pickle_doc_free(doc);
 	zip_dir_free(&a.dir);
 	return rc;
 }

@@ -11,7 +11,7 @@
 #include "../common/dtype.h"
 #include "pickle.h"
 
-typedef struct ts_tensor {
+typedef struct torchsave_tensor {
 	td_dtype dtype;
 	int ndim;
 	int64_t shape[TD_MAX_DIMS];
@@ -22,16 +22,16 @@ typedef struct ts_tensor {
 	uint64_t storage_off;     /* the storage member: absolute offset, */
 	uint64_t storage_nbytes;  /* size, */
 	uint32_t storage_crc32;   /* and CRC-32 from the zip directory */
-} ts_tensor;
+} torchsave_tensor;
 
 /* The archive in [off, off+len) of f holds one tensor (what DCP writes
  * for every tensor chunk).  Resolves torch._utils._rebuild_tensor_v2 to
  * a byte range.  Non-contiguous or big-endian data is an error. */
-int ts_read_tensor(const td_file *f, uint64_t off, uint64_t len,
-		   ts_tensor *out, td_err *err);
+int torchsave_read_tensor(const td_file *f, uint64_t off, uint64_t len,
+		   torchsave_tensor *out, td_err *err);
 
 /* Parses the archive's data.pkl (any object, e.g. common.pt's dict). */
-int ts_read_pickle(const td_file *f, uint64_t off, uint64_t len,
-		   pk_doc **doc, td_err *err);
+int torchsave_read_pickle(const td_file *f, uint64_t off, uint64_t len,
+		   pickle_doc **doc, td_err *err);
 
 #endif

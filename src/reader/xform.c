@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-struct xf_scratch {
+struct xform_scratch {
 	pthread_mutex_t lock;
 	int fd;                 /* -1 until the first item */
 	_Atomic uint64_t size;  /* bytes of decompressed items written */
@@ -21,9 +21,9 @@ struct xf_scratch {
 	size_t in_cap, out_cap;
 };
 
-xf_scratch *xf_scratch_new(const char *name)
+xform_scratch *xform_scratch_new(const char *name)
 {
-	xf_scratch *s = calloc(1, sizeof *s);
+	xform_scratch *s = calloc(1, sizeof *s);
 
 	if (!s)
 		return NULL;
@@ -37,7 +37,7 @@ xf_scratch *xf_scratch_new(const char *name)
 	return s;
 }
 
-void xf_scratch_free(xf_scratch *s)
+void xform_scratch_free(xform_scratch *s)
 {
 	if (!s)
 		return;
@@ -52,7 +52,7 @@ void xf_scratch_free(xf_scratch *s)
 }
 
 /* The unlinked temporary file and the decompression state, once. */
-static int scratch_setup(xf_scratch *s, td_err *err)
+static int scratch_setup(xform_scratch *s, td_err *err)
 {
 	const char *dir = getenv("TMPDIR");
 	char path[4096];
@@ -98,7 +98,7 @@ static int write_all(int fd, const unsigned char *p, size_t n, uint64_t at)
 }
 
 /* Decompresses one input buffer into the scratch file at *at. */
-static int feed(xf_scratch *s, ZSTD_inBuffer *in, uint64_t start,
+static int feed(xform_scratch *s, ZSTD_inBuffer *in, uint64_t start,
 		uint64_t *at, uint64_t max, size_t *left, td_err *err)
 {
 	ZSTD_outBuffer out;
@@ -121,8 +121,8 @@ static int feed(xf_scratch *s, ZSTD_inBuffer *in, uint64_t start,
 	return 0;
 }
 
-static int decompress(xf_scratch *s, const td_file *src, uint64_t off,
-		      uint64_t len, uint64_t max, xf_item *it, td_err *err)
+static int decompress(xform_scratch *s, const td_file *src, uint64_t off,
+		      uint64_t len, uint64_t max, xform_item *it, td_err *err)
 {
 	uint64_t start = atomic_load(&s->size), at = start, pos = 0;
 	size_t left = 1;
@@ -149,8 +149,8 @@ static int decompress(xf_scratch *s, const td_file *src, uint64_t off,
 	return 0;
 }
 
-int xf_expand(xf_scratch *s, const td_file *src, uint64_t off, uint64_t len,
-	      uint64_t max, xf_item *it, td_err *err)
+int xform_expand(xform_scratch *s, const td_file *src, uint64_t off, uint64_t len,
+	      uint64_t max, xform_item *it, td_err *err)
 {
 	int rc = 0;
 
@@ -175,7 +175,7 @@ int xf_expand(xf_scratch *s, const td_file *src, uint64_t off, uint64_t len,
 	return 0;
 }
 
-int xf_open(xf_scratch *s, td_file *f, td_err *err)
+int xform_open(xform_scratch *s, td_file *f, td_err *err)
 {
 	int fd;
 
@@ -198,7 +198,7 @@ int xf_open(xf_scratch *s, td_file *f, td_err *err)
 	return 0;
 }
 
-void xf_refresh(xf_scratch *s, td_file *f)
+void xform_refresh(xform_scratch *s, td_file *f)
 {
 	f->size = atomic_load(&s->size);
 }

@@ -21,30 +21,30 @@ enum { XF_NONE = 0, XF_ZSTD = 1 };
 #define XF_ZSTD_NAME "stream.zstd/1"
 
 /* Where an item's decompressed archive lies in the scratch file. */
-typedef struct xf_item {
+typedef struct xform_item {
 	uint64_t off, len;
 	unsigned char done;   /* read and written only under the scratch's lock */
-} xf_item;
+} xform_item;
 
-typedef struct xf_scratch xf_scratch;
+typedef struct xform_scratch xform_scratch;
 
 /* A scratch file named `name` in messages (created on first use). */
-xf_scratch *xf_scratch_new(const char *name);
-void xf_scratch_free(xf_scratch *s);
+xform_scratch *xform_scratch_new(const char *name);
+void xform_scratch_free(xform_scratch *s);
 
 /* Decompresses the zstd item in [off, off+len) of src into the scratch
  * file unless *it is done already (threads may call it together: the
  * first does the work, the others wait for it).  Output beyond `max`
  * bytes is refused (a bomb, or not the item the metadata describes).
  * Errors name src, the range and what is wrong with the frame. */
-int xf_expand(xf_scratch *s, const td_file *src, uint64_t off, uint64_t len,
-	      uint64_t max, xf_item *it, td_err *err);
+int xform_expand(xform_scratch *s, const td_file *src, uint64_t off, uint64_t len,
+	      uint64_t max, xform_item *it, td_err *err);
 
 /* A descriptor of its own on the scratch file, sized as it is now: close
- * it with td_file_close.  Fails before the first xf_expand. */
-int xf_open(xf_scratch *s, td_file *f, td_err *err);
+ * it with td_file_close.  Fails before the first xform_expand. */
+int xform_open(xform_scratch *s, td_file *f, td_err *err);
 
-/* Brings f (from xf_open) up to the scratch file's current size. */
-void xf_refresh(xf_scratch *s, td_file *f);
+/* Brings f (from xform_open) up to the scratch file's current size. */
+void xform_refresh(xform_scratch *s, td_file *f);
 
 #endif

@@ -5,8 +5,8 @@
 #define MAX_DIGITS 18  /* keeps every captured integer below 10^18 */
 
 typedef struct mctx {
-	const mp_program *p;
-	const mp_item *items;
+	const program *p;
+	const prog_item *items;
 	uint32_t n;
 	vm_caps *caps;
 } mctx;
@@ -35,7 +35,7 @@ static int match_int(const mctx *m, uint32_t i, const char *s)
 /* {t} (at least one character) or * (any, possibly none). */
 static int match_text(const mctx *m, uint32_t i, const char *s)
 {
-	const mp_item *it = &m->items[i];
+	const prog_item *it = &m->items[i];
 	size_t len = strlen(s), k;
 
 	for (k = it->kind == PI_TEXT ? 1 : 0; k <= len; k++) {
@@ -51,7 +51,7 @@ static int match_text(const mctx *m, uint32_t i, const char *s)
 
 static int match_from(const mctx *m, uint32_t i, const char *s)
 {
-	const mp_item *it;
+	const prog_item *it;
 
 	if (i == m->n)
 		return *s == '\0';
@@ -70,10 +70,10 @@ static int match_from(const mctx *m, uint32_t i, const char *s)
 	}
 }
 
-int vm_match(const mp_program *p, uint32_t pat, const char *name,
+int vm_match(const program *p, uint32_t pat, const char *name,
 	     vm_caps *caps)
 {
-	const mp_pattern *pt = &p->pats[pat];
+	const prog_pattern *pt = &p->pats[pat];
 	mctx m = {p, p->items + pt->first, pt->n, caps};
 
 	memset(caps, 0, sizeof *caps);

@@ -7,7 +7,7 @@
 
 #include "../lang/program.h"
 
-#define VM_MAX_CAPS MP_MAX_CAPS
+#define VM_MAX_CAPS PROG_MAX_CAPS
 
 typedef struct vm_caps {
 	int64_t ints[VM_MAX_CAPS];      /* PI_INT captures */
@@ -19,7 +19,7 @@ typedef struct vm_caps {
  * more digits (longest first), {t} one or more characters and * zero or
  * more (shortest first); the first full match found wins.  Returns 1 on
  * a match (caps filled), else 0. */
-int vm_match(const mp_program *p, uint32_t pat, const char *name,
+int vm_match(const program *p, uint32_t pat, const char *name,
 	     vm_caps *caps);
 
 #endif

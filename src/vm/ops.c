@@ -38,7 +38,7 @@ static vm_node *bad_dim(int64_t d, const vm_shape *s, td_err *err)
 	return NULL;
 }
 
-vm_node *vn_entry(td_arena *a, const vm_shape *shape, td_err *err)
+vm_node *view_entry(td_arena *a, const vm_shape *shape, td_err *err)
 {
 	vm_node *n = node(a, VN_ENTRY, NULL, err);
 
@@ -78,7 +78,7 @@ static vm_node *cannot_view(const vm_shape *from, const int64_t *dims, int n,
 	return NULL;
 }
 
-vm_node *vn_reshape(td_arena *a, vm_node *in, const int64_t *dims, int n,
+vm_node *view_reshape(td_arena *a, vm_node *in, const int64_t *dims, int n,
 		    td_err *err)
 {
 	uint64_t have = td_shape_numel(in->shape.dims, in->shape.ndim), known;
@@ -113,7 +113,7 @@ vm_node *vn_reshape(td_arena *a, vm_node *in, const int64_t *dims, int n,
 	return out;
 }
 
-vm_node *vn_permute(td_arena *a, vm_node *in, const int64_t *order, int n,
+vm_node *view_permute(td_arena *a, vm_node *in, const int64_t *order, int n,
 		    td_err *err)
 {
 	int seen[TD_MAX_DIMS] = {0}, i, d;
@@ -134,7 +134,7 @@ vm_node *vn_permute(td_arena *a, vm_node *in, const int64_t *order, int n,
 	return out;
 }
 
-vm_node *vn_narrow(td_arena *a, vm_node *in, int64_t dim, int64_t start,
+vm_node *view_narrow(td_arena *a, vm_node *in, int64_t dim, int64_t start,
 		   int64_t len, td_err *err)
 {
 	int d = norm_dim(dim, in->shape.ndim);
@@ -168,7 +168,7 @@ static int64_t clamp_index(const vm_value *v, int64_t size, int64_t dflt)
 	return i < 0 ? 0 : i > size ? size : i;
 }
 
-vm_node *vn_slice(td_arena *a, vm_node *in, int64_t dim, const vm_value *start,
+vm_node *view_slice(td_arena *a, vm_node *in, int64_t dim, const vm_value *start,
 		  const vm_value *end, td_err *err)
 {
 	int d = norm_dim(dim, in->shape.ndim);
@@ -179,10 +179,10 @@ vm_node *vn_slice(td_arena *a, vm_node *in, int64_t dim, const vm_value *start,
 	size = in->shape.dims[d];
 	b = clamp_index(start, size, 0);
 	e = clamp_index(end, size, size);
-	return vn_narrow(a, in, d, b, e > b ? e - b : 0, err);
+	return view_narrow(a, in, d, b, e > b ? e - b : 0, err);
 }
 
-vm_node *vn_select(td_arena *a, vm_node *in, int64_t dim, int64_t index,
+vm_node *view_select(td_arena *a, vm_node *in, int64_t dim, int64_t index,
 		   td_err *err)
 {
 	int d = norm_dim(dim, in->shape.ndim);
@@ -207,7 +207,7 @@ vm_node *vn_select(td_arena *a, vm_node *in, int64_t dim, int64_t index,
 	return out;
 }
 
-int vn_split(td_arena *a, vm_node *in, int64_t dim, const int64_t *sizes, int n,
+int view_split(td_arena *a, vm_node *in, int64_t dim, const int64_t *sizes, int n,
 	     vm_node **out, td_err *err)
 {
 	int d = norm_dim(dim, in->shape.ndim), i, infer = -1;
@@ -233,7 +233,7 @@ int vn_split(td_arena *a, vm_node *in, int64_t dim, const int64_t *sizes, int n,
 			       "dimension %d has %" PRId64, total, d,
 			       in->shape.dims[d]);
 	for (i = 0; i < n; i++) {
-		out[i] = vn_narrow(a, in, d, start, sz[i], err);
+		out[i] = view_narrow(a, in, d, start, sz[i], err);
 		if (!out[i])
 			return -1;
 		start += sz[i];
@@ -241,7 +241,7 @@ int vn_split(td_arena *a, vm_node *in, int64_t dim, const int64_t *sizes, int n,
 	return 0;
 }
 
-int vn_chunk(td_arena *a, vm_node *in, int64_t dim, int n, vm_node **out,
+int view_chunk(td_arena *a, vm_node *in, int64_t dim, int n, vm_node **out,
 	     td_err *err)
 {
 	int d = norm_dim(dim, in->shape.ndim), i;
@@ -257,14 +257,14 @@ int vn_chunk(td_arena *a, vm_node *in, int64_t dim, int n, vm_node **out,
 	for (i = 0; i < n; i++) {
 		int64_t b = i * step, len = size - b < step ? size - b : step;
 
-		out[i] = vn_narrow(a, in, d, b, len, err);
+		out[i] = view_narrow(a, in, d, b, len, err);
 		if (!out[i])
 			return -1;
 	}
 	return 0;
 }
 
-vm_node *vn_cat(td_arena *a, vm_node **in, int n, int64_t dim, td_err *err)
+vm_node *view_cat(td_arena *a, vm_node **in, int n, int64_t dim, td_err *err)
 {
 	vm_node *out = node(a, VN_CAT, NULL, err);
 	int d = norm_dim(dim, in[0]->shape.ndim), i, k;
@@ -301,7 +301,7 @@ vm_node *vn_cat(td_arena *a, vm_node **in, int n, int64_t dim, td_err *err)
 	return out;
 }
 
-vm_node *vn_cast(td_arena *a, vm_node *in, td_dtype to, td_err *err)
+vm_node *view_cast(td_arena *a, vm_node *in, td_dtype to, td_err *err)
 {
 	vm_node *out = node(a, VN_CAST, in, err);
 

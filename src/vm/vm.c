@@ -17,16 +17,16 @@
 
 #pragma GCC diagnostic error "-Wswitch-enum"
 
-#define STACK_MAX MP_MAX_STACK
-#define STREAMS_MAX MP_MAX_STREAMS
+#define STACK_MAX PROG_MAX_STACK
+#define STREAMS_MAX PROG_MAX_STREAMS
 
 typedef struct state {
-	const mp_program *p;
+	const program *p;
 	const vm_params *pv;
 	td_arena *arena;          /* NULL: no tensor instructions allowed */
 	const vm_caps *caps;
 	const vm_entry *entry;
-	const mp_instr *in;       /* the instruction running */
+	const prog_instr *in;       /* the instruction running */
 	vm_value stack[STACK_MAX];
 	int sp;
 	char name[VM_NAME_MAX];
@@ -166,7 +166,7 @@ static int pop_vals(state *s, vm_value *v, int n, uint32_t allow_none)
 static int pop_args(state *s, int64_t *v, int max)
 {
 	vm_value x[STREAMS_MAX + 1];
-	int i, n = mp_op_pops(s->in->op, s->in->a);
+	int i, n = op_pops(s->in->op, s->in->a);
 
 	if (n > max || pop_vals(s, x, n, 0) != 0)
 		return n > max ? fail(s, "too many operands") : -1;
@@ -197,7 +197,7 @@ static vm_node *transpose(state *s, vm_node *x, const int64_t *v)
 		ord[k] = k;
 	ord[d0] = d1;
 	ord[d1] = d0;
-	return vn_permute(s->arena, x, ord, x->shape.ndim, s->err);
+	return view_permute(s->arena, x, ord, x->shape.ndim, s->err);
 }
 
 /* One working tensor through the view instruction s->in, whose integer
@@ -205,20 +205,20 @@ static vm_node *transpose(state *s, vm_node *x, const int64_t *v)
 static vm_node *view_one(state *s, vm_node *x, const int64_t *v, int n,
 			 const vm_value *b, const vm_value *e)
 {
-	switch ((mp_opcode)s->in->op) {
-	case MP_RESHAPE:   return vn_reshape(s->arena, x, v, n, s->err);
-	case MP_PERMUTE:   return vn_permute(s->arena, x, v, n, s->err);
-	case MP_TRANSPOSE: return transpose(s, x, v);
-	case MP_NARROW:    return vn_narrow(s->arena, x, v[0], v[1], v[2], s->err);
-	case MP_SLICE:     return vn_slice(s->arena, x, v[0], b, e, s->err);
-	case MP_SELECT:    return vn_select(s->arena, x, v[0], v[1], s->err);
-	case MP_CAST:      return vn_cast(s->arena, x, (td_dtype)s->in->c, s->err);
-	case MP_PUSHK: case MP_NONE: case MP_PARAM: case MP_CAPT: case MP_DIM:
-	case MP_ADD: case MP_SUB: case MP_MUL: case MP_DIV: case MP_MOD:
-	case MP_NEG: case MP_MIN: case MP_MAX: case MP_RET: case MP_SRC:
-	case MP_SPLIT: case MP_CHUNK: case MP_CAT: case MP_SAVE: case MP_TAKE:
-	case MP_NAMELIT: case MP_NAMEINT: case MP_NAMETEXT: case MP_EMIT:
-	case MP_END: case MP_OPCODE_COUNT:
+	switch ((opcode)s->in->op) {
+	case OP_RESHAPE:   return view_reshape(s->arena, x, v, n, s->err);
+	case OP_PERMUTE:   return view_permute(s->arena, x, v, n, s->err);
+	case OP_TRANSPOSE: return transpose(s, x, v);
+	case OP_NARROW:    return view_narrow(s->arena, x, v[0], v[1], v[2], s->err);
+	case OP_SLICE:     return view_slice(s->arena, x, v[0], b, e, s->err);
+	case OP_SELECT:    return view_select(s->arena, x, v[0], v[1], s->err);
+	case OP_CAST:      return view_cast(s->arena, x, (td_dtype)s->in->c, s->err);
+	case OP_PUSHK: case OP_NONE: case OP_PARAM: case OP_CAPT: case OP_DIM:
+	case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD:
+	case OP_NEG: case OP_MIN: case OP_MAX: case OP_RET: case OP_SRC:
+	case OP_SPLIT: case OP_CHUNK: case OP_CAT: case OP_SAVE: case OP_TAKE:
+	case OP_NAMELIT: case OP_NAMEINT: case OP_NAMETEXT: case OP_EMIT:
+	case OP_END: case OP_COUNT:
 		break;
 	}
 	return fail(s, "opcode %u is not a view", s->in->op), NULL;
@@ -231,7 +231,7 @@ static int view(state *s)
 	vm_value x[3] = {{0, 0}, {0, 0}, {0, 0}};
 	int i, n;
 
-	if (s->in->op == MP_SLICE) { /* dim, start, end: start, end may be none */
+	if (s->in->op == OP_SLICE) { /* dim, start, end: start, end may be none */
 		if (pop_vals(s, x, 3, 6) != 0)
 			return -1;
 		v[0] = x[0].v;
@@ -258,9 +258,9 @@ static int fan_out(state *s)
 
 	if (pop_args(s, v, STREAMS_MAX + 1) < 0)
 		return -1;
-	rc = s->in->op == MP_SPLIT
-	     ? vn_split(s->arena, x, v[0], v + 1, s->in->a, s->work, s->err)
-	     : vn_chunk(s->arena, x, v[0], s->in->a, s->work, s->err);
+	rc = s->in->op == OP_SPLIT
+	     ? view_split(s->arena, x, v[0], v + 1, s->in->a, s->work, s->err)
+	     : view_chunk(s->arena, x, v[0], s->in->a, s->work, s->err);
 	if (rc != 0)
 		return -1;
 	s->nwork = s->in->a;
@@ -283,7 +283,7 @@ static int cat(state *s)
 				    s->nwork);
 		parts[i] = s->work[k];
 	}
-	x = vn_cat(s->arena, parts, n, v[0], s->err);
+	x = view_cat(s->arena, parts, n, v[0], s->err);
 	if (!x)
 		return -1;
 	s->work[0] = x;
@@ -293,7 +293,7 @@ static int cat(state *s)
 
 static int src(state *s)
 {
-	s->work[0] = vn_entry(s->arena, &s->entry->shape, s->err);
+	s->work[0] = view_entry(s->arena, &s->entry->shape, s->err);
 	s->nwork = 1;
 	return s->work[0] ? 0 : -1;
 }
@@ -369,43 +369,43 @@ static int stop(state *s, int *done, int ret)
  * on load (PARAM, CAPT, strings, saved tensors, counts). */
 static int step(state *s, int *done)
 {
-	const mp_instr *in = s->in;
+	const prog_instr *in = s->in;
 
-	switch ((mp_opcode)in->op) {
-	case MP_PUSHK:     push(s, s->p->kint[in->c], 0); return 0;
-	case MP_NONE:      push(s, 0, 1); return 0;
-	case MP_PARAM:     s->stack[s->sp++] = s->pv->v[in->c]; return 0;
-	case MP_CAPT:      push(s, s->caps->ints[in->c], 0); return 0;
-	case MP_DIM:       return dim(s);
-	case MP_ADD:       return binop(s, td_i64_add, "+");
-	case MP_SUB:       return binop(s, td_i64_sub, "-");
-	case MP_MUL:       return binop(s, td_i64_mul, "*");
-	case MP_DIV:       return binop(s, td_i64_floordiv, "//");
-	case MP_MOD:       return binop(s, td_i64_floormod, "%");
-	case MP_NEG:       return neg(s);
-	case MP_MIN:       return binop(s, i64_min, "min");
-	case MP_MAX:       return binop(s, i64_max, "max");
-	case MP_RET:       return stop(s, done, 1);
-	case MP_SRC:       return src(s);
-	case MP_RESHAPE:   return view(s);
-	case MP_PERMUTE:   return view(s);
-	case MP_TRANSPOSE: return view(s);
-	case MP_NARROW:    return view(s);
-	case MP_SLICE:     return view(s);
-	case MP_SELECT:    return view(s);
-	case MP_SPLIT:     return fan_out(s);
-	case MP_CHUNK:     return fan_out(s);
-	case MP_CAT:       return cat(s);
-	case MP_CAST:      return view(s);
-	case MP_SAVE:      return save(s);
-	case MP_TAKE:      return take(s);
-	case MP_NAMELIT:   return append(s, s->p->strs[in->c], s->p->str_len[in->c]);
-	case MP_NAMEINT:   return append_int(s);
-	case MP_NAMETEXT:  return append(s, s->caps->text[in->c],
+	switch ((opcode)in->op) {
+	case OP_PUSHK:     push(s, s->p->kint[in->c], 0); return 0;
+	case OP_NONE:      push(s, 0, 1); return 0;
+	case OP_PARAM:     s->stack[s->sp++] = s->pv->v[in->c]; return 0;
+	case OP_CAPT:      push(s, s->caps->ints[in->c], 0); return 0;
+	case OP_DIM:       return dim(s);
+	case OP_ADD:       return binop(s, td_i64_add, "+");
+	case OP_SUB:       return binop(s, td_i64_sub, "-");
+	case OP_MUL:       return binop(s, td_i64_mul, "*");
+	case OP_DIV:       return binop(s, td_i64_floordiv, "//");
+	case OP_MOD:       return binop(s, td_i64_floormod, "%");
+	case OP_NEG:       return neg(s);
+	case OP_MIN:       return binop(s, i64_min, "min");
+	case OP_MAX:       return binop(s, i64_max, "max");
+	case OP_RET:       return stop(s, done, 1);
+	case OP_SRC:       return src(s);
+	case OP_RESHAPE:   return view(s);
+	case OP_PERMUTE:   return view(s);
+	case OP_TRANSPOSE: return view(s);
+	case OP_NARROW:    return view(s);
+	case OP_SLICE:     return view(s);
+	case OP_SELECT:    return view(s);
+	case OP_SPLIT:     return fan_out(s);
+	case OP_CHUNK:     return fan_out(s);
+	case OP_CAT:       return cat(s);
+	case OP_CAST:      return view(s);
+	case OP_SAVE:      return save(s);
+	case OP_TAKE:      return take(s);
+	case OP_NAMELIT:   return append(s, s->p->strs[in->c], s->p->str_len[in->c]);
+	case OP_NAMEINT:   return append_int(s);
+	case OP_NAMETEXT:  return append(s, s->caps->text[in->c],
 					 s->caps->text_len[in->c]);
-	case MP_EMIT:      return emit(s);
-	case MP_END:       return stop(s, done, 0);
-	case MP_OPCODE_COUNT:
+	case OP_EMIT:      return emit(s);
+	case OP_END:       return stop(s, done, 0);
+	case OP_COUNT:
 		break;
 	}
 	/* unreachable: the loader refuses unknown opcodes */
@@ -426,7 +426,7 @@ static int run(state *s, int32_t code)
 	return 0;
 }
 
-int vm_eval(const mp_program *p, const vm_params *pv, int32_t code,
+int vm_eval(const program *p, const vm_params *pv, int32_t code,
 	    vm_value *out, td_err *err)
 {
 	static const vm_caps no_caps;
@@ -489,7 +489,7 @@ static int rewrite_from(expand_ctx *x, uint32_t r, vm_entry *e);
 static int split_entry(expand_ctx *x, uint32_t r, const vm_entry *e,
 		       state *s, vm_caps *caps)
 {
-	const mp_rewrite *rw = &x->m->prog->rewrites[r];
+	const prog_rewrite *rw = &x->m->prog->rewrites[r];
 	vm_value count;
 	vm_entry sub;
 	char buf[VM_NAME_MAX];
@@ -525,16 +525,16 @@ static int split_entry(expand_ctx *x, uint32_t r, const vm_entry *e,
 /* Applies rewrites r, r+1, ... to e, then hands the result to fn. */
 static int rewrite_from(expand_ctx *x, uint32_t r, vm_entry *e)
 {
-	const mp_program *p = x->m->prog;
+	const program *p = x->m->prog;
 	vm_caps caps, guard;
 	char buf[VM_NAME_MAX];
 	state s;
 
 	for (; r < p->nrewrites; r++) {
-		const mp_rewrite *rw = &p->rewrites[r];
+		const prog_rewrite *rw = &p->rewrites[r];
 
 		if (!vm_match(p, rw->pat, e->name, &caps) ||
-		    (rw->unless != MP_NO &&
+		    (rw->unless != PROG_NO &&
 		     vm_match(p, (uint32_t)rw->unless, e->name, &guard)))
 			continue;
 		memset(&s, 0, sizeof s);
@@ -542,7 +542,7 @@ static int rewrite_from(expand_ctx *x, uint32_t r, vm_entry *e)
 		s.pv = x->m->params;
 		s.caps = &caps;
 		s.err = x->err;
-		if (rw->split_slot != MP_NO) {
+		if (rw->split_slot != PROG_NO) {
 			/* caps point into e->name, which split_entry only reads */
 			if (split_entry(x, r, e, &s, &caps) != 0)
 				return td_err_context(x->err, e->name,
@@ -579,7 +579,7 @@ int vm_expand(const vm *m, uint32_t key, const char *name,
 
 int vm_run(const vm *m, const vm_entry *e, vm_result *res, td_err *err)
 {
-	const mp_program *p = m->prog;
+	const program *p = m->prog;
 	vm_caps caps;
 	state s;
 	uint32_t r;

@@ -81,7 +81,7 @@ typedef struct vm_result {
 } vm_result;
 
 typedef struct vm {
-	const mp_program *prog;
+	const program *prog;
 	const vm_params *params;
 	td_arena *arena;           /* nodes and outputs live here */
 } vm;
@@ -104,11 +104,11 @@ int vm_run(const vm *m, const vm_entry *e, vm_result *res, td_err *err);
 void vm_shape_str(const vm_shape *s, char *buf, size_t size);
 
 /* A leaf node: a whole entry of this shape (no operation). */
-vm_node *vn_entry(td_arena *a, const vm_shape *shape, td_err *err);
+vm_node *view_entry(td_arena *a, const vm_shape *shape, td_err *err);
 
 /* Evaluates the expression program at `code` (no captures, no tensor),
  * e.g. a group's condition. */
-int vm_eval(const mp_program *p, const vm_params *pv, int32_t code,
+int vm_eval(const program *p, const vm_params *pv, int32_t code,
 	    vm_value *out, td_err *err);
 
 #endif

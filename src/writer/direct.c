@@ -54,10 +54,10 @@ static int node_view(const vm_node *n, sview *v)
 		return 1;
 	}
 	*v = in;
-	return ex_apply_view(n, &v->ndim, v->dims, v->strides, &v->off) == 0;
+	return exec_apply_view(n, &v->ndim, v->dims, v->strides, &v->off) == 0;
 }
 
-int dr_node_range(const vm_node *n, uint64_t *byte_off)
+int direct_node_range(const vm_node *n, uint64_t *byte_off)
 {
 	sview v;
 
@@ -90,7 +90,7 @@ static int box_run(const int64_t *lo, const int64_t *size, const int64_t *full,
 
 static int by_entry_off(const void *a, const void *b)
 {
-	const dr_seg *x = a, *y = b;
+	const direct_seg *x = a, *y = b;
 
 	return x->entry_off < y->entry_off ? -1 : x->entry_off > y->entry_off;
 }
@@ -98,13 +98,13 @@ static int by_entry_off(const void *a, const void *b)
 /* The segment for chunk ci's part of the entry box; 0 if not contiguous. */
 static int chunk_segment(dcp_catalog *cat, dcp_key *k, size_t ci,
 			 const int64_t *elo, const int64_t *esz,
-			 dcp_handles *hs, int verify, dr_seg *s, td_err *err)
+			 dcp_handles *hs, int verify, direct_seg *s, td_err *err)
 {
 	const dcp_chunk *c = &k->chunks[ci];
 	int64_t lo[TD_MAX_DIMS], sz[TD_MAX_DIMS], rel[TD_MAX_DIMS];
 	int64_t in_entry, in_chunk, numel = 1;
 	size_t isz = td_dtype_size(k->dtype);
-	ts_tensor t;
+	torchsave_tensor t;
 	int d;
 
 	if (!td_box_intersect(c->offsets, c->sizes, elo, esz, k->ndim, lo, sz))
@@ -117,10 +117,10 @@ static int chunk_segment(dcp_catalog *cat, dcp_key *k, size_t ci,
 	if (!box_run(lo, sz, esz, k->ndim, &in_entry) ||
 	    !box_run(rel, sz, c->sizes, k->ndim, &in_chunk))
 		return 0;
-	s->f = ex_locate(cat, k, ci, hs, 0, &t, err);
+	s->f = exec_locate(cat, k, ci, hs, 0, &t, err);
 	if (!s->f)
 		return -1;
-	s->key = verify && !c->verified ? k : NULL; /* checked in dr_copy */
+	s->key = verify && !c->verified ? k : NULL; /* checked in direct_copy */
 	s->chunk = ci;
 	s->file = c->file;
 	s->t = t;
@@ -130,13 +130,13 @@ static int chunk_segment(dcp_catalog *cat, dcp_key *k, size_t ci,
 	return 1;
 }
 
-int dr_segments(dcp_catalog *cat, const vm_entry *e, dcp_handles *hs,
-		int verify, dr_seg **out, size_t *nout, td_err *err)
+int direct_segments(dcp_catalog *cat, const vm_entry *e, dcp_handles *hs,
+		int verify, direct_seg **out, size_t *nout, td_err *err)
 {
 	dcp_key *k = &cat->keys[e->key];
 	int64_t elo[TD_MAX_DIMS], esz[TD_MAX_DIMS];
 	size_t j, n = 0, from = 0, to = k->nchunks;
-	dr_seg *segs;
+	direct_seg *segs;
 	int d, rc = 1;
 
 	if (e->nfixed > 0) /* one layer or expert: only its chunks */
@@ -165,15 +165,15 @@ int dr_segments(dcp_catalog *cat, const vm_entry *e, dcp_handles *hs,
 
 /* ---------------------------------------------------------------- copy */
 
-int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
+int direct_copy(const direct_seg *segs, size_t n, uint64_t off, uint64_t len,
 	    int out_fd, uint64_t out_off, td_err *err)
 {
 	size_t i;
 
 	for (i = 0; i < n && len > 0; i++) {
-		const dr_seg *s = &segs[i];
+		const direct_seg *s = &segs[i];
 		uint64_t a, b;
-		vf_copy cp;
+		verify_copy cp;
 		int rc;
 
 		if (s->entry_off + s->len <= off || s->entry_off >= off + len)
@@ -181,10 +181,10 @@ int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
 		a = off > s->entry_off ? off : s->entry_off;
 		b = off + len < s->entry_off + s->len ? off + len
 						      : s->entry_off + s->len;
-		cp = (vf_copy){s->file_off + (a - s->entry_off), b - a, out_fd,
+		cp = (verify_copy){s->file_off + (a - s->entry_off), b - a, out_fd,
 			       out_off + (a - off)};
 		if (s->key && !s->key->chunks[s->chunk].verified) {
-			rc = vf_chunk(s->key, s->chunk, &s->t, s->f, &cp, err);
+			rc = verify_chunk(s->key, s->chunk, &s->t, s->f, &cp, err);
 			if (rc != 0)
 				return rc == VF_WRITE_FAILED ? DR_COPY_FAILED
 							     : DR_BAD_SOURCE;
@@ -204,13 +204,13 @@ int dr_copy(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
 	return 0;
 }
 
-int dr_read(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
+int direct_read(const direct_seg *segs, size_t n, uint64_t off, uint64_t len,
 	    unsigned char *buf, td_err *err)
 {
 	size_t i;
 
 	for (i = 0; i < n && len > 0; i++) {
-		const dr_seg *s = &segs[i];
+		const direct_seg *s = &segs[i];
 		uint64_t a, b;
 		struct timespec t0;
 		int rc;
@@ -218,7 +218,7 @@ int dr_read(const dr_seg *segs, size_t n, uint64_t off, uint64_t len,
 		if (s->entry_off + s->len <= off || s->entry_off >= off + len)
 			continue;
 		if (s->key && !s->key->chunks[s->chunk].verified &&
-		    vf_chunk(s->key, s->chunk, &s->t, s->f, NULL, err) != 0)
+		    verify_chunk(s->key, s->chunk, &s->t, s->f, NULL, err) != 0)
 			return DR_BAD_SOURCE;
 		a = off > s->entry_off ? off : s->entry_off;
 		b = off + len < s->entry_off + s->len ? off + len

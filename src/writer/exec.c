@@ -12,10 +12,10 @@
 /* ---------------------------------------------------------------- pool */
 
 /* The smallest spare of at least n bytes, taken out; {NULL, 0} if none. */
-static ex_buf take_spare(ex_pool *p, uint64_t n)
+static exec_buf take_spare(exec_pool *p, uint64_t n)
 {
 	int i, best = -1;
-	ex_buf b = {NULL, 0};
+	exec_buf b = {NULL, 0};
 
 	for (i = 0; i < p->nspare; i++)
 		if (p->spare[i].n >= n &&
@@ -28,19 +28,19 @@ static ex_buf take_spare(ex_pool *p, uint64_t n)
 	return b;
 }
 
-static void drop_spares(ex_pool *p)
+static void drop_spares(exec_pool *p)
 {
 	while (p->nspare > 0)
 		free(p->spare[--p->nspare].p);
 }
 
-unsigned char *ex_pool_alloc(ex_pool *p, uint64_t n, td_err *err)
+unsigned char *exec_pool_alloc(exec_pool *p, uint64_t n, td_err *err)
 {
-	ex_buf b;
+	exec_buf b;
 
 	if (p->n == p->cap) {
 		int cap = p->cap ? p->cap * 2 : 16;
-		ex_buf *nb = realloc(p->bufs, (size_t)cap * sizeof *nb);
+		exec_buf *nb = realloc(p->bufs, (size_t)cap * sizeof *nb);
 
 		if (!nb)
 			return td_errf(err, "out of memory"), NULL;
@@ -66,7 +66,7 @@ unsigned char *ex_pool_alloc(ex_pool *p, uint64_t n, td_err *err)
 /* Keeps b as a spare when that keeps the spares within the peak bytes in
  * use (they are reused before anything new is allocated); frees it, or
  * the smallest spare it replaces, otherwise. */
-static void keep_spare(ex_pool *p, ex_buf b)
+static void keep_spare(exec_pool *p, exec_buf b)
 {
 	uint64_t kept = 0;
 	int i, small = 0;
@@ -87,7 +87,7 @@ static void keep_spare(ex_pool *p, ex_buf b)
 		free(b.p);
 }
 
-void ex_pool_reset(ex_pool *p)
+void exec_pool_reset(exec_pool *p)
 {
 	int i;
 
@@ -98,9 +98,9 @@ void ex_pool_reset(ex_pool *p)
 	dcp_handles_mark(&p->files);
 }
 
-void ex_pool_free(ex_pool *p)
+void exec_pool_free(exec_pool *p)
 {
-	ex_pool_reset(p);
+	exec_pool_reset(p);
 	drop_spares(p);
 	free(p->bufs);
 	dcp_handles_free(&p->files);
@@ -109,17 +109,17 @@ void ex_pool_free(ex_pool *p)
 
 /* ---------------------------------------------------------------- views */
 
-static void contiguous_strides(ex_view *v)
+static void contiguous_strides(exec_view *v)
 {
 	td_shape_strides(v->dims, v->ndim, v->strides);
 }
 
-static int is_contiguous(const ex_view *v)
+static int is_contiguous(const exec_view *v)
 {
 	return td_shape_contiguous(v->dims, v->strides, v->ndim);
 }
 
-static uint64_t view_numel(const ex_view *v)
+static uint64_t view_numel(const exec_view *v)
 {
 	return td_shape_numel(v->dims, v->ndim);
 }
@@ -147,7 +147,7 @@ static void copy_run(void *ctx, int64_t d, int64_t s, int64_t n)
 }
 
 /* dst[...] = src[...], same shape and dtype. */
-static void copy_view(const ex_view *dst, const ex_view *src)
+static void copy_view(const exec_view *dst, const exec_view *src)
 {
 	copy_ctx c = {dst->base, src->base, 1, 1, td_dtype_size(src->dtype)};
 
@@ -159,22 +159,22 @@ static void copy_view(const ex_view *dst, const ex_view *src)
 		      copy_run, &c);
 }
 
-static int materialize(const ex_view *v, ex_pool *pool, ex_view *out,
+static int materialize(const exec_view *v, exec_pool *pool, exec_view *out,
 		       td_err *err)
 {
 	*out = *v;
 	contiguous_strides(out);
-	out->base = ex_pool_alloc(pool, view_numel(v) * td_dtype_size(v->dtype), err);
+	out->base = exec_pool_alloc(pool, view_numel(v) * td_dtype_size(v->dtype), err);
 	if (!out->base)
 		return -1;
 	copy_view(out, v);
 	return 0;
 }
 
-int ex_contiguous(const ex_view *v, ex_pool *pool, const unsigned char **out,
+int exec_contiguous(const exec_view *v, exec_pool *pool, const unsigned char **out,
 		  td_err *err)
 {
-	ex_view c;
+	exec_view c;
 
 	if (is_contiguous(v)) {
 		*out = v->base;
@@ -188,8 +188,8 @@ int ex_contiguous(const ex_view *v, ex_pool *pool, const unsigned char **out,
 
 /* ---------------------------------------------------------------- nodes */
 
-static int eval_cat(const vm_node *n, const ex_view *entry, ex_pool *pool,
-		    ex_view *out, td_err *err)
+static int eval_cat(const vm_node *n, const exec_view *entry, exec_pool *pool,
+		    exec_view *out, td_err *err)
 {
 	int d = (int)n->a[0], i;
 	int64_t at = 0;
@@ -198,14 +198,14 @@ static int eval_cat(const vm_node *n, const ex_view *entry, ex_pool *pool,
 	out->ndim = n->shape.ndim;
 	memcpy(out->dims, n->shape.dims, sizeof out->dims);
 	contiguous_strides(out);
-	out->base = ex_pool_alloc(pool, view_numel(out) * td_dtype_size(out->dtype),
+	out->base = exec_pool_alloc(pool, view_numel(out) * td_dtype_size(out->dtype),
 			       err);
 	if (!out->base)
 		return -1;
 	for (i = 0; i < n->nin; i++) {
-		ex_view part, slot = *out;
+		exec_view part, slot = *out;
 
-		if (ex_eval(n->in[i], entry, pool, &part, err) != 0)
+		if (exec_eval(n->in[i], entry, pool, &part, err) != 0)
 			return -1;
 		slot.dims[d] = part.dims[d];
 		slot.base += at * slot.strides[d] * (int64_t)td_dtype_size(slot.dtype);
@@ -215,8 +215,8 @@ static int eval_cat(const vm_node *n, const ex_view *entry, ex_pool *pool,
 	return 0;
 }
 
-static int eval_reshape(const vm_node *n, const ex_view *in, ex_pool *pool,
-			ex_view *out, td_err *err)
+static int eval_reshape(const vm_node *n, const exec_view *in, exec_pool *pool,
+			exec_view *out, td_err *err)
 {
 	if (!is_contiguous(in)) {
 		if (materialize(in, pool, out, err) != 0)
@@ -257,7 +257,7 @@ static void apply_permute(const vm_node *n, int ndim, int64_t *dims,
 	}
 }
 
-int ex_apply_view(const vm_node *n, int *ndim, int64_t *dims,
+int exec_apply_view(const vm_node *n, int *ndim, int64_t *dims,
 		  int64_t *strides, int64_t *off)
 {
 	switch (n->kind) {
@@ -277,31 +277,31 @@ int ex_apply_view(const vm_node *n, int *ndim, int64_t *dims,
 	return -1;
 }
 
-static int eval_view(const vm_node *n, const ex_view *in, ex_view *out,
+static int eval_view(const vm_node *n, const exec_view *in, exec_view *out,
 		     td_err *err)
 {
 	int64_t off = 0;
 
 	*out = *in;
-	if (ex_apply_view(n, &out->ndim, out->dims, out->strides, &off) != 0)
+	if (exec_apply_view(n, &out->ndim, out->dims, out->strides, &off) != 0)
 		return td_errf(err, "view kind %d is not a strided view", n->kind);
 	out->base += off * (int64_t)td_dtype_size(in->dtype);
 	return 0;
 }
 
-static int eval_cast(const vm_node *n, const ex_view *in, ex_pool *pool,
-		     ex_view *out, td_err *err)
+static int eval_cast(const vm_node *n, const exec_view *in, exec_pool *pool,
+		     exec_view *out, td_err *err)
 {
-	ex_view src;
+	exec_view src;
 	const unsigned char *bytes;
 
-	if (ex_contiguous(in, pool, &bytes, err) != 0)
+	if (exec_contiguous(in, pool, &bytes, err) != 0)
 		return -1;
 	src = *in;
 	*out = *in;
 	out->dtype = n->shape.dtype;
 	contiguous_strides(out);
-	out->base = ex_pool_alloc(pool, view_numel(in) * td_dtype_size(out->dtype),
+	out->base = exec_pool_alloc(pool, view_numel(in) * td_dtype_size(out->dtype),
 			       err);
 	if (!out->base)
 		return -1;
@@ -309,10 +309,10 @@ static int eval_cast(const vm_node *n, const ex_view *in, ex_pool *pool,
 			     view_numel(in), err);
 }
 
-int ex_eval(const vm_node *n, const ex_view *entry, ex_pool *pool,
-	    ex_view *out, td_err *err)
+int exec_eval(const vm_node *n, const exec_view *entry, exec_pool *pool,
+	    exec_view *out, td_err *err)
 {
-	ex_view in;
+	exec_view in;
 
 	switch (n->kind) {
 	case VN_ENTRY:
@@ -324,7 +324,7 @@ int ex_eval(const vm_node *n, const ex_view *entry, ex_pool *pool,
 	case VN_SELECT:
 		break;
 	}
-	if (ex_eval(n->in[0], entry, pool, &in, err) != 0)
+	if (exec_eval(n->in[0], entry, pool, &in, err) != 0)
 		return -1;
 	switch (n->kind) {
 	case VN_RESHAPE: return eval_reshape(n, &in, pool, out, err);

@@ -37,15 +37,15 @@ static void scatter_run(void *ctx, int64_t d, int64_t s, int64_t n)
 }
 
 /* The chunk's tensor data and its file (one of hs's descriptors). */
-const td_file *ex_locate(dcp_catalog *cat, dcp_key *k,
-			 size_t ci, dcp_handles *hs, int verify, ts_tensor *t,
+const td_file *exec_locate(dcp_catalog *cat, dcp_key *k,
+			 size_t ci, dcp_handles *hs, int verify, torchsave_tensor *t,
 			 td_err *err)
 {
 	const td_file *f = NULL;
 
 	if (dcp_read_chunk_shared(cat, k, ci, hs, t, err) == 0)
 		f = dcp_handles_get(hs, cat, k->chunks[ci].file, err);
-	if (f && verify && vf_chunk(k, ci, t, f, NULL, err) != 0)
+	if (f && verify && verify_chunk(k, ci, t, f, NULL, err) != 0)
 		return NULL;
 	return f;
 }
@@ -60,12 +60,12 @@ static int copy_chunk(dcp_catalog *cat, dcp_key *k, size_t ci,
 	size_t isz = td_dtype_size(k->dtype);
 	unsigned char *span;
 	const td_file *f;
-	ts_tensor t;
+	torchsave_tensor t;
 	scatter sc;
 	struct timespec t0;
 	int d, rc, whole;
 
-	f = ex_locate(cat, k, ci, hs, 0, &t, err);
+	f = exec_locate(cat, k, ci, hs, 0, &t, err);
 	if (!f)
 		return -1;
 	td_shape_strides(c->sizes, k->ndim, cst);
@@ -79,7 +79,7 @@ static int copy_chunk(dcp_catalog *cat, dcp_key *k, size_t ci,
 	 * bytes just read rather than reading them twice. */
 	whole = t.data_off + (uint64_t)first * isz == t.storage_off &&
 		(uint64_t)(last - first + 1) * isz == t.storage_nbytes;
-	if (verify && !whole && vf_chunk(k, ci, &t, f, NULL, err) != 0)
+	if (verify && !whole && verify_chunk(k, ci, &t, f, NULL, err) != 0)
 		return -1;
 	span = malloc((size_t)(last - first + 1) * isz);
 	if (!span)
@@ -89,7 +89,7 @@ static int copy_chunk(dcp_catalog *cat, dcp_key *k, size_t ci,
 			   (size_t)(last - first + 1) * isz, err);
 	td_phase_end(TD_PH_READ, &t0);
 	if (rc == 0 && verify && whole)
-		rc = vf_bytes(k, ci, &t, f, span, err);
+		rc = verify_bytes(k, ci, &t, f, span, err);
 	if (rc == 0) {
 		sc.dst = dst + dst0 * (int64_t)isz;
 		sc.span = span;
@@ -102,8 +102,8 @@ static int copy_chunk(dcp_catalog *cat, dcp_key *k, size_t ci,
 	return rc;
 }
 
-int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
-		  int verify, ex_view *out, td_err *err)
+int exec_load_entry(dcp_catalog *cat, const vm_entry *e, exec_pool *pool,
+		  int verify, exec_view *out, td_err *err)
 {
 	dcp_key *k = &cat->keys[e->key];
 	uint64_t n = td_dtype_size(k->dtype);
@@ -121,7 +121,7 @@ int ex_load_entry(dcp_catalog *cat, const vm_entry *e, ex_pool *pool,
 	out->ndim = e->shape.ndim;
 	memcpy(out->dims, e->shape.dims, sizeof out->dims);
 	td_shape_strides(out->dims, out->ndim, out->strides);
-	out->base = ex_pool_alloc(pool, n, err);
+	out->base = exec_pool_alloc(pool, n, err);
 	if (!out->base)
 		return -1;
 	if (e->nfixed > 0) /* one layer or expert: only its chunks */

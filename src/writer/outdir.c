@@ -121,7 +121,7 @@ static int relation(const char *ro, const struct stat *ost, int out_exists,
 	return OD_APART;
 }
 
-int od_check_apart(const char *out, const char *const *prot,
+int outdir_check_apart(const char *out, const char *const *prot,
 		   const char *const *what, size_t n, td_err *err)
 {
 	static const char *const verb[] = {"", "is", "lies inside", "contains"};
@@ -158,7 +158,7 @@ static int is_iter_name(const char *name)
 	return strncmp(name, "iter_", 5) == 0 && n > 0 && name[5 + n] == '\0';
 }
 
-char *od_save_dir(const char *iter_dir)
+char *outdir_save_dir(const char *iter_dir)
 {
 	char real[PATH_MAX], *slash, *marker;
 	struct stat st;
@@ -177,7 +177,7 @@ char *od_save_dir(const char *iter_dir)
 
 /* ---------------------------------------------------------------- entries */
 
-int od_is_asset(const char *name, const char *hf_dir)
+int outdir_is_asset(const char *name, const char *hf_dir)
 {
 	struct stat st;
 	char *p;
@@ -191,7 +191,7 @@ int od_is_asset(const char *name, const char *hf_dir)
 	return ok;
 }
 
-int od_is_ours(const char *name, const char *hf_dir)
+int outdir_is_ours(const char *name, const char *hf_dir)
 {
 	if (strcmp(name, OD_INDEX) == 0 ||
 	    (strncmp(name, "model-", 6) == 0 &&
@@ -199,7 +199,7 @@ int od_is_ours(const char *name, const char *hf_dir)
 		return 1;
 	if (!hf_dir || td_ends_with(name, ".safetensors"))
 		return 0;
-	return strcmp(hf_dir, "*") == 0 || od_is_asset(name, hf_dir);
+	return strcmp(hf_dir, "*") == 0 || outdir_is_asset(name, hf_dir);
 }
 
 static int skip_dots(const struct dirent *e)
@@ -207,12 +207,12 @@ static int skip_dots(const struct dirent *e)
 	return strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
 }
 
-int od_list(const char *dir, struct dirent ***list)
+int outdir_list(const char *dir, struct dirent ***list)
 {
 	return scandir(dir, list, skip_dots, alphasort);
 }
 
-void od_list_free(struct dirent **list, int n)
+void outdir_list_free(struct dirent **list, int n)
 {
 	for (int i = 0; i < n; i++)
 		free(list[i]);
@@ -224,7 +224,7 @@ void od_list_free(struct dirent **list, int n)
 static int list_dir(const char *dir, const char *shown, struct dirent ***list,
 		    td_err *err)
 {
-	int n = od_list(dir, list);
+	int n = outdir_list(dir, list);
 
 	if (n < 0)
 		return td_errf(err, "%s: %s", shown, strerror(errno));
@@ -237,7 +237,7 @@ static int entry_ours(const char *dir, const char *name, const char *hf_dir)
 	char *p = td_path_join(dir, name);
 	struct stat st;
 	int ours = p && lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
-		   od_is_ours(name, hf_dir);
+		   outdir_is_ours(name, hf_dir);
 
 	free(p);
 	return ours;
@@ -256,7 +256,7 @@ static int first_foreign(const char *dir, struct dirent **list, int n,
 	return i;
 }
 
-int od_check_replace(const char *out, const char *hf_dir, int force,
+int outdir_check_replace(const char *out, const char *hf_dir, int force,
 		     td_err *err)
 {
 	struct dirent **list;
@@ -283,11 +283,11 @@ int od_check_replace(const char *out, const char *hf_dir, int force,
 			list[f]->d_name, OD_INDEX);
 	else if (!force)
 		td_errf(err, "%s: exists (use --force to replace it)", out);
-	od_list_free(list, n);
+	outdir_list_free(list, n);
 	return f < n || !force ? -1 : 0;
 }
 
-int od_remove_ours(const char *dir, const char *hf_dir, td_err *err)
+int outdir_remove_ours(const char *dir, const char *hf_dir, td_err *err)
 {
 	struct dirent **list;
 	int n, i, foreign = -1, rc = 0;
@@ -308,7 +308,7 @@ int od_remove_ours(const char *dir, const char *hf_dir, td_err *err)
 	if (rc == 0 && foreign >= 0)
 		rc = 1, td_errf(err, "%s: kept, as it holds '%s', which td2hf "
 				"did not write", dir, list[foreign]->d_name);
-	od_list_free(list, n);
+	outdir_list_free(list, n);
 	if (rc == 0 && rmdir(dir) != 0)
 		rc = errno == ENOTEMPTY || errno == EEXIST
 		     ? (td_errf(err, "%s: kept: something new appeared in it",
@@ -321,7 +321,7 @@ static int td2hf_alive(long pid);
 
 /* ---------------------------------------------------------------- making */
 
-int od_make_parents(const char *out, td_err *err)
+int outdir_make_parents(const char *out, td_err *err)
 {
 	char p[PATH_MAX];
 	size_t n = trimmed_len(out), i;
@@ -361,7 +361,7 @@ static void host_name(char *buf, size_t size)
 			buf[i] = '_';
 }
 
-void od_process_tag(char *buf, size_t size)
+void outdir_process_tag(char *buf, size_t size)
 {
 	char host[OD_HOST_MAX];
 
@@ -369,14 +369,14 @@ void od_process_tag(char *buf, size_t size)
 	snprintf(buf, size, "%ld@%s", (long)getpid(), host);
 }
 
-int od_stage_name(const char *out, const char *kind, char *buf, size_t size,
+int outdir_stage_name(const char *out, const char *kind, char *buf, size_t size,
 		  td_err *err)
 {
 	char tag[OD_HOST_MAX + 32];
 	size_t n = trimmed_len(out);
 	int w;
 
-	od_process_tag(tag, sizeof tag);
+	outdir_process_tag(tag, sizeof tag);
 	w = kind ? snprintf(buf, size, "%.*s.td2hf-%s-%s", (int)n, out, kind, tag)
 		 : snprintf(buf, size, "%.*s.td2hf-parts", (int)n, out);
 	if (w < 0 || (size_t)w >= size)
@@ -384,7 +384,7 @@ int od_stage_name(const char *out, const char *kind, char *buf, size_t size,
 	return 0;
 }
 
-int od_tag_gone(const char *tag)
+int outdir_tag_gone(const char *tag)
 {
 	char host[OD_HOST_MAX];
 	const char *at = strchr(tag, '@');
@@ -469,7 +469,7 @@ static int clean_one(stale *s, FILE *log, td_err *err)
 		return td_errf(err, "%s: missing, and %s holds the output an "
 			       "interrupted run was replacing; rename it back "
 			       "or remove it", s->out, s->path);
-	rc = od_remove_ours(s->path, "*", err);
+	rc = outdir_remove_ours(s->path, "*", err);
 	if (rc == 0 && log)
 		fprintf(log, "td2hf: removed %s, left by td2hf process %ld, "
 			"which is gone\n", s->path, s->pid);
@@ -503,7 +503,7 @@ static int split_out(const char *out, char buf[PATH_MAX], const char **parent,
 	return 0;
 }
 
-int od_clean_stale(const char *out, FILE *log, td_err *err)
+int outdir_clean_stale(const char *out, FILE *log, td_err *err)
 {
 	char buf[PATH_MAX];
 	const char *parent = ".", *base = "";
@@ -513,7 +513,7 @@ int od_clean_stale(const char *out, FILE *log, td_err *err)
 
 	if (split_out(out, buf, &parent, &base, err) != 0)
 		return -1;
-	count = od_list(parent, &list);
+	count = outdir_list(parent, &list);
 	if (count < 0)
 		return errno == ENOENT ? 0 : td_errf(err, "%s: %s", out,
 						     strerror(errno));
@@ -533,6 +533,6 @@ int od_clean_stale(const char *out, FILE *log, td_err *err)
 		     ? td_errf(err, "%s: path too long", out)
 		     : clean_one(&s, log, err);
 	}
-	od_list_free(list, count);
+	outdir_list_free(list, count);
 	return rc;
 }

@@ -33,7 +33,7 @@ static int put_record(const char *dir, const char *name, const char *text,
 	ssize_t w;
 	int fd, rc = 0;
 
-	od_process_tag(tag, sizeof tag);
+	outdir_process_tag(tag, sizeof tag);
 	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
 	    snprintf(tmp, sizeof tmp, "%s.tmp-%s", path, tag) >= (int)sizeof tmp)
 		return td_errf(err, "%s: path too long", dir);
@@ -99,7 +99,7 @@ static void record_name(char *buf, size_t size, uint32_t k, uint32_t n,
 }
 
 /* "plan P\nargs A\n" from text; 0 when both are there. */
-static int read_ident(const char *text, pt_ident *id)
+static int read_ident(const char *text, parts_ident *id)
 {
 	const char *p = strstr(text, "\nplan "), *a = strstr(text, "\nargs ");
 
@@ -108,7 +108,7 @@ static int read_ident(const char *text, pt_ident *id)
 }
 
 static int ident_text(char *buf, size_t size, const char *head,
-		      const pt_ident *id)
+		      const parts_ident *id)
 {
 	return snprintf(buf, size, "%s\nplan %016" PRIx64 "\nargs %016" PRIx64
 			"\n", head, id->plan, id->args);
@@ -116,11 +116,11 @@ static int ident_text(char *buf, size_t size, const char *head,
 
 /* The staging directory's .td2hf-run: written by the first part to come,
  * compared by every other, so that two conversions never mix. */
-static int check_run(const char *stage, const pt_ident *id, int create,
+static int check_run(const char *stage, const parts_ident *id, int create,
 		     td_err *err)
 {
 	char want[128], *text;
-	pt_ident got;
+	parts_ident got;
 	int found = get_record(stage, PT_RUN, &text, err);
 
 	ident_text(want, sizeof want, "td2hf-run 1", id);
@@ -196,27 +196,27 @@ static void remove_stale(const char *stage, const plan *pl,
 			 const unsigned char *mine, int all)
 {
 	struct dirent **list;
-	int n = od_list(stage, &list);
+	int n = outdir_list(stage, &list);
 	char path[PATH_MAX];
 	const char *tag;
 
 	for (int i = 0; i < n; i++) {
 		uint32_t s = tmp_shard(pl, list[i]->d_name, &tag);
 
-		if (s < pl->nshards && (all || (mine[s] && od_tag_gone(tag))) &&
+		if (s < pl->nshards && (all || (mine[s] && outdir_tag_gone(tag))) &&
 		    snprintf(path, sizeof path, "%s/%s", stage,
 			     list[i]->d_name) < (int)sizeof path)
 			unlink(path);
 	}
-	od_list_free(list, n);
+	outdir_list_free(list, n);
 }
 
 static int make_stage(const char *out, char *stage, size_t size, td_err *err)
 {
 	struct stat st;
 
-	if (od_stage_name(out, NULL, stage, size, err) != 0 ||
-	    od_make_parents(out, err) != 0)
+	if (outdir_stage_name(out, NULL, stage, size, err) != 0 ||
+	    outdir_make_parents(out, err) != 0)
 		return -1;
 	if (mkdir(stage, 0755) != 0 && errno != EEXIST)
 		return td_errf(err, "%s: cannot create %s: %s", out, stage,
@@ -227,7 +227,7 @@ static int make_stage(const char *out, char *stage, size_t size, td_err *err)
 }
 
 /* The done record: the part, the conversion, and every shard it owns. */
-static char *done_text(const plan *pl, const pt_spec *sp, const pt_ident *id,
+static char *done_text(const plan *pl, const parts_spec *sp, const parts_ident *id,
 		       const unsigned char *mine)
 {
 	size_t cap = 256, len;
@@ -250,8 +250,8 @@ static char *done_text(const plan *pl, const pt_spec *sp, const pt_ident *id,
 }
 
 /* Records how the part ended: done (its shards), or failed (why). */
-static int record_end(const char *stage, const plan *pl, const pt_spec *sp,
-		      const pt_ident *id, const unsigned char *mine, int rc,
+static int record_end(const char *stage, const plan *pl, const parts_spec *sp,
+		      const parts_ident *id, const unsigned char *mine, int rc,
 		      const td_err *why, td_err *err)
 {
 	char done[96], failed[96], head[64], *text;
@@ -282,7 +282,7 @@ static int record_end(const char *stage, const plan *pl, const pt_spec *sp,
 	return wrc == 0 ? unlink_record(stage, done, err) : wrc;
 }
 
-static void say_part(FILE *log, const plan *pl, const pt_spec *sp,
+static void say_part(FILE *log, const plan *pl, const parts_spec *sp,
 		     const unsigned char *mine, const unsigned char *done)
 {
 	uint64_t bytes = 0;
@@ -303,11 +303,11 @@ static void say_part(FILE *log, const plan *pl, const pt_spec *sp,
 	fputc('\n', log);
 }
 
-static int same_n(const char *stage, const pt_ident *id, uint32_t n,
+static int same_n(const char *stage, const parts_ident *id, uint32_t n,
 		  td_err *err);
 
-int pt_run(td_checkpoint *ck, const plan *pl, const wr_options *o,
-	   const pt_spec *sp, const pt_ident *id, FILE *log, wr_stats *st,
+int parts_run(td_checkpoint *ck, const plan *pl, const writer_options *o,
+	   const parts_spec *sp, const parts_ident *id, FILE *log, writer_stats *st,
 	   td_err *err)
 {
 	char stage[PATH_MAX], suffix[128], tag[96];
@@ -320,7 +320,7 @@ int pt_run(td_checkpoint *ck, const plan *pl, const wr_options *o,
 	if (make_stage(o->out_dir, stage, sizeof stage, err) != 0 ||
 	    check_run(stage, id, 1, err) != 0 ||
 	    same_n(stage, id, sp->n, err) != 0 ||
-	    !(part = pt_assign(pl, sp->n, err)))
+	    !(part = parts_assign(pl, sp->n, err)))
 		return -1;
 	mine = calloc(pl->nshards + 1, 1);
 	done = calloc(pl->nshards + 1, 1);
@@ -330,13 +330,13 @@ int pt_run(td_checkpoint *ck, const plan *pl, const wr_options *o,
 		done[s] = mine[s] && shard_complete(stage, &pl->shards[s]);
 	}
 	if (rc == 0) {
-		wr_part wp = {stage, mine, done, suffix};
+		writer_part wp = {stage, mine, done, suffix};
 
 		remove_stale(stage, pl, mine, 0);
-		od_process_tag(tag, sizeof tag);
+		outdir_process_tag(tag, sizeof tag);
 		snprintf(suffix, sizeof suffix, "tmp-%s", tag);
 		say_part(log, pl, sp, mine, done);
-		rc = wr_write_part(ck, pl, o, &wp, st, &why);
+		rc = writer_write_part(ck, pl, o, &wp, st, &why);
 		if (record_end(stage, pl, sp, id, mine, rc, &why, err) != 0)
 			rc = rc ? rc : -1;
 		else if (rc != 0)
@@ -377,11 +377,11 @@ static int parse_record_name(const char *name, uint32_t *k, uint32_t *n,
 
 /* A done record must be of this conversion; a failed one says why. */
 static int check_record(const char *stage, const char *name, int state,
-			uint32_t k, uint32_t n, const pt_ident *id, census *c,
+			uint32_t k, uint32_t n, const parts_ident *id, census *c,
 			td_err *err)
 {
 	char *text, *msg;
-	pt_ident got;
+	parts_ident got;
 	int rc = get_record(stage, name, &text, err);
 
 	if (rc <= 0)
@@ -407,12 +407,12 @@ static int check_record(const char *stage, const char *name, int state,
 	return rc < 0 ? -1 : 0;
 }
 
-static int take_census(const char *stage, const pt_ident *id, census *c,
+static int take_census(const char *stage, const parts_ident *id, census *c,
 		       td_err *err)
 {
 	struct dirent **list;
 	uint32_t k, n;
-	int count = od_list(stage, &list), state, rc = 0;
+	int count = outdir_list(stage, &list), state, rc = 0;
 
 	memset(c, 0, sizeof *c);
 	if (count < 0)
@@ -432,7 +432,7 @@ static int take_census(const char *stage, const pt_ident *id, census *c,
 						  k, n, id, c, err);
 		}
 	}
-	od_list_free(list, count);
+	outdir_list_free(list, count);
 	return rc;
 }
 
@@ -452,7 +452,7 @@ static void say_missing(const census *c, char *buf, size_t size)
 }
 
 /* Parts already recorded must have been told the same N. */
-static int same_n(const char *stage, const pt_ident *id, uint32_t n,
+static int same_n(const char *stage, const parts_ident *id, uint32_t n,
 		  td_err *err)
 {
 	census c;
@@ -487,7 +487,7 @@ static int all_done(const char *stage, const census *c, td_err *err)
 
 /* One look at the staging directory: 1 all n parts done, 0 not yet,
  * -1 a part failed, disagrees, or the directory is unreadable. */
-static int look(const char *stage, const pt_ident *id, uint32_t n,
+static int look(const char *stage, const parts_ident *id, uint32_t n,
 		census *c, td_err *err)
 {
 	if (take_census(stage, id, c, err) != 0)
@@ -500,7 +500,7 @@ static int look(const char *stage, const pt_ident *id, uint32_t n,
 	return c->n == n && c->ndone == n;
 }
 
-int pt_wait(const char *out, const pt_ident *id, uint32_t n, double timeout,
+int parts_wait(const char *out, const parts_ident *id, uint32_t n, double timeout,
 	    FILE *log, td_err *err)
 {
 	char stage[PATH_MAX];
@@ -508,7 +508,7 @@ int pt_wait(const char *out, const pt_ident *id, uint32_t n, double timeout,
 	census c;
 	int rc;
 
-	if (od_stage_name(out, NULL, stage, sizeof stage, err) != 0)
+	if (outdir_stage_name(out, NULL, stage, sizeof stage, err) != 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while ((rc = look(stage, id, n, &c, err)) == 0 &&
@@ -559,7 +559,7 @@ static int remove_records(const char *stage, const census *c, td_err *err)
 	return unlink_record(stage, PT_RUN, err);
 }
 
-int pt_finish(const plan *pl, const wr_options *o, const pt_ident *id,
+int parts_finish(const plan *pl, const writer_options *o, const parts_ident *id,
 	      td_err *err)
 {
 	char stage[PATH_MAX];
@@ -567,7 +567,7 @@ int pt_finish(const plan *pl, const wr_options *o, const pt_ident *id,
 	census c;
 	int rc;
 
-	if (od_stage_name(o->out_dir, NULL, stage, sizeof stage, err) != 0)
+	if (outdir_stage_name(o->out_dir, NULL, stage, sizeof stage, err) != 0)
 		return -1;
 	if (lstat(stage, &st) != 0 || !S_ISDIR(st.st_mode))
 		return td_errf(err, "%s: no part has started (%s does not "
@@ -586,7 +586,7 @@ int pt_finish(const plan *pl, const wr_options *o, const pt_ident *id,
 		rc = remove_records(stage, &c, err);
 	}
 	if (rc == 0)
-		rc = wr_finish(pl, o, stage, err);
+		rc = writer_finish(pl, o, stage, err);
 	free(c.state);
 	return rc;
 }

@@ -29,46 +29,46 @@
 
 #define PT_MAX_PARTS 1000000u
 
-typedef struct pt_spec {
+typedef struct parts_spec {
 	uint32_t k, n;            /* part k of n, 0 <= k < n */
 	char source[64];          /* where it came from, e.g. "SLURM_PROCID" */
-} pt_spec;
+} parts_spec;
 
 /* "K/N", or "auto": the rank and world size from the launcher's
  * environment (torchrun RANK/WORLD_SIZE, Slurm SLURM_PROCID/SLURM_NTASKS,
  * Open MPI OMPI_COMM_WORLD_RANK/_SIZE, PMI PMI_RANK/PMI_SIZE). */
-int pt_parse(const char *arg, pt_spec *out, td_err *err);
+int parts_parse(const char *arg, parts_spec *out, td_err *err);
 
 /* The part of each shard (a new array): largest shards first, each to the
  * part with the fewest bytes so far (the lowest index on ties). */
-uint32_t *pt_assign(const plan *pl, uint32_t n, td_err *err);
+uint32_t *parts_assign(const plan *pl, uint32_t n, td_err *err);
 
 /* What a conversion is: the plan's outputs (names, shards, headers, the
  * views that compute them) and what else decides the bytes (the
  * checkpoint's .metadata, the options).  Parts that disagree on either
  * must not be mixed. */
-typedef struct pt_ident {
+typedef struct parts_ident {
 	uint64_t plan, args;
-} pt_ident;
+} parts_ident;
 
-void pt_identify(const plan *pl, const td_checkpoint *ck,
-		 const plan_options *po, pt_ident *id);
+void parts_identify(const plan *pl, const td_checkpoint *ck,
+		 const plan_options *po, parts_ident *id);
 
 /* Writes part sp of the conversion; records its completion or its error
  * in the staging directory.  log: what was skipped or resumed (NULL:
  * quiet).  0, -1 (err set) or 130 (interrupted). */
-int pt_run(td_checkpoint *ck, const plan *pl, const wr_options *o,
-	   const pt_spec *sp, const pt_ident *id, FILE *log, wr_stats *st,
+int parts_run(td_checkpoint *ck, const plan *pl, const writer_options *o,
+	   const parts_spec *sp, const parts_ident *id, FILE *log, writer_stats *st,
 	   td_err *err);
 
 /* Waits up to timeout seconds for every part of n to record completion
  * (or one its failure); 0 when all completed. */
-int pt_wait(const char *out, const pt_ident *id, uint32_t n, double timeout,
+int parts_wait(const char *out, const parts_ident *id, uint32_t n, double timeout,
 	    FILE *log, td_err *err);
 
 /* --finish: see above.  Names every missing or failed part and leaves
  * the staging directory as it was when anything is wrong. */
-int pt_finish(const plan *pl, const wr_options *o, const pt_ident *id,
+int parts_finish(const plan *pl, const writer_options *o, const parts_ident *id,
 	      td_err *err);
 
 #endif

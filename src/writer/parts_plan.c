@@ -29,7 +29,7 @@ static int parse_uint(const char *s, size_t len, uint32_t *out)
 	return 0;
 }
 
-static int check_spec(pt_spec *sp, td_err *err)
+static int check_spec(parts_spec *sp, td_err *err)
 {
 	if (sp->n == 0 || sp->n > PT_MAX_PARTS || sp->k >= sp->n)
 		return td_errf(err, "--part %u/%u (from %s): wants K/N with "
@@ -39,7 +39,7 @@ static int check_spec(pt_spec *sp, td_err *err)
 }
 
 /* The launcher's rank and world size, first that is set wins. */
-static int from_env(pt_spec *sp, td_err *err)
+static int from_env(parts_spec *sp, td_err *err)
 {
 	static const char *const vars[][2] = {
 		{"RANK", "WORLD_SIZE"},                       /* torchrun */
@@ -68,7 +68,7 @@ static int from_env(pt_spec *sp, td_err *err)
 		       "PMI_RANK/PMI_SIZE is set); give --part K/N");
 }
 
-int pt_parse(const char *arg, pt_spec *sp, td_err *err)
+int parts_parse(const char *arg, parts_spec *sp, td_err *err)
 {
 	const char *slash = strchr(arg, '/');
 
@@ -99,7 +99,7 @@ static int larger_first(const void *a, const void *b)
 	return x->shard < y->shard ? -1 : x->shard > y->shard;
 }
 
-uint32_t *pt_assign(const plan *pl, uint32_t n, td_err *err)
+uint32_t *parts_assign(const plan *pl, uint32_t n, td_err *err)
 {
 	uint32_t *part = malloc((pl->nshards ? pl->nshards : 1) * sizeof *part);
 	by_size *order = malloc((pl->nshards ? pl->nshards : 1) * sizeof *order);
@@ -182,8 +182,8 @@ static uint64_t hash_tensor(uint64_t h, const plan *pl, const plan_tensor *t,
 	return hash_node(h, t->out.node, 0);
 }
 
-void pt_identify(const plan *pl, const td_checkpoint *ck,
-		 const plan_options *po, pt_ident *id)
+void parts_identify(const plan *pl, const td_checkpoint *ck,
+		 const plan_options *po, parts_ident *id)
 {
 	uint64_t h = TD_HASH_INIT;
 	uint32_t i;

@@ -11,38 +11,38 @@
 
 /* A piece: [from, from + len) of a file read; the part [wfrom, wfrom +
  * wlen) of it written at out_off. */
-typedef struct sp_piece {
+typedef struct split_piece {
 	uint32_t file;          /* catalog index */
 	int32_t item;           /* its item in the job; -1: nothing to check */
 	uint64_t from, len;
 	uint64_t wfrom, wlen, out_off;
 	uint32_t crc;           /* of [from, from + len), once read */
-} sp_piece;
+} split_piece;
 
 /* A stored item checked from its pieces' CRCs: pieces [first, first + n). */
-typedef struct sp_item {
+typedef struct split_item {
 	dcp_key *key;           /* its chunk is marked verified */
 	size_t chunk;
-	ts_tensor t;
+	torchsave_tensor t;
 	size_t first, n;
 	_Atomic size_t left;    /* its pieces not yet read */
-} sp_item;
+} split_item;
 
-struct sp_job {
+struct split_job {
 	int fd;
-	sp_piece *p;
+	split_piece *p;
 	size_t np, pcap;
-	sp_item *it;
+	split_item *it;
 	size_t nit, itcap;
 	_Atomic size_t left;    /* pieces not yet done */
 };
 
-size_t sp_npieces(const sp_job *job)
+size_t split_npieces(const split_job *job)
 {
 	return job->np;
 }
 
-void sp_free(sp_job *job)
+void split_free(split_job *job)
 {
 	if (!job)
 		return;
@@ -58,7 +58,7 @@ static uint64_t min64(uint64_t a, uint64_t b)
 
 /* Appends pieces of about `piece` bytes covering file range [from, end),
  * each writing its part of [wfrom, wfrom + wlen) (at out_off). */
-static int add_pieces(sp_job *j, uint32_t file, int32_t item, uint64_t from,
+static int add_pieces(split_job *j, uint32_t file, int32_t item, uint64_t from,
 		      uint64_t end, uint64_t wfrom, uint64_t wlen,
 		      uint64_t out_off, uint64_t piece, td_err *err)
 {
@@ -72,7 +72,7 @@ static int add_pieces(sp_job *j, uint32_t file, int32_t item, uint64_t from,
 	if (q >= ((uint64_t)1 << 20)) /* page multiples, but the tests' */
 		q = (q + 4095) & ~(uint64_t)4095; /* small pieces cut anywhere */
 	for (x = from; x < end; x += q) {
-		sp_piece *p;
+		split_piece *p;
 		uint64_t a, b;
 
 		p = td_grow(j->p, j->np, &j->pcap, sizeof *j->p, 16);
@@ -82,7 +82,7 @@ static int add_pieces(sp_job *j, uint32_t file, int32_t item, uint64_t from,
 		p = &j->p[j->np++];
 		a = x > wfrom ? x : wfrom;
 		b = min64(min64(x + q, end), wfrom + wlen);
-		*p = (sp_piece){.file = file, .item = item, .from = x,
+		*p = (split_piece){.file = file, .item = item, .from = x,
 			     .len = min64(q, end - x), .wfrom = a,
 			     .wlen = b > a ? b - a : 0,
 			     .out_off = out_off + (b > a ? a - wfrom : 0)};
@@ -91,11 +91,11 @@ static int add_pieces(sp_job *j, uint32_t file, int32_t item, uint64_t from,
 }
 
 /* The pieces of segment s's part [a, b) of the entry. */
-static int cut_segment(sp_job *j, const dr_seg *s, uint64_t a, uint64_t b,
+static int cut_segment(split_job *j, const direct_seg *s, uint64_t a, uint64_t b,
 		       uint64_t out_off, uint64_t piece, td_err *err)
 {
 	uint64_t wfrom = s->file_off + (a - s->entry_off);
-	sp_item *it;
+	split_item *it;
 
 	if (!s->key || s->key->chunks[s->chunk].verified)
 		return add_pieces(j, s->file, -1, wfrom, wfrom + (b - a), wfrom,
@@ -119,28 +119,28 @@ static int cut_segment(sp_job *j, const dr_seg *s, uint64_t a, uint64_t b,
 	return 0;
 }
 
-int sp_cut(const dr_seg *segs, size_t n, uint64_t off, uint64_t len, int fd,
-	   uint64_t out_off, uint64_t piece, sp_job **job, td_err *err)
+int split_cut(const direct_seg *segs, size_t n, uint64_t off, uint64_t len, int fd,
+	   uint64_t out_off, uint64_t piece, split_job **job, td_err *err)
 {
-	sp_job *j = calloc(1, sizeof *j);
+	split_job *j = calloc(1, sizeof *j);
 	size_t i;
 
 	if (!j)
 		return td_errf(err, "out of memory");
 	j->fd = fd;
 	for (i = 0; i < n; i++) {
-		const dr_seg *s = &segs[i];
+		const direct_seg *s = &segs[i];
 		uint64_t a = off > s->entry_off ? off : s->entry_off;
 		uint64_t b = min64(off + len, s->entry_off + s->len);
 
 		if (b > a && cut_segment(j, s, a, b, out_off + (a - off),
 					 piece, err) != 0) {
-			sp_free(j);
+			split_free(j);
 			return -1;
 		}
 	}
 	if (j->np < 2) {
-		sp_free(j);
+		split_free(j);
 		return 0;
 	}
 	atomic_init(&j->left, j->np);
@@ -149,7 +149,7 @@ int sp_cut(const dr_seg *segs, size_t n, uint64_t off, uint64_t len, int fd,
 }
 
 /* The item's CRC-32, combined from its pieces' in order, checked. */
-static int check_item(const sp_item *it, const sp_piece *p, const td_file *f,
+static int check_item(const split_item *it, const split_piece *p, const td_file *f,
 		      td_err *err)
 {
 	uint32_t crc = 0;
@@ -157,11 +157,11 @@ static int check_item(const sp_item *it, const sp_piece *p, const td_file *f,
 
 	for (i = 0; i < it->n; i++)
 		crc = td_crc32_combine(crc, p[i].crc, p[i].len);
-	return vf_check(it->key, it->chunk, &it->t, f, crc, err);
+	return verify_check(it->key, it->chunk, &it->t, f, crc, err);
 }
 
 /* A piece with nothing to check: file to file in the kernel. */
-static int copy_unchecked(const sp_job *j, const sp_piece *p, const td_file *f,
+static int copy_unchecked(const split_job *j, const split_piece *p, const td_file *f,
 			  td_err *err)
 {
 	struct timespec t0 = td_phase_start();
@@ -175,12 +175,12 @@ static int copy_unchecked(const sp_job *j, const sp_piece *p, const td_file *f,
 		       : 0;
 }
 
-int sp_copy(sp_job *j, size_t i, const dcp_catalog *cat, dcp_handles *hs,
+int split_copy(split_job *j, size_t i, const dcp_catalog *cat, dcp_handles *hs,
 	    td_err *err)
 {
-	sp_piece *p = &j->p[i];
+	split_piece *p = &j->p[i];
 	const td_file *f = dcp_handles_get(hs, cat, p->file, err);
-	vf_copy cp = {p->wfrom, p->wlen, j->fd, p->out_off};
+	verify_copy cp = {p->wfrom, p->wlen, j->fd, p->out_off};
 	int rc;
 
 	if (!f)
@@ -188,10 +188,10 @@ int sp_copy(sp_job *j, size_t i, const dcp_catalog *cat, dcp_handles *hs,
 	if (p->item < 0) {
 		rc = copy_unchecked(j, p, f, err);
 	} else {
-		sp_item *it = &j->it[p->item];
+		split_item *it = &j->it[p->item];
 
 		p->crc = 0;
-		rc = vf_range(f, p->from, p->len, &p->crc, &cp, err);
+		rc = verify_range(f, p->from, p->len, &p->crc, &cp, err);
 		if (rc == VF_WRITE_FAILED)
 			return DR_COPY_FAILED;
 		if (rc != 0)

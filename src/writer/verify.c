@@ -8,7 +8,7 @@
 
 #define BLOCK (1u << 20) /* stays in the L2 cache between read, CRC and write */
 
-int vf_check(dcp_key *k, size_t ci, const ts_tensor *t,
+int verify_check(dcp_key *k, size_t ci, const torchsave_tensor *t,
 	     const td_file *f, uint32_t crc, td_err *err)
 {
 	if (crc != t->storage_crc32)
@@ -20,7 +20,7 @@ int vf_check(dcp_key *k, size_t ci, const ts_tensor *t,
 	return 0;
 }
 
-int vf_bytes(dcp_key *k, size_t ci, const ts_tensor *t,
+int verify_bytes(dcp_key *k, size_t ci, const torchsave_tensor *t,
 	     const td_file *f, const unsigned char *bytes, td_err *err)
 {
 	struct timespec t0;
@@ -31,13 +31,13 @@ int vf_bytes(dcp_key *k, size_t ci, const ts_tensor *t,
 	t0 = td_phase_start();
 	crc = td_crc32(0, bytes, t->storage_nbytes);
 	td_phase_end(TD_PH_CRC, &t0);
-	return vf_check(k, ci, t, f, crc, err);
+	return verify_check(k, ci, t, f, crc, err);
 }
 
 /* The part of block [at, at + n) of the file that cp wants, written
  * (from the block just read: a kernel copy of the same range measured
  * no faster here). */
-static int copy_part(const vf_copy *cp, const unsigned char *buf,
+static int copy_part(const verify_copy *cp, const unsigned char *buf,
 		     uint64_t at, size_t n, td_err *err)
 {
 	uint64_t a = at > cp->from ? at : cp->from;
@@ -55,8 +55,8 @@ static int copy_part(const vf_copy *cp, const unsigned char *buf,
 	return rc != 0 ? VF_WRITE_FAILED : 0;
 }
 
-int vf_range(const td_file *f, uint64_t from, uint64_t len, uint32_t *crc,
-	     const vf_copy *cp, td_err *err)
+int verify_range(const td_file *f, uint64_t from, uint64_t len, uint32_t *crc,
+	     const verify_copy *cp, td_err *err)
 {
 	unsigned char *buf = malloc(BLOCK);
 	uint64_t off;
@@ -82,16 +82,16 @@ int vf_range(const td_file *f, uint64_t from, uint64_t len, uint32_t *crc,
 	return rc;
 }
 
-int vf_chunk(dcp_key *k, size_t ci, const ts_tensor *t,
-	     const td_file *f, const vf_copy *cp, td_err *err)
+int verify_chunk(dcp_key *k, size_t ci, const torchsave_tensor *t,
+	     const td_file *f, const verify_copy *cp, td_err *err)
 {
 	uint32_t crc = 0;
 	int rc;
 
 	if (k->chunks[ci].verified) /* only the copy's range to read */
-		return cp ? vf_range(f, cp->from, cp->len, NULL, cp, err) : 0;
-	rc = vf_range(f, t->storage_off, t->storage_nbytes, &crc, cp, err);
+		return cp ? verify_range(f, cp->from, cp->len, NULL, cp, err) : 0;
+	rc = verify_range(f, t->storage_off, t->storage_nbytes, &crc, cp, err);
 	if (rc != 0)
 		return rc;
-	return vf_check(k, ci, t, f, crc, err);
+	return verify_check(k, ci, t, f, crc, err);
 }

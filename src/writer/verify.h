@@ -8,11 +8,11 @@
 
 /* Where the bytes being checked go too: [from, from + len) of f (inside
  * the storage member) written to fd at out_off. */
-typedef struct vf_copy {
+typedef struct verify_copy {
 	uint64_t from, len;
 	int fd;
 	uint64_t out_off;
-} vf_copy;
+} verify_copy;
 
 enum { VF_WRITE_FAILED = -2 };
 
@@ -22,24 +22,24 @@ enum { VF_WRITE_FAILED = -2 };
  * read once (done even when the chunk was checked already).  0, -1 (the
  * chunk is unreadable or corrupt; err names its file) or VF_WRITE_FAILED
  * (err says why; the caller names the output). */
-int vf_chunk(dcp_key *k, size_t ci, const ts_tensor *t,
-	     const td_file *f, const vf_copy *cp, td_err *err);
+int verify_chunk(dcp_key *k, size_t ci, const torchsave_tensor *t,
+	     const td_file *f, const verify_copy *cp, td_err *err);
 
 /* The same check on the member's bytes already in memory (bytes holds
  * t->storage_nbytes bytes). */
-int vf_bytes(dcp_key *k, size_t ci, const ts_tensor *t,
+int verify_bytes(dcp_key *k, size_t ci, const torchsave_tensor *t,
 	     const td_file *f, const unsigned char *bytes, td_err *err);
 
 /* Reads [from, from + len) of f in 1 MiB blocks; with crc, continues
  * *crc over them; with cp, writes cp's range of them on the way.  0, -1
  * (err names the file) or VF_WRITE_FAILED. */
-int vf_range(const td_file *f, uint64_t from, uint64_t len, uint32_t *crc,
-	     const vf_copy *cp, td_err *err);
+int verify_range(const td_file *f, uint64_t from, uint64_t len, uint32_t *crc,
+	     const verify_copy *cp, td_err *err);
 
 /* crc, the CRC-32 of chunk ci's whole stored member, against its zip
  * entry's: 0 (and the chunk is marked checked), or -1 with the message
  * naming f, the key and the chunk. */
-int vf_check(dcp_key *k, size_t ci, const ts_tensor *t,
+int verify_check(dcp_key *k, size_t ci, const torchsave_tensor *t,
 	     const td_file *f, uint32_t crc, td_err *err);
 
 #endif

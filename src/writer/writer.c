@@ -56,12 +56,12 @@ static void pause_at(const char *point)
 typedef struct wctx {
 	td_checkpoint *ck;
 	const plan *pl;
-	const wr_options *o;
+	const writer_options *o;
 	char tmp[PATH_MAX];       /* the directory written into */
-	const wr_part *part;      /* NULL: every shard, into a new directory */
+	const writer_part *part;      /* NULL: every shard, into a new directory */
 	_Atomic uint32_t *pending; /* part: per shard, tensors left to write */
 	int *fds;                 /* per shard; -1: not written by this run */
-	wr_stats *st;
+	writer_stats *st;
 	struct timespec last;
 	td_err cleanup;           /* a failed cleanup; the first error wins */
 	uint64_t total;           /* bytes this run writes (for progress) */
@@ -228,7 +228,7 @@ static void progress(wctx *w, const struct timespec *start, int final)
 /* An output cut into pieces (split.h), taken one at a time by any
  * thread; the thread that finishes the last one finishes the tensor. */
 typedef struct split {
-	sp_job *job;
+	split_job *job;
 	uint32_t shard;           /* the tensor's */
 	uint32_t at;              /* its entry's position in the work order */
 	size_t next;              /* next piece to take */
@@ -260,10 +260,10 @@ typedef struct shared {
 /* The entry's segments for file-to-file copies, computed once per entry
  * (*state: 0 not yet, 1 available, -1 unavailable): 1, 0 or -1. */
 static int entry_segments(wctx *w, const plan_entry *pe, dcp_handles *hs,
-			  dr_seg **segs, size_t *nsegs, int *state, td_err *err)
+			  direct_seg **segs, size_t *nsegs, int *state, td_err *err)
 {
 	if (*state == 0) {
-		int rc = dr_segments(&w->ck->cat, &pe->e, hs, w->o->verify,
+		int rc = direct_segments(&w->ck->cat, &pe->e, hs, w->o->verify,
 				     segs, nsegs, err);
 
 		if (rc < 0)
@@ -273,7 +273,7 @@ static int entry_segments(wctx *w, const plan_entry *pe, dcp_handles *hs,
 	return *state > 0;
 }
 
-/* dr_copy's or sp_copy's result as 0 or -1, the output's shard named
+/* direct_copy's or split_copy's result as 0 or -1, the output's shard named
  * when writing failed (a bad source's message names the chunk's file). */
 static int copy_result(const wctx *w, uint32_t shard, int rc, td_err *err)
 {
@@ -292,7 +292,7 @@ static int take_piece(shared *sh, split *only, split **sp, size_t *i)
 {
 	split *s = only;
 
-	while (sh->head && sh->head->next >= sp_npieces(sh->head->job))
+	while (sh->head && sh->head->next >= split_npieces(sh->head->job))
 		sh->head = sh->head->queue; /* all taken: out of the queue */
 	if (!sh->head)
 		sh->tail = NULL;
@@ -301,7 +301,7 @@ static int take_piece(shared *sh, split *only, split **sp, size_t *i)
 	/* after an error, only pieces of entries before it in the work order
 	 * (whose errors would be reported instead) are still worth copying */
 	if (!s || (sh->rc && s->at >= sh->err_at) || interrupted ||
-	    s->next >= sp_npieces(s->job))
+	    s->next >= split_npieces(s->job))
 		return 0;
 	*sp = s;
 	*i = s->next++;
@@ -310,10 +310,10 @@ static int take_piece(shared *sh, split *only, split **sp, size_t *i)
 
 /* Copies piece i of s, without the lock; the last one to finish finishes
  * the tensor.  0 or -1. */
-static int copy_piece(shared *sh, split *s, size_t i, ex_pool *pool,
+static int copy_piece(shared *sh, split *s, size_t i, exec_pool *pool,
 		      td_err *err)
 {
-	int rc = sp_copy(s->job, i, &sh->w->ck->cat, &pool->files, err);
+	int rc = split_copy(s->job, i, &sh->w->ck->cat, &pool->files, err);
 
 	if (rc < 0)
 		return copy_result(sh->w, s->shard, rc, err);
@@ -321,7 +321,7 @@ static int copy_piece(shared *sh, split *s, size_t i, ex_pool *pool,
 }
 
 /* Copies pieces of `only` while some are left to take.  0 or -1. */
-static int copy_pieces(shared *sh, split *only, ex_pool *pool, td_err *err)
+static int copy_pieces(shared *sh, split *only, exec_pool *pool, td_err *err)
 {
 	split *s;
 	size_t i;
@@ -341,15 +341,15 @@ static int copy_pieces(shared *sh, split *only, ex_pool *pool, td_err *err)
  * take, this one first: 1 when cut (and its pieces all taken), 0 when it
  * is too small to cut, -1 on error. */
 static int write_split(shared *sh, uint32_t at, const plan_tensor *t,
-		       const dr_seg *segs, size_t nsegs, uint64_t off,
-		       ex_pool *pool, td_err *err)
+		       const direct_seg *segs, size_t nsegs, uint64_t off,
+		       exec_pool *pool, td_err *err)
 {
 	split *s = calloc(1, sizeof *s);
 	int rc;
 
 	if (!s)
 		return td_errf(err, "out of memory");
-	rc = sp_cut(segs, nsegs, off, t->out.nbytes, sh->w->fds[t->shard],
+	rc = split_cut(segs, nsegs, off, t->out.nbytes, sh->w->fds[t->shard],
 		    t->offset, sh->piece, &s->job, err);
 	if (rc <= 0) {
 		free(s);
@@ -375,14 +375,14 @@ static int write_split(shared *sh, uint32_t at, const plan_tensor *t,
  * not possible, -1 error.  *segs is computed once per entry (*state: 0 not
  * yet, 1 available, -1 unavailable). */
 static int write_direct(shared *sh, uint32_t at, const plan_entry *pe,
-			const plan_tensor *t, ex_pool *pool, dr_seg **segs,
+			const plan_tensor *t, exec_pool *pool, direct_seg **segs,
 			size_t *nsegs, int *state, td_err *err)
 {
 	wctx *w = sh->w;
 	uint64_t off;
 	int rc;
 
-	if (!w->o->direct || !dr_node_range(t->out.node, &off))
+	if (!w->o->direct || !direct_node_range(t->out.node, &off))
 		return 0;
 	rc = entry_segments(w, pe, &pool->files, segs, nsegs, state, err);
 	if (rc <= 0)
@@ -390,30 +390,30 @@ static int write_direct(shared *sh, uint32_t at, const plan_entry *pe,
 	if (sh->piece && t->out.nbytes >= 2 * sh->piece &&
 	    (rc = write_split(sh, at, t, *segs, *nsegs, off, pool, err)) != 0)
 		return rc < 0 ? -1 : 2;
-	rc = dr_copy(*segs, *nsegs, off, t->out.nbytes, w->fds[t->shard],
+	rc = direct_copy(*segs, *nsegs, off, t->out.nbytes, w->fds[t->shard],
 		     t->offset, err);
 	return copy_result(w, t->shard, rc, err) != 0 ? -1 : 1;
 }
 
 /* Output t computed in memory from the gathered entry. */
 static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
-			  ex_pool *pool, ex_view *entry, int *loaded,
+			  exec_pool *pool, exec_view *entry, int *loaded,
 			  td_err *err)
 {
 	const unsigned char *data;
 	struct timespec t0;
-	ex_view v;
+	exec_view v;
 	int rc;
 
 	if (!*loaded) {
-		if (ex_load_entry(&w->ck->cat, &pe->e, pool, w->o->verify,
+		if (exec_load_entry(&w->ck->cat, &pe->e, pool, w->o->verify,
 				  entry, err) != 0)
 			return -1;
 		*loaded = 1;
 	}
 	t0 = td_phase_start();
-	rc = ex_eval(t->out.node, entry, pool, &v, err) != 0 ||
-	     ex_contiguous(&v, pool, &data, err) != 0;
+	rc = exec_eval(t->out.node, entry, pool, &v, err) != 0 ||
+	     exec_contiguous(&v, pool, &data, err) != 0;
 	td_phase_end(TD_PH_COMPUTE, &t0);
 	if (rc)
 		return td_err_prefix(err, "output '%s'", t->out.name);
@@ -436,7 +436,7 @@ static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
  * a tile row or about 1 MiB of the weight is in memory at a time. */
 typedef struct row_src {
 	const unsigned char *data;      /* in memory: all rows */
-	const dr_seg *segs;             /* streamed: the entry's segments */
+	const direct_seg *segs;             /* streamed: the entry's segments */
 	size_t nsegs;
 	uint64_t base;                  /* the weight's byte offset in the entry */
 	uint64_t row_bytes;
@@ -462,7 +462,7 @@ static const unsigned char *rows_streamed(void *ctx, int64_t r0, int64_t n,
 	if (r0 < rs->r0 || r0 + n > rs->r0 + rs->n) {
 		int64_t m = rs->rows - r0 < rs->cap ? rs->rows - r0 : rs->cap;
 
-		if (dr_read(rs->segs, rs->nsegs, rs->base + (uint64_t)r0 * rs->row_bytes,
+		if (direct_read(rs->segs, rs->nsegs, rs->base + (uint64_t)r0 * rs->row_bytes,
 			    (uint64_t)m * rs->row_bytes, rs->buf, err) != 0)
 			return NULL;
 		rs->r0 = r0;
@@ -474,11 +474,11 @@ static const unsigned char *rows_streamed(void *ctx, int64_t r0, int64_t n,
 /* Whether t can be streamed; *segs computed once per entry as for direct
  * copies (*state: 0 not yet, 1 available, -1 unavailable).  1, 0 or -1. */
 static int can_stream(wctx *w, const plan_entry *pe, const plan_tensor *t,
-		      dcp_handles *hs, dr_seg **segs, size_t *nsegs,
+		      dcp_handles *hs, direct_seg **segs, size_t *nsegs,
 		      int *state, uint64_t *off, td_err *err)
 {
 	if (!w->o->direct || w->pl->quant.strategy == PQ_TENSOR ||
-	    !dr_node_range(t->out.node, off))
+	    !direct_node_range(t->out.node, off))
 		return 0;
 	return entry_segments(w, pe, hs, segs, nsegs, state, err);
 }
@@ -487,8 +487,8 @@ static int can_stream(wctx *w, const plan_entry *pe, const plan_tensor *t,
  * streamed from the chunk files when it can be, else computed from the
  * gathered entry. */
 static int write_quantized(wctx *w, const plan_entry *pe, const plan_tensor *t,
-			   ex_pool *pool, ex_view *entry, int *loaded,
-			   dr_seg **segs, size_t *nsegs, int *state,
+			   exec_pool *pool, exec_view *entry, int *loaded,
+			   direct_seg **segs, size_t *nsegs, int *state,
 			   td_err *err)
 {
 	const vm_shape *s = &t->out.node->shape;
@@ -497,12 +497,12 @@ static int write_quantized(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	row_src rs;
 	struct timespec t0;
 	fp8_rows_fn fn = rows_in_memory;
-	ex_view v;
+	exec_view v;
 	int rc;
 
 	memset(&rs, 0, sizeof rs);
 	rows = (int64_t)(td_shape_numel(s->dims, s->ndim) / (uint64_t)cols);
-	pq_tile(&w->pl->quant, rows, cols, &th, &tw);
+	quant_tile(&w->pl->quant, rows, cols, &th, &tw);
 	rs.rows = rows;
 	rs.row_bytes = (uint64_t)cols * td_dtype_size(s->dtype);
 	rc = can_stream(w, pe, t, &pool->files, segs, nsegs, state, &rs.base,
@@ -515,20 +515,20 @@ static int write_quantized(wctx *w, const plan_entry *pe, const plan_tensor *t,
 		rs.cap = (int64_t)(((uint64_t)1 << 20) / rs.row_bytes);
 		rs.cap = rs.cap < th ? th : rs.cap;
 		rs.cap = rs.cap > rows ? rows : rs.cap;
-		rs.buf = ex_pool_alloc(pool, (uint64_t)rs.cap * rs.row_bytes, err);
+		rs.buf = exec_pool_alloc(pool, (uint64_t)rs.cap * rs.row_bytes, err);
 		if (!rs.buf)
 			return -1;
 		fn = rows_streamed;
 	} else {
 		if (!*loaded) {
-			if (ex_load_entry(&w->ck->cat, &pe->e, pool,
+			if (exec_load_entry(&w->ck->cat, &pe->e, pool,
 					  w->o->verify, entry, err) != 0)
 				return -1;
 			*loaded = 1;
 		}
 		t0 = td_phase_start();
-		rc = ex_eval(t->out.node, entry, pool, &v, err) != 0 ||
-		     ex_contiguous(&v, pool, &rs.data, err) != 0;
+		rc = exec_eval(t->out.node, entry, pool, &v, err) != 0 ||
+		     exec_contiguous(&v, pool, &rs.data, err) != 0;
 		td_phase_end(TD_PH_COMPUTE, &t0);
 		if (rc)
 			return td_err_prefix(err, "output '%s'", t->out.name);
@@ -545,26 +545,26 @@ static int write_quantized(wctx *w, const plan_entry *pe, const plan_tensor *t,
 }
 
 /* The entry at position `at` of the work order. */
-static int write_entry(shared *sh, uint32_t at, ex_pool *pool,
+static int write_entry(shared *sh, uint32_t at, exec_pool *pool,
 		       uint64_t *bytes, uint64_t *direct, td_err *err)
 {
 	wctx *w = sh->w;
 	const plan_entry *pe = &w->pl->entries[sh->order[at]];
-	dr_seg *segs = NULL;
+	direct_seg *segs = NULL;
 	size_t nsegs = 0;
-	ex_view entry;
+	exec_view entry;
 	int state = 0, loaded = 0, rc = 0;
 	uint32_t i;
 
 	if (pe->origin) { /* --add-missing: bytes of the original file */
 		const plan_tensor *t = &w->pl->tensors[pe->first];
-		dr_seg seg = {.len = t->out.nbytes, .f = pe->origin,
+		direct_seg seg = {.len = t->out.nbytes, .f = pe->origin,
 			      .file_off = pe->origin_off};
 
 		if (w->fds[t->shard] < 0)
 			return 0;
 		*bytes += t->out.nbytes;
-		if (dr_copy(&seg, 1, 0, t->out.nbytes, w->fds[t->shard],
+		if (direct_copy(&seg, 1, 0, t->out.nbytes, w->fds[t->shard],
 			    t->offset, err) != 0)
 			return -1;
 		return tensor_written(w, t->shard, err);
@@ -613,7 +613,7 @@ static int claim(shared *sh, uint32_t *first, uint32_t *end)
 
 /* Writes the entries at positions [i, end) of the order without the
  * lock; stops at the first error, its position in *at. */
-static int write_run(shared *sh, uint32_t i, uint32_t end, ex_pool *pool,
+static int write_run(shared *sh, uint32_t i, uint32_t end, exec_pool *pool,
 		     uint64_t *bytes, uint64_t *direct, uint32_t *at,
 		     td_err *err)
 {
@@ -621,7 +621,7 @@ static int write_run(shared *sh, uint32_t i, uint32_t end, ex_pool *pool,
 
 	for (; rc == 0 && i < end && !interrupted; i++) {
 		rc = write_entry(sh, i, pool, bytes, direct, err);
-		ex_pool_reset(pool);
+		exec_pool_reset(pool);
 		*at = i;
 	}
 	return rc;
@@ -742,7 +742,7 @@ static uint32_t *work_order(const wctx *w)
  * are claimed in order and each runs to its own first error, so that is
  * the same whichever thread is faster.  Called with sh->mu held. */
 static void account(shared *sh, int rc, uint32_t at, const td_err *err,
-		    uint64_t bytes, uint64_t direct, const ex_pool *pool)
+		    uint64_t bytes, uint64_t direct, const exec_pool *pool)
 {
 	wctx *w = sh->w;
 
@@ -766,7 +766,7 @@ static void account(shared *sh, int rc, uint32_t at, const td_err *err,
 static void *worker(void *arg)
 {
 	shared *sh = arg;
-	ex_pool pool = {0};
+	exec_pool pool = {0};
 	td_err err;
 
 	pthread_mutex_lock(&sh->mu);
@@ -800,7 +800,7 @@ static void *worker(void *arg)
 		account(sh, rc, at, &err, bytes, direct, &pool);
 	}
 	pthread_mutex_unlock(&sh->mu);
-	ex_pool_free(&pool);
+	exec_pool_free(&pool);
 	return NULL;
 }
 
@@ -842,7 +842,7 @@ static void free_splits(shared *sh)
 		split *s = sh->all;
 
 		sh->all = s->all;
-		sp_free(s->job);
+		split_free(s->job);
 		free(s);
 	}
 }
@@ -979,7 +979,7 @@ static int copy_assets(wctx *w)
 
 		if (!from || !to)
 			rc = td_errf(w->err, "out of memory");
-		else if (od_is_asset(e->d_name, w->o->hf_dir)) {
+		else if (outdir_is_asset(e->d_name, w->o->hf_dir)) {
 			if (w->replace_extras)
 				unlink(to);
 			shown(w, e->d_name, name, sizeof name);
@@ -1001,8 +1001,8 @@ static int make_tmp(wctx *w)
 {
 	const char *out = w->o->out_dir;
 
-	if (od_make_parents(out, w->err) != 0 ||
-	    od_stage_name(out, "tmp", w->tmp, sizeof w->tmp, w->err) != 0)
+	if (outdir_make_parents(out, w->err) != 0 ||
+	    outdir_stage_name(out, "tmp", w->tmp, sizeof w->tmp, w->err) != 0)
 		return -1;
 	if (mkdir(w->tmp, 0755) != 0)
 		return td_errf(w->err, "%s: cannot create a directory beside "
@@ -1022,10 +1022,10 @@ static int commit(wctx *w)
 	td_err warn;
 	int replace;
 
-	if (od_check_replace(out, w->o->hf_dir, w->o->force, w->err) != 0)
+	if (outdir_check_replace(out, w->o->hf_dir, w->o->force, w->err) != 0)
 		return -1;
 	replace = lstat(out, &st) == 0;
-	if (replace && od_stage_name(out, "old", old, sizeof old, w->err) != 0)
+	if (replace && outdir_stage_name(out, "old", old, sizeof old, w->err) != 0)
 		return -1;
 	if (replace && rename(out, old) != 0)
 		return td_errf(w->err, "%s: cannot move aside: %s", out,
@@ -1039,7 +1039,7 @@ static int commit(wctx *w)
 			rename(old, out);
 		return -1;
 	}
-	if (replace && od_remove_ours(old, w->o->hf_dir, &warn) != 0 &&
+	if (replace && outdir_remove_ours(old, w->o->hf_dir, &warn) != 0 &&
 	    w->o->log)
 		fprintf(w->o->log, "td2hf: warning: the previous output was "
 			"replaced, but %s\n", warn.msg);
@@ -1070,7 +1070,7 @@ static void restore_signals(const sigsave *old)
 }
 
 static void init_ctx(wctx *w, td_checkpoint *ck, const plan *pl,
-		     const wr_options *o, wr_stats *st, td_err *err)
+		     const writer_options *o, writer_stats *st, td_err *err)
 {
 	memset(w, 0, sizeof *w);
 	memset(st, 0, sizeof *st);
@@ -1101,8 +1101,8 @@ static int write_all(wctx *w)
 	return rc == 0 && interrupted ? 130 : rc;
 }
 
-int wr_convert(td_checkpoint *ck, const plan *pl, const wr_options *o,
-	       wr_stats *st, td_err *err)
+int writer_convert(td_checkpoint *ck, const plan *pl, const writer_options *o,
+	       writer_stats *st, td_err *err)
 {
 	sigsave old;
 	wctx w;
@@ -1119,7 +1119,7 @@ int wr_convert(td_checkpoint *ck, const plan *pl, const wr_options *o,
 		if (rc == 0)
 			rc = commit(&w);
 		if (rc != 0)
-			od_remove_ours(w.tmp, "*", &w.cleanup);
+			outdir_remove_ours(w.tmp, "*", &w.cleanup);
 	}
 	if (rc == 130)
 		td_errf(err, "interrupted; nothing was written to %s", o->out_dir);
@@ -1158,8 +1158,8 @@ static int finish_empty(wctx *w)
 	return 0;
 }
 
-int wr_write_part(td_checkpoint *ck, const plan *pl, const wr_options *o,
-		  const wr_part *part, wr_stats *st, td_err *err)
+int writer_write_part(td_checkpoint *ck, const plan *pl, const writer_options *o,
+		  const writer_part *part, writer_stats *st, td_err *err)
 {
 	sigsave old;
 	wctx w;
@@ -1189,10 +1189,10 @@ int wr_write_part(td_checkpoint *ck, const plan *pl, const wr_options *o,
 	return rc;
 }
 
-int wr_finish(const plan *pl, const wr_options *o, const char *stage,
+int writer_finish(const plan *pl, const writer_options *o, const char *stage,
 	      td_err *err)
 {
-	wr_stats st;
+	writer_stats st;
 	wctx w;
 	int rc;
 

@@ -1,4 +1,4 @@
-/* Allocation failure: the compiler (mc_compile), the loader (mp_read) and
+/* Allocation failure: the compiler (compile_rules), the loader (prog_read) and
  * the plan (plan_build) run with the N-th allocation failing, for N = 1,
  * 2, ... until a run needs fewer than N allocations.  Each failing run
  * must end in one clean error saying "out of memory" (never "defined
@@ -118,15 +118,15 @@ static void sweep(const char *what, run_fn fn, void *ctx)
 static int run_compile(void *ctx, char *msg, size_t size)
 {
 	const char *inc[] = {ctx};
-	mc_options o = {inc, 1, NULL, 0};
+	compile_options o = {inc, 1, NULL, 0};
 	FILE *diag = tmpfile();
-	mp_program p;
+	program p;
 	int errors;
 
 	armed = 0;   /* tmpfile's own allocation is not under test */
 	o.diag = diag;
 	armed = 1;
-	errors = mc_compile(src_path("rules/deepseek_v3.map"), &o, &p);
+	errors = compile_rules(src_path("rules/deepseek_v3.map"), &o, &p);
 	armed = 0;
 	rewind(diag);
 	if (!fgets(msg, (int)size, diag))
@@ -134,7 +134,7 @@ static int run_compile(void *ctx, char *msg, size_t size)
 	fclose(diag);
 	armed = 1;
 	if (errors == 0)
-		mp_free(&p);
+		prog_free(&p);
 	return errors;
 }
 
@@ -150,14 +150,14 @@ static void test_compile(void)
 
 static int run_read(void *ctx, char *msg, size_t size)
 {
-	mp_program p;
+	program p;
 	td_err err;
 
-	if (mp_read(ctx, &p, &err) != 0) {
+	if (prog_read(ctx, &p, &err) != 0) {
 		snprintf(msg, size, "%s", err.msg);
 		return -1;
 	}
-	mp_free(&p);
+	prog_free(&p);
 	return 0;
 }
 
@@ -165,17 +165,17 @@ static int run_read(void *ctx, char *msg, size_t size)
 static char *compiled(char **dir)
 {
 	const char *inc[] = {NULL};
-	mc_options o = {inc, 1, NULL, 0};
+	compile_options o = {inc, 1, NULL, 0};
 	static char path[4096];
-	mp_program p;
+	program p;
 	td_err err;
 
 	inc[0] = strdup(src_path("rules"));
 	*dir = make_temp_dir();
-	CU_ASSERT_EQUAL_FATAL(mc_compile(src_path("rules/qwen3.map"), &o, &p), 0);
+	CU_ASSERT_EQUAL_FATAL(compile_rules(src_path("rules/qwen3.map"), &o, &p), 0);
 	snprintf(path, sizeof path, "%s/r.mapbc", *dir);
-	CU_ASSERT_EQUAL_FATAL(mp_write(&p, path, &err), 0);
-	mp_free(&p);
+	CU_ASSERT_EQUAL_FATAL(prog_write(&p, path, &err), 0);
+	prog_free(&p);
 	free((char *)inc[0]);
 	return path;
 }
@@ -184,7 +184,7 @@ static void test_read(void)
 {
 	char *dir, *path = compiled(&dir);
 
-	sweep("mp_read qwen3.mapbc", run_read, path);
+	sweep("prog_read qwen3.mapbc", run_read, path);
 	rm_rf(dir);
 	free(dir);
 }
@@ -216,7 +216,7 @@ static void test_ckpt(void)
 
 typedef struct plan_ctx {
 	td_checkpoint ck;
-	mp_program prog;
+	program prog;
 	const plan_override *ov;
 	int nov;
 } plan_ctx;
@@ -240,7 +240,7 @@ static void plan_sweep(const char *family, const char *what,
 		       const plan_override *ov, int nov)
 {
 	const char *inc[] = {NULL};
-	mc_options o = {inc, 1, NULL, 0};
+	compile_options o = {inc, 1, NULL, 0};
 	char ck[256];
 	plan_ctx pc;
 	td_err err;
@@ -248,13 +248,13 @@ static void plan_sweep(const char *family, const char *what,
 	snprintf(ck, sizeof ck, "tests/fixtures/e2e/%s/ckpt", family);
 	CU_ASSERT_EQUAL_FATAL(ckpt_open(src_path(ck), &pc.ck, &err), 0);
 	inc[0] = strdup(src_path("rules"));
-	CU_ASSERT_EQUAL_FATAL(mc_compile(src_path("rules/deepseek_v3.map"), &o,
+	CU_ASSERT_EQUAL_FATAL(compile_rules(src_path("rules/deepseek_v3.map"), &o,
 					 &pc.prog), 0);
 	free((char *)inc[0]);
 	pc.ov = ov;
 	pc.nov = nov;
 	sweep(what, run_plan, &pc);
-	mp_free(&pc.prog);
+	prog_free(&pc.prog);
 	ckpt_close(&pc.ck);
 }
 

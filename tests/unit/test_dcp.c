@@ -120,7 +120,7 @@ static void test_truncated_distcp(void)
 	char *dir = copy_stacked(), path[4096];
 	td_checkpoint ck;
 	td_err err = {{0}};
-	ts_tensor t;
+	torchsave_tensor t;
 	size_t len, i, k, failures = 0, total = 0;
 	unsigned char *buf;
 
@@ -158,7 +158,7 @@ static void test_missing_distcp(void)
 	char *dir = copy_stacked(), path[4096];
 	td_checkpoint ck;
 	td_err err = {{0}};
-	ts_tensor t;
+	torchsave_tensor t;
 
 	snprintf(path, sizeof path, "%s/%s", dir, "__0_0.distcp");
 	CU_ASSERT_EQUAL_FATAL(ckpt_open(dir, &ck, &err), 0);

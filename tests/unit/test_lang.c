@@ -14,17 +14,17 @@
 
 /* Compiles text as t.map in a temp dir; returns the error count and the
  * diagnostics in *diag (malloc'd). */
-static int compile_text(const char *text, char **diag, mp_program *p)
+static int compile_text(const char *text, char **diag, program *p)
 {
 	char *dir = make_temp_dir(), path[4096];
 	size_t len;
 	FILE *mem = open_memstream(diag, &len);
-	mc_options o = {NULL, 0, mem, 0};
+	compile_options o = {NULL, 0, mem, 0};
 	int errors;
 
 	write_file(dir, "t.map", text, strlen(text));
 	snprintf(path, sizeof path, "%s/t.map", dir);
-	errors = mc_compile(path, &o, p);
+	errors = compile_rules(path, &o, p);
 	fclose(mem);
 	/* report paths relative to the temp dir */
 	{
@@ -42,7 +42,7 @@ static int compile_text(const char *text, char **diag, mp_program *p)
 /* The first diagnostic line must be exactly `want`. */
 static void expect(const char *text, const char *want)
 {
-	mp_program p;
+	program p;
 	char *diag = NULL, *nl;
 	int errors = compile_text(text, &diag, &p);
 
@@ -55,7 +55,7 @@ static void expect(const char *text, const char *want)
 			text, want, diag);
 	CU_ASSERT_STRING_EQUAL(diag, want);
 	free(diag);
-	mp_free(&p);
+	prog_free(&p);
 }
 
 static void test_mistakes(void)
@@ -148,7 +148,7 @@ static void test_long_text(void)
 /* The caret line points at the column. */
 static void test_caret(void)
 {
-	mp_program p;
+	program p;
 	char *diag = NULL;
 
 	compile_text("param a = 1\n\"x\" | flip(a) -> \"y\"\n", &diag, &p);
@@ -157,13 +157,13 @@ static void test_caret(void)
 		"  \"x\" | flip(a) -> \"y\"\n"
 		"        ^\n");
 	free(diag);
-	mp_free(&p);
+	prog_free(&p);
 }
 
 /* Independent mistakes are all reported in one run. */
 static void test_several_errors(void)
 {
-	mp_program p;
+	program p;
 	char *diag = NULL;
 	int n = compile_text("\"a\" | flip(0) -> \"b\"\n"
 			     "\"c\" -> \"d.<zz>\"\n"
@@ -174,13 +174,13 @@ static void test_several_errors(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(diag, "t.map:2:12:"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(diag, "t.map:3:5:"));
 	free(diag);
-	mp_free(&p);
+	prog_free(&p);
 }
 
 /* The disassembly of text compiled as t.map, or NULL if it has errors. */
 static char *disasm_of(const char *text)
 {
-	mp_program p;
+	program p;
 	char *diag = NULL, *out = NULL;
 	size_t len;
 	FILE *mem;
@@ -192,9 +192,9 @@ static char *disasm_of(const char *text)
 	}
 	free(diag);
 	mem = open_memstream(&out, &len);
-	mp_disasm(&p, mem);
+	prog_disasm(&p, mem);
 	fclose(mem);
-	mp_free(&p);
+	prog_free(&p);
 	return out;
 }
 
@@ -264,7 +264,7 @@ static void test_alternatives(void)
  * ';'; a mistake costs its own statement only, reported once. */
 static void test_layout(void)
 {
-	mp_program p;
+	program p;
 	char *diag = NULL;
 	int n;
 
@@ -285,7 +285,7 @@ static void test_layout(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(diag, "t.map:4:19: error: syntax error, "
 				      "unexpected end of statement"));
 	free(diag);
-	mp_free(&p);
+	prog_free(&p);
 	expect("\"a\" | view(-1)\n-> \"b\"\n",
 	       "t.map:1:15: error: syntax error, unexpected end of statement, "
 	       "expecting -> or '|'");
@@ -295,7 +295,7 @@ static void test_layout(void)
  * (a fallback after specific rules) is not. */
 static void test_dead_rules(void)
 {
-	mp_program p;
+	program p;
 	char *diag = NULL;
 
 	expect("\"a.<i>\" -> \"x\"\n\"a.7\" -> \"y\"\n",
@@ -315,23 +315,23 @@ static void test_dead_rules(void)
 				     &diag, &p), 0);
 	CU_ASSERT_STRING_EQUAL(diag, "");
 	free(diag);
-	mp_free(&p);
+	prog_free(&p);
 }
 
-static void compile_rules(const char *file, mp_program *p)
+static void compile_family(const char *file, program *p)
 {
 	const char *inc = src_path("rules");
 	char path[4096], *dup = strdup(inc);
 	const char *dirs[1] = {dup};
-	mc_options o = {dirs, 1, stderr, 0};
+	compile_options o = {dirs, 1, stderr, 0};
 
 	snprintf(path, sizeof path, "%s/%s", dup, file);
-	CU_ASSERT_EQUAL_FATAL(mc_compile(path, &o, p), 0);
+	CU_ASSERT_EQUAL_FATAL(compile_rules(path, &o, p), 0);
 	free(dup);
 }
 
 /* Index of the rule whose pattern reads exactly text (<n>, {t}, *). */
-static int rule_by_pattern(const mp_program *p, const char *text)
+static int rule_by_pattern(const program *p, const char *text)
 {
 	uint32_t i;
 
@@ -341,7 +341,7 @@ static int rule_by_pattern(const mp_program *p, const char *text)
 		FILE *mem = open_memstream(&buf, &len);
 		int same;
 
-		mp_print_pattern(p, p->rules[i].pat, mem);
+		prog_print_pattern(p, p->rules[i].pat, mem);
 		fclose(mem);
 		same = strcmp(buf, text) == 0;
 		free(buf);
@@ -353,11 +353,11 @@ static int rule_by_pattern(const mp_program *p, const char *text)
 
 static void test_match(void)
 {
-	mp_program p;
+	program p;
 	vm_caps c;
 	int r;
 
-	compile_rules("qwen3.map", &p);
+	compile_family("qwen3.map", &p);
 	r = rule_by_pattern(&p, "embedding.word_embeddings.weight");
 	CU_ASSERT_FATAL(r >= 0);
 	CU_ASSERT(vm_match(&p, p.rules[r].pat, "embedding.word_embeddings.weight", &c));
@@ -388,22 +388,22 @@ static void test_match(void)
 	CU_ASSERT(vm_match(&p, p.skips[0].pat, "optimizer.state.exp_avg.x", &c));
 	CU_ASSERT(vm_match(&p, p.skips[1].pat, "a._extra_state/shard_0_4", &c));
 	CU_ASSERT(!vm_match(&p, p.skips[1].pat, "decoder.final_layernorm.weight", &c));
-	mp_free(&p);
+	prog_free(&p);
 }
 
 static void test_golden_disassembly(void)
 {
-	mp_program p;
+	program p;
 	char *got = NULL;
 	size_t len, wlen;
 	FILE *mem = open_memstream(&got, &len);
 	const char *dirs[1] = {NULL};
-	mc_options o = {dirs, 0, stderr, 0};
+	compile_options o = {dirs, 0, stderr, 0};
 	unsigned char *want = read_all(src_path("tests/lang/sample.dis"), &wlen);
 
-	CU_ASSERT_EQUAL_FATAL(mc_compile(src_path("tests/lang/sample.map"), &o,
+	CU_ASSERT_EQUAL_FATAL(compile_rules(src_path("tests/lang/sample.map"), &o,
 					 &p), 0);
-	mp_disasm(&p, mem);
+	prog_disasm(&p, mem);
 	fclose(mem);
 	if (strcmp(got, (char *)want) != 0)
 		fprintf(stderr, "\n  disassembly differs from tests/lang/sample.dis;"
@@ -411,24 +411,24 @@ static void test_golden_disassembly(void)
 	CU_ASSERT_STRING_EQUAL(got, (char *)want);
 	free(got);
 	free(want);
-	mp_free(&p);
+	prog_free(&p);
 }
 
 /* Writes the sample's bytecode and returns its bytes. */
 static unsigned char *sample_bytecode(size_t *len)
 {
-	mp_program p;
-	mc_options o = {NULL, 0, stderr, 0};
+	program p;
+	compile_options o = {NULL, 0, stderr, 0};
 	char *dir = make_temp_dir(), path[4096];
 	unsigned char *buf;
 	td_err err;
 
-	CU_ASSERT_EQUAL_FATAL(mc_compile(src_path("tests/lang/sample.map"), &o,
+	CU_ASSERT_EQUAL_FATAL(compile_rules(src_path("tests/lang/sample.map"), &o,
 					 &p), 0);
 	snprintf(path, sizeof path, "%s/s.mapbc", dir);
-	CU_ASSERT_EQUAL_FATAL(mp_write(&p, path, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(prog_write(&p, path, &err), 0);
 	buf = read_all(path, len);
-	mp_free(&p);
+	prog_free(&p);
 	rm_rf(dir);
 	free(dir);
 	return buf;
@@ -438,12 +438,12 @@ static void test_roundtrip(void)
 {
 	size_t len;
 	unsigned char *buf = sample_bytecode(&len);
-	mp_program p;
+	program p;
 	td_err err;
 
-	CU_ASSERT_EQUAL(mp_read_buffer(buf, len, "s.mapbc", &p, &err), 0);
+	CU_ASSERT_EQUAL(prog_read_buffer(buf, len, "s.mapbc", &p, &err), 0);
 	CU_ASSERT(p.nrules > 0 && p.nrewrites > 0 && p.ngroups == 1);
-	mp_free(&p);
+	prog_free(&p);
 	free(buf);
 }
 
@@ -451,28 +451,28 @@ static void test_loader_rejects(void)
 {
 	size_t len, i, refused = 0;
 	unsigned char *buf = sample_bytecode(&len);
-	mp_program p;
+	program p;
 	td_err err;
 
 	for (i = 0; i < len; i++) { /* every truncation */
-		CU_ASSERT_EQUAL(mp_read_buffer(buf, i, "s.mapbc", &p, &err), -1);
+		CU_ASSERT_EQUAL(prog_read_buffer(buf, i, "s.mapbc", &p, &err), -1);
 		CU_ASSERT(strncmp(err.msg, "s.mapbc: ", 9) == 0);
 	}
 	for (i = 0; i < len; i++) { /* every single corrupted byte */
 		buf[i] ^= 0x5a;
-		if (mp_read_buffer(buf, len, "s.mapbc", &p, &err) == 0)
-			mp_free(&p);
+		if (prog_read_buffer(buf, len, "s.mapbc", &p, &err) == 0)
+			prog_free(&p);
 		else
 			refused++;
 		buf[i] ^= 0x5a;
 	}
 	CU_ASSERT(refused > len / 2);
 	buf[8] = 4; /* another version */
-	CU_ASSERT_EQUAL(mp_read_buffer(buf, len, "s.mapbc", &p, &err), -1);
+	CU_ASSERT_EQUAL(prog_read_buffer(buf, len, "s.mapbc", &p, &err), -1);
 	CU_ASSERT_STRING_EQUAL(err.msg, "s.mapbc: bytecode version 4, but this "
 			       "td2hf reads version 3; recompile it with this mapc");
 	buf[0] = 'X';
-	CU_ASSERT_EQUAL(mp_read_buffer(buf, len, "s.mapbc", &p, &err), -1);
+	CU_ASSERT_EQUAL(prog_read_buffer(buf, len, "s.mapbc", &p, &err), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "bad magic"));
 	free(buf);
 }

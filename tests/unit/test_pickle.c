@@ -9,18 +9,18 @@
 #include "helpers.h"
 #include "suites.h"
 
-static pk_doc *load(const char *name, int proto)
+static pickle_doc *load(const char *name, int proto)
 {
 	char rel[256];
 	unsigned char *buf;
 	size_t len;
-	pk_doc *doc;
+	pickle_doc *doc;
 	td_err err;
 
 	snprintf(rel, sizeof rel, "tests/fixtures/pickle/%s_p%d.pkl", name,
 		 proto);
 	buf = read_all(src_path(rel), &len);
-	doc = pk_parse(buf, len, NULL, &err);
+	doc = pickle_parse(buf, len, NULL, &err);
 	free(buf);
 	if (!doc)
 		fprintf(stderr, "%s: %s\n", rel, err.msg);
@@ -30,13 +30,13 @@ static pk_doc *load(const char *name, int proto)
 
 /* Parses an inline pickle expected to fail; checks the message. */
 static void expect_error(const char *bytes, size_t len, const char *needle,
-			 const pk_limits *lim)
+			 const pickle_limits *lim)
 {
 	td_err err = {{0}};
-	pk_doc *doc = pk_parse((const unsigned char *)bytes, len, lim, &err);
+	pickle_doc *doc = pickle_parse((const unsigned char *)bytes, len, lim, &err);
 
 	CU_ASSERT_PTR_NULL(doc);
-	pk_doc_free(doc);
+	pickle_doc_free(doc);
 	if (!strstr(err.msg, needle))
 		fprintf(stderr, "\n  wanted '%s', got '%s'\n", needle, err.msg);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, needle));
@@ -55,23 +55,23 @@ static void test_ints(void)
 	size_t i;
 
 	for (proto = 2; proto <= 5; proto++) {
-		pk_doc *doc = load("ints", proto);
-		const pk_value *l = pk_root(doc), *big, *neg;
+		pickle_doc *doc = load("ints", proto);
+		const pickle_value *l = pickle_root(doc), *big, *neg;
 
 		CU_ASSERT_EQUAL_FATAL(l->kind, PK_LIST);
-		CU_ASSERT_EQUAL_FATAL(pk_len(l), 15);
+		CU_ASSERT_EQUAL_FATAL(pickle_len(l), 15);
 		for (i = 0; i < 13; i++) {
-			CU_ASSERT_EQUAL(pk_item(l, i)->kind, PK_INT);
-			CU_ASSERT_EQUAL(pk_item(l, i)->u.i, want[i]);
+			CU_ASSERT_EQUAL(pickle_item(l, i)->kind, PK_INT);
+			CU_ASSERT_EQUAL(pickle_item(l, i)->u.i, want[i]);
 		}
-		big = pk_item(l, 13); /* 2**64: 9 bytes, 00 x8 then 01 */
+		big = pickle_item(l, 13); /* 2**64: 9 bytes, 00 x8 then 01 */
 		CU_ASSERT_EQUAL(big->kind, PK_BIGINT);
 		CU_ASSERT_EQUAL(big->u.s.n, 9);
 		CU_ASSERT_EQUAL((unsigned char)big->u.s.p[8], 1);
-		neg = pk_item(l, 14); /* -2**70: 9 bytes, top byte 0xc0 */
+		neg = pickle_item(l, 14); /* -2**70: 9 bytes, top byte 0xc0 */
 		CU_ASSERT_EQUAL(neg->kind, PK_BIGINT);
 		CU_ASSERT_EQUAL((unsigned char)neg->u.s.p[neg->u.s.n - 1], 0xc0);
-		pk_doc_free(doc);
+		pickle_doc_free(doc);
 	}
 }
 
@@ -82,19 +82,19 @@ static void test_floats(void)
 	size_t i;
 
 	for (proto = 2; proto <= 5; proto++) {
-		pk_doc *doc = load("floats", proto);
-		const pk_value *l = pk_root(doc);
+		pickle_doc *doc = load("floats", proto);
+		const pickle_value *l = pickle_root(doc);
 
-		CU_ASSERT_EQUAL_FATAL(pk_len(l), 5);
+		CU_ASSERT_EQUAL_FATAL(pickle_len(l), 5);
 		for (i = 0; i < 5; i++) {
-			CU_ASSERT_EQUAL(pk_item(l, i)->kind, PK_FLOAT);
-			CU_ASSERT_EQUAL(pk_item(l, i)->u.f, want[i]);
+			CU_ASSERT_EQUAL(pickle_item(l, i)->kind, PK_FLOAT);
+			CU_ASSERT_EQUAL(pickle_item(l, i)->u.f, want[i]);
 		}
-		pk_doc_free(doc);
+		pickle_doc_free(doc);
 	}
 }
 
-static void check_bytes(const pk_value *v, const char *want, size_t n)
+static void check_bytes(const pickle_value *v, const char *want, size_t n)
 {
 	CU_ASSERT_EQUAL_FATAL(v->kind, PK_BYTES);
 	CU_ASSERT_EQUAL_FATAL(v->u.s.n, n);
@@ -109,24 +109,24 @@ static void test_strings(void)
 	memset(xs, 'x', sizeof xs);
 	memset(ys, 'y', sizeof ys);
 	for (proto = 2; proto <= 5; proto++) {
-		pk_doc *doc = load("strings", proto);
-		const pk_value *l = pk_root(doc);
+		pickle_doc *doc = load("strings", proto);
+		const pickle_value *l = pickle_root(doc);
 
-		CU_ASSERT_EQUAL_FATAL(pk_len(l), 7);
-		CU_ASSERT_STRING_EQUAL(pk_str(pk_item(l, 0)), "");
-		CU_ASSERT_STRING_EQUAL(pk_str(pk_item(l, 1)), "a");
-		CU_ASSERT_STRING_EQUAL(pk_str(pk_item(l, 2)), "h\xc3\xa9llo");
-		CU_ASSERT_EQUAL(pk_item(l, 3)->u.s.n, 300);
-		CU_ASSERT(memcmp(pk_item(l, 3)->u.s.p, xs, 300) == 0);
+		CU_ASSERT_EQUAL_FATAL(pickle_len(l), 7);
+		CU_ASSERT_STRING_EQUAL(pickle_str(pickle_item(l, 0)), "");
+		CU_ASSERT_STRING_EQUAL(pickle_str(pickle_item(l, 1)), "a");
+		CU_ASSERT_STRING_EQUAL(pickle_str(pickle_item(l, 2)), "h\xc3\xa9llo");
+		CU_ASSERT_EQUAL(pickle_item(l, 3)->u.s.n, 300);
+		CU_ASSERT(memcmp(pickle_item(l, 3)->u.s.p, xs, 300) == 0);
 		/* protocol 2 spells bytes as _codecs.encode(text, 'latin1') */
-		check_bytes(pk_item(l, 4), "", 0);
-		check_bytes(pk_item(l, 5), "\x00\xff", 2);
-		check_bytes(pk_item(l, 6), ys, 300);
-		pk_doc_free(doc);
+		check_bytes(pickle_item(l, 4), "", 0);
+		check_bytes(pickle_item(l, 5), "\x00\xff", 2);
+		check_bytes(pickle_item(l, 6), ys, 300);
+		pickle_doc_free(doc);
 	}
 }
 
-static void check_int_seq(const pk_value *v, pk_kind kind, int n)
+static void check_int_seq(const pickle_value *v, pickle_kind kind, int n)
 {
 	int i;
 
@@ -141,27 +141,27 @@ static void test_containers(void)
 	int proto, n;
 
 	for (proto = 2; proto <= 5; proto++) {
-		pk_doc *doc = load("containers", proto);
-		const pk_value *t = pk_root(doc), *d;
+		pickle_doc *doc = load("containers", proto);
+		const pickle_value *t = pickle_root(doc), *d;
 
 		CU_ASSERT_EQUAL_FATAL(t->kind, PK_TUPLE);
-		CU_ASSERT_EQUAL_FATAL(pk_len(t), 13);
-		CU_ASSERT_EQUAL(pk_item(t, 0)->kind, PK_NONE);
-		CU_ASSERT(pk_item(t, 1)->kind == PK_BOOL && pk_item(t, 1)->u.b);
-		CU_ASSERT(pk_item(t, 2)->kind == PK_BOOL && !pk_item(t, 2)->u.b);
+		CU_ASSERT_EQUAL_FATAL(pickle_len(t), 13);
+		CU_ASSERT_EQUAL(pickle_item(t, 0)->kind, PK_NONE);
+		CU_ASSERT(pickle_item(t, 1)->kind == PK_BOOL && pickle_item(t, 1)->u.b);
+		CU_ASSERT(pickle_item(t, 2)->kind == PK_BOOL && !pickle_item(t, 2)->u.b);
 		for (n = 0; n <= 4; n++)
-			check_int_seq(pk_item(t, 3 + (size_t)n), PK_TUPLE, n);
-		CU_ASSERT_EQUAL(pk_item(t, 8)->kind, PK_LIST);
-		CU_ASSERT_EQUAL(pk_item(t, 9)->kind, PK_DICT);
-		d = pk_item(t, 10);
+			check_int_seq(pickle_item(t, 3 + (size_t)n), PK_TUPLE, n);
+		CU_ASSERT_EQUAL(pickle_item(t, 8)->kind, PK_LIST);
+		CU_ASSERT_EQUAL(pickle_item(t, 9)->kind, PK_DICT);
+		d = pickle_item(t, 10);
 		CU_ASSERT_EQUAL_FATAL(d->kind, PK_DICT);
 		CU_ASSERT_EQUAL(d->u.seq.n, 4);
-		CU_ASSERT_STRING_EQUAL(pk_str(pk_dict_get(d, "k")), "v");
+		CU_ASSERT_STRING_EQUAL(pickle_str(pickle_dict_get(d, "k")), "v");
 		CU_ASSERT_EQUAL(d->u.seq.v[2]->u.i, 2); /* int key kept */
-		check_int_seq(pk_item(t, 11), PK_SET, 2);
-		CU_ASSERT_EQUAL(pk_item(t, 12)->kind, PK_FROZENSET);
-		CU_ASSERT_EQUAL(pk_item(t, 12)->u.seq.v[0]->u.i, 3);
-		pk_doc_free(doc);
+		check_int_seq(pickle_item(t, 11), PK_SET, 2);
+		CU_ASSERT_EQUAL(pickle_item(t, 12)->kind, PK_FROZENSET);
+		CU_ASSERT_EQUAL(pickle_item(t, 12)->u.seq.v[0]->u.i, 3);
+		pickle_doc_free(doc);
 	}
 }
 
@@ -170,13 +170,13 @@ static void test_shared(void)
 	int proto;
 
 	for (proto = 2; proto <= 5; proto++) {
-		pk_doc *doc = load("shared", proto);
-		const pk_value *l = pk_root(doc);
+		pickle_doc *doc = load("shared", proto);
+		const pickle_value *l = pickle_root(doc);
 
-		CU_ASSERT_EQUAL_FATAL(pk_len(l), 2);
-		CU_ASSERT_PTR_EQUAL(pk_item(l, 0), pk_item(l, 1)); /* memo */
-		check_int_seq(pk_item(l, 0), PK_LIST, 2);
-		pk_doc_free(doc);
+		CU_ASSERT_EQUAL_FATAL(pickle_len(l), 2);
+		CU_ASSERT_PTR_EQUAL(pickle_item(l, 0), pickle_item(l, 1)); /* memo */
+		check_int_seq(pickle_item(l, 0), PK_LIST, 2);
+		pickle_doc_free(doc);
 	}
 }
 
@@ -185,39 +185,39 @@ static void test_objects(void)
 	int proto;
 
 	for (proto = 2; proto <= 5; proto++) {
-		pk_doc *doc = load("objects", proto);
-		const pk_value *l = pk_root(doc), *o, *ns;
+		pickle_doc *doc = load("objects", proto);
+		const pickle_value *l = pickle_root(doc), *o, *ns;
 
-		CU_ASSERT_EQUAL_FATAL(pk_len(l), 4);
-		o = pk_item(l, 0);
-		CU_ASSERT(pk_is_instance(o, "megatron.core.fake", "Opaque"));
+		CU_ASSERT_EQUAL_FATAL(pickle_len(l), 4);
+		o = pickle_item(l, 0);
+		CU_ASSERT(pickle_is_instance(o, "megatron.core.fake", "Opaque"));
 		CU_ASSERT(o->u.obj->newobj);
-		CU_ASSERT_EQUAL(pk_attr(o, "a")->u.i, 1);
-		CU_ASSERT_STRING_EQUAL(pk_str(pk_attr(o, "b")), "two");
-		o = pk_item(l, 1); /* __slots__: state is (None, {x, y}) */
-		CU_ASSERT(pk_is_instance(o, "megatron.core.fake", "Slotted"));
-		CU_ASSERT_EQUAL(pk_attr(o, "x")->u.i, 3);
-		CU_ASSERT_EQUAL(pk_attr(o, "y")->kind, PK_NONE);
-		o = pk_item(l, 2); /* OrderedDict reads as a dict */
+		CU_ASSERT_EQUAL(pickle_attr(o, "a")->u.i, 1);
+		CU_ASSERT_STRING_EQUAL(pickle_str(pickle_attr(o, "b")), "two");
+		o = pickle_item(l, 1); /* __slots__: state is (None, {x, y}) */
+		CU_ASSERT(pickle_is_instance(o, "megatron.core.fake", "Slotted"));
+		CU_ASSERT_EQUAL(pickle_attr(o, "x")->u.i, 3);
+		CU_ASSERT_EQUAL(pickle_attr(o, "y")->kind, PK_NONE);
+		o = pickle_item(l, 2); /* OrderedDict reads as a dict */
 		CU_ASSERT_EQUAL(o->kind, PK_DICT);
-		CU_ASSERT_EQUAL(pk_dict_get(o, "b")->u.i, 2);
-		ns = pk_item(l, 3);
-		CU_ASSERT(pk_is_instance(ns, "argparse", "Namespace"));
-		CU_ASSERT_EQUAL(pk_attr(ns, "num_layers")->u.i, 2);
-		CU_ASSERT_EQUAL(pk_attr(ns, "lr")->u.f, 0.5);
-		CU_ASSERT_STRING_EQUAL(pk_str(pk_attr(ns, "name")), "n");
-		CU_ASSERT_EQUAL(pk_attr(ns, "flag")->kind, PK_BOOL);
-		CU_ASSERT_EQUAL(pk_attr(ns, "none")->kind, PK_NONE);
-		pk_doc_free(doc);
+		CU_ASSERT_EQUAL(pickle_dict_get(o, "b")->u.i, 2);
+		ns = pickle_item(l, 3);
+		CU_ASSERT(pickle_is_instance(ns, "argparse", "Namespace"));
+		CU_ASSERT_EQUAL(pickle_attr(ns, "num_layers")->u.i, 2);
+		CU_ASSERT_EQUAL(pickle_attr(ns, "lr")->u.f, 0.5);
+		CU_ASSERT_STRING_EQUAL(pickle_str(pickle_attr(ns, "name")), "n");
+		CU_ASSERT_EQUAL(pickle_attr(ns, "flag")->kind, PK_BOOL);
+		CU_ASSERT_EQUAL(pickle_attr(ns, "none")->kind, PK_NONE);
+		pickle_doc_free(doc);
 	}
 }
 
 static void test_bytearray(void)
 {
-	pk_doc *doc = load("bytearray", 5);
+	pickle_doc *doc = load("bytearray", 5);
 
-	check_bytes(pk_root(doc), "abc", 3);
-	pk_doc_free(doc);
+	check_bytes(pickle_root(doc), "abc", 3);
+	pickle_doc_free(doc);
 }
 
 /* Opcodes CPython's pickler does not emit for the vectors above, assembled
@@ -243,31 +243,31 @@ static void test_rare_opcodes(void)
 		"r\x00\x00\x00\x00" "j\x00\x00\x00\x00" "a" /* LONG_BINPUT/GET */
 		".";
 	td_err err;
-	pk_doc *doc = pk_parse((const unsigned char *)pkl, sizeof pkl - 1,
+	pickle_doc *doc = pickle_parse((const unsigned char *)pkl, sizeof pkl - 1,
 			       NULL, &err);
-	const pk_value *l = pk_root(doc), *v;
+	const pickle_value *l = pickle_root(doc), *v;
 
 	if (!doc)
 		fprintf(stderr, "\n  %s\n", err.msg);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
-	CU_ASSERT_EQUAL_FATAL(pk_len(l), 12);
-	CU_ASSERT(pk_item(l, 0)->u.i == 7 && pk_item(l, 1)->u.i == 7);
-	v = pk_item(l, 2);
-	CU_ASSERT(v->kind == PK_LIST && pk_len(v) == 1 && pk_item(v, 0)->u.i == 3);
-	CU_ASSERT_EQUAL(pk_dict_get(pk_item(l, 3), "k")->u.i, 4);
-	CU_ASSERT_EQUAL(pk_dict_get(pk_item(l, 4), "s")->u.i, 5);
-	CU_ASSERT_EQUAL(pk_item(l, 5)->u.i, 32767);
-	CU_ASSERT_STRING_EQUAL(pk_str(pk_item(l, 6)), "hi");
-	check_bytes(pk_item(l, 7), "z", 1);
-	check_bytes(pk_item(l, 8), "ab", 2);
-	v = pk_item(l, 9);
-	CU_ASSERT(pk_is_instance(v, "m", "C") && v->u.obj->newobj &&
+	CU_ASSERT_EQUAL_FATAL(pickle_len(l), 12);
+	CU_ASSERT(pickle_item(l, 0)->u.i == 7 && pickle_item(l, 1)->u.i == 7);
+	v = pickle_item(l, 2);
+	CU_ASSERT(v->kind == PK_LIST && pickle_len(v) == 1 && pickle_item(v, 0)->u.i == 3);
+	CU_ASSERT_EQUAL(pickle_dict_get(pickle_item(l, 3), "k")->u.i, 4);
+	CU_ASSERT_EQUAL(pickle_dict_get(pickle_item(l, 4), "s")->u.i, 5);
+	CU_ASSERT_EQUAL(pickle_item(l, 5)->u.i, 32767);
+	CU_ASSERT_STRING_EQUAL(pickle_str(pickle_item(l, 6)), "hi");
+	check_bytes(pickle_item(l, 7), "z", 1);
+	check_bytes(pickle_item(l, 8), "ab", 2);
+	v = pickle_item(l, 9);
+	CU_ASSERT(pickle_is_instance(v, "m", "C") && v->u.obj->newobj &&
 		  v->u.obj->kwargs && v->u.obj->kwargs->kind == PK_DICT);
-	v = pk_item(l, 10);
-	CU_ASSERT(v->kind == PK_PERSID && strcmp(pk_str(v->u.pid), "pid") == 0);
-	CU_ASSERT_PTR_EQUAL(pk_item(l, 11), l); /* the list contains itself */
-	pk_repr(l, (char[256]){0}, 256);     /* and printing it terminates */
-	pk_doc_free(doc);
+	v = pickle_item(l, 10);
+	CU_ASSERT(v->kind == PK_PERSID && strcmp(pickle_str(v->u.pid), "pid") == 0);
+	CU_ASSERT_PTR_EQUAL(pickle_item(l, 11), l); /* the list contains itself */
+	pickle_repr(l, (char[256]){0}, 256);     /* and printing it terminates */
+	pickle_doc_free(doc);
 }
 
 /* Every proper prefix of a real pickle is an error, never a crash. */
@@ -279,11 +279,11 @@ static void test_truncated(void)
 
 	for (cut = 0; cut < len; cut++) {
 		td_err err = {{0}};
-		pk_doc *doc = pk_parse(buf, cut, NULL, &err);
+		pickle_doc *doc = pickle_parse(buf, cut, NULL, &err);
 
 		CU_ASSERT_PTR_NULL(doc);
 		CU_ASSERT(strstr(err.msg, "pickle: ") == err.msg);
-		pk_doc_free(doc);
+		pickle_doc_free(doc);
 	}
 	free(buf);
 }
@@ -316,9 +316,9 @@ static void test_malformed(void)
 
 static void test_limits(void)
 {
-	pk_limits marks = {.max_stack = 1000, .max_marks = 4,
+	pickle_limits marks = {.max_stack = 1000, .max_marks = 4,
 			   .max_memory = 1 << 20};
-	pk_limits mem = {.max_stack = 1u << 20, .max_marks = 16,
+	pickle_limits mem = {.max_stack = 1u << 20, .max_marks = 16,
 			 .max_memory = 4096};
 	static char many[1 << 16];
 	size_t i = 0;
@@ -339,42 +339,42 @@ static void test_never_executes(void)
 {
 	static const char evil[] = "cos\nsystem\nX\x05\x00\x00\x00touch\x85R.";
 	td_err err;
-	pk_doc *doc = pk_parse((const unsigned char *)evil, sizeof evil - 1,
+	pickle_doc *doc = pickle_parse((const unsigned char *)evil, sizeof evil - 1,
 			       NULL, &err);
-	const pk_value *v = pk_root(doc);
+	const pickle_value *v = pickle_root(doc);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
-	CU_ASSERT(pk_is_instance(v, "os", "system"));
-	CU_ASSERT_STRING_EQUAL(pk_str(pk_item(v->u.obj->args, 0)), "touch");
-	pk_doc_free(doc);
+	CU_ASSERT(pickle_is_instance(v, "os", "system"));
+	CU_ASSERT_STRING_EQUAL(pickle_str(pickle_item(v->u.obj->args, 0)), "touch");
+	pickle_doc_free(doc);
 }
 
 static void test_repr(void)
 {
-	pk_doc *doc = load("containers", 4);
+	pickle_doc *doc = load("containers", 4);
 	char buf[256];
 
-	pk_repr(pk_item(pk_root(doc), 6), buf, sizeof buf);
+	pickle_repr(pickle_item(pickle_root(doc), 6), buf, sizeof buf);
 	CU_ASSERT_STRING_EQUAL(buf, "(1, 2, 3)");
-	pk_repr(pk_item(pk_root(doc), 4), buf, sizeof buf);
+	pickle_repr(pickle_item(pickle_root(doc), 4), buf, sizeof buf);
 	CU_ASSERT_STRING_EQUAL(buf, "(1,)");
-	pk_float_repr(1e-06, buf, sizeof buf);
+	pickle_float_repr(1e-06, buf, sizeof buf);
 	CU_ASSERT_STRING_EQUAL(buf, "1e-06");
-	pk_float_repr(3.0, buf, sizeof buf);
+	pickle_float_repr(3.0, buf, sizeof buf);
 	CU_ASSERT_STRING_EQUAL(buf, "3.0");
-	pk_float_repr(0.1, buf, sizeof buf);
+	pickle_float_repr(0.1, buf, sizeof buf);
 	CU_ASSERT_STRING_EQUAL(buf, "0.1");
-	pk_float_repr(1e300, buf, sizeof buf);
+	pickle_float_repr(1e300, buf, sizeof buf);
 	CU_ASSERT_STRING_EQUAL(buf, "1e+300");
-	pk_repr(pk_root(doc), buf, 8);
+	pickle_repr(pickle_root(doc), buf, 8);
 	CU_ASSERT_EQUAL(strlen(buf), 7); /* truncated, terminated */
-	pk_doc_free(doc);
+	pickle_doc_free(doc);
 }
 
 /* ---------------------------------------------------------------- streaming */
 
 /* Deep equality of two trees (depth-limited; memo sharing ignored). */
-static int same_tree(const pk_value *a, const pk_value *b, int depth)
+static int same_tree(const pickle_value *a, const pickle_value *b, int depth)
 {
 	uint32_t i;
 
@@ -422,7 +422,7 @@ static int same_tree(const pk_value *a, const pk_value *b, int depth)
 	}
 }
 
-/* With nothing consumed, streaming builds the tree pk_parse builds. */
+/* With nothing consumed, streaming builds the tree pickle_parse builds. */
 static void test_stream_same_tree(void)
 {
 	static const char *const names[] = {
@@ -437,20 +437,20 @@ static void test_stream_same_tree(void)
 			unsigned char *buf;
 			size_t len;
 			td_err err;
-			pk_doc *a, *b;
+			pickle_doc *a, *b;
 
 			snprintf(rel, sizeof rel, "tests/fixtures/pickle/%s_p%d.pkl",
 				 names[i], proto);
 			buf = read_all(src_path(rel), &len);
-			a = pk_parse(buf, len, NULL, &err);
-			b = pk_parse_stream(buf, len, NULL, NULL, NULL, NULL, &err);
+			a = pickle_parse(buf, len, NULL, &err);
+			b = pickle_parse_stream(buf, len, NULL, NULL, NULL, NULL, &err);
 			CU_ASSERT_PTR_NOT_NULL(a);
 			CU_ASSERT_PTR_NOT_NULL(b);
-			if (a && b && !same_tree(pk_root(a), pk_root(b), 0))
+			if (a && b && !same_tree(pickle_root(a), pickle_root(b), 0))
 				fprintf(stderr, "\n  %s: streamed tree differs\n", rel);
-			CU_ASSERT(a && b && same_tree(pk_root(a), pk_root(b), 0));
-			pk_doc_free(a);
-			pk_doc_free(b);
+			CU_ASSERT(a && b && same_tree(pickle_root(a), pickle_root(b), 0));
+			pickle_doc_free(a);
+			pickle_doc_free(b);
 			free(buf);
 		}
 }
@@ -461,7 +461,7 @@ typedef struct consumer {
 } consumer;
 
 /* Takes (key, (i, "shared")) pairs; checks every one. */
-static int consume(void *ctx, const pk_value *target, pk_value *const *items,
+static int consume(void *ctx, const pickle_value *target, pickle_value *const *items,
 		   size_t n, int is_dict, td_err *err)
 {
 	consumer *c = ctx;
@@ -472,12 +472,12 @@ static int consume(void *ctx, const pk_value *target, pk_value *const *items,
 	if (!is_dict)
 		return 0;
 	for (i = 0; i + 1 < n; i += 2) {
-		const pk_value *v = items[i + 1];
+		const pickle_value *v = items[i + 1];
 
-		if (v->kind != PK_TUPLE || pk_len(v) != 2 ||
-		    pk_item(v, 0)->u.i != c->next ||
-		    !pk_str(pk_item(v, 1)) ||
-		    strcmp(pk_str(pk_item(v, 1)), "shared") != 0)
+		if (v->kind != PK_TUPLE || pickle_len(v) != 2 ||
+		    pickle_item(v, 0)->u.i != c->next ||
+		    !pickle_str(pickle_item(v, 1)) ||
+		    strcmp(pickle_str(pickle_item(v, 1)), "shared") != 0)
 			c->bad++;
 		c->next++;
 	}
@@ -530,40 +530,40 @@ static void test_stream_reclaims(void)
 	size_t len;
 	unsigned char *buf = big_dict(300000, &len);
 	td_err err;
-	pk_doc *doc = pk_parse_stream(buf, len, NULL, consume, &c, NULL, &err);
+	pickle_doc *doc = pickle_parse_stream(buf, len, NULL, consume, &c, NULL, &err);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
 	CU_ASSERT_EQUAL(c.next, 300000);
 	CU_ASSERT_EQUAL(c.bad, 0);
-	CU_ASSERT_EQUAL(pk_root(doc)->kind, PK_DICT);
-	CU_ASSERT_EQUAL(pk_root(doc)->u.seq.n, 0);
-	pk_doc_free(doc);
+	CU_ASSERT_EQUAL(pickle_root(doc)->kind, PK_DICT);
+	CU_ASSERT_EQUAL(pickle_root(doc)->u.seq.n, 0);
+	pickle_doc_free(doc);
 	free(buf);
 }
 
 /* frames_p*.pkl (gen_format_vectors.py: frames_value): entry i is
  * "k%05d" % i -> (shared[i % 3], i, key of entry i - 1 or None), shared
  * being ["a"], ["b", 1], ["c", 2, 3]. */
-static int frames_entry_ok(const pk_value *k, const pk_value *v, long i)
+static int frames_entry_ok(const pickle_value *k, const pickle_value *v, long i)
 {
 	static const char *const first[] = {"a", "b", "c"};
-	const pk_value *sh = pk_item(v, 0), *prev = pk_item(v, 2);
+	const pickle_value *sh = pickle_item(v, 0), *prev = pickle_item(v, 2);
 	char want[32];
 
 	snprintf(want, sizeof want, "k%05ld", i);
-	if (!pk_str(k) || strcmp(pk_str(k), want) != 0 || pk_len(v) != 3 ||
-	    pk_len(sh) != (size_t)(i % 3 + 1) || !pk_str(pk_item(sh, 0)) ||
-	    strcmp(pk_str(pk_item(sh, 0)), first[i % 3]) != 0 ||
-	    pk_item(v, 1)->kind != PK_INT || pk_item(v, 1)->u.i != i)
+	if (!pickle_str(k) || strcmp(pickle_str(k), want) != 0 || pickle_len(v) != 3 ||
+	    pickle_len(sh) != (size_t)(i % 3 + 1) || !pickle_str(pickle_item(sh, 0)) ||
+	    strcmp(pickle_str(pickle_item(sh, 0)), first[i % 3]) != 0 ||
+	    pickle_item(v, 1)->kind != PK_INT || pickle_item(v, 1)->u.i != i)
 		return 0;
 	if (i == 0)
 		return prev->kind == PK_NONE;
 	snprintf(want, sizeof want, "k%05ld", i - 1);
-	return pk_str(prev) && strcmp(pk_str(prev), want) == 0;
+	return pickle_str(prev) && strcmp(pickle_str(prev), want) == 0;
 }
 
-static int consume_frames(void *ctx, const pk_value *target,
-			  pk_value *const *items, size_t n, int is_dict,
+static int consume_frames(void *ctx, const pickle_value *target,
+			  pickle_value *const *items, size_t n, int is_dict,
 			  td_err *err)
 {
 	consumer *c = ctx;
@@ -578,10 +578,10 @@ static int consume_frames(void *ctx, const pk_value *target,
 
 static void parse_frames(const unsigned char *buf, size_t len, size_t from)
 {
-	pk_limits lim = {1u << 22, 1u << 16, (size_t)1 << 32, from};
+	pickle_limits lim = {1u << 22, 1u << 16, (size_t)1 << 32, from};
 	consumer c = {0, 0};
 	td_err err = {{0}};
-	pk_doc *doc = pk_parse_stream(buf, len, &lim, consume_frames, &c, NULL,
+	pickle_doc *doc = pickle_parse_stream(buf, len, &lim, consume_frames, &c, NULL,
 				      &err);
 
 	if (!doc)
@@ -589,7 +589,7 @@ static void parse_frames(const unsigned char *buf, size_t len, size_t from)
 	CU_ASSERT_PTR_NOT_NULL(doc);
 	CU_ASSERT_EQUAL(c.next, 12000);
 	CU_ASSERT_EQUAL(c.bad, 0);
-	pk_doc_free(doc);
+	pickle_doc_free(doc);
 }
 
 /* A FRAME's length made to point at a 0x95 byte inside an argument past
@@ -652,30 +652,30 @@ static const char dropped_then[] =
 static void test_stream_drop(void)
 {
 	td_err err = {{0}};
-	pk_doc *doc = pk_parse_stream((const unsigned char *)dropped,
+	pickle_doc *doc = pickle_parse_stream((const unsigned char *)dropped,
 				      sizeof dropped - 1, NULL, NULL, NULL,
 				      "all_local_plans", &err);
-	const pk_value *l;
+	const pickle_value *l;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
 	/* the dropped value reads None, the rest is intact */
-	CU_ASSERT_EQUAL(pk_dict_get(pk_root(doc), "all_local_plans")->kind,
+	CU_ASSERT_EQUAL(pickle_dict_get(pickle_root(doc), "all_local_plans")->kind,
 			PK_NONE);
-	CU_ASSERT_EQUAL(pk_dict_get(pk_root(doc), "x")->kind, PK_LIST);
-	CU_ASSERT_STRING_EQUAL(pk_str(pk_dict_get(pk_root(doc), "y")), "mod");
-	pk_doc_free(doc);
+	CU_ASSERT_EQUAL(pickle_dict_get(pickle_root(doc), "x")->kind, PK_LIST);
+	CU_ASSERT_STRING_EQUAL(pickle_str(pickle_dict_get(pickle_root(doc), "y")), "mod");
+	pickle_doc_free(doc);
 	/* without drop_from, the list is read back */
-	doc = pk_parse_stream((const unsigned char *)dropped, sizeof dropped - 1,
+	doc = pickle_parse_stream((const unsigned char *)dropped, sizeof dropped - 1,
 			      NULL, NULL, NULL, NULL, &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
-	l = pk_dict_get(pk_root(doc), "all_local_plans");
-	CU_ASSERT_EQUAL_FATAL(pk_len(l), 3);
-	CU_ASSERT_EQUAL(pk_item(l, 0)->kind, PK_LIST);
-	CU_ASSERT_STRING_EQUAL(pk_str(pk_item(l, 1)), "mod");
-	CU_ASSERT(pk_is_global(pk_item(l, 2), "mod", "Name"));
-	pk_doc_free(doc);
+	l = pickle_dict_get(pickle_root(doc), "all_local_plans");
+	CU_ASSERT_EQUAL_FATAL(pickle_len(l), 3);
+	CU_ASSERT_EQUAL(pickle_item(l, 0)->kind, PK_LIST);
+	CU_ASSERT_STRING_EQUAL(pickle_str(pickle_item(l, 1)), "mod");
+	CU_ASSERT(pickle_is_global(pickle_item(l, 2), "mod", "Name"));
+	pickle_doc_free(doc);
 	/* values after the dropped one in its batch cannot be kept: refused */
-	doc = pk_parse_stream((const unsigned char *)dropped_then,
+	doc = pickle_parse_stream((const unsigned char *)dropped_then,
 			      sizeof dropped_then - 1, NULL, NULL, NULL,
 			      "all_local_plans", &err);
 	CU_ASSERT_PTR_NULL(doc);
@@ -685,32 +685,32 @@ static void test_stream_drop(void)
 		size_t cut;
 
 		for (cut = 0; cut < sizeof dropped - 1; cut++) {
-			doc = pk_parse_stream((const unsigned char *)dropped, cut,
+			doc = pickle_parse_stream((const unsigned char *)dropped, cut,
 					      NULL, NULL, NULL,
 					      "all_local_plans", &err);
 			CU_ASSERT_PTR_NULL(doc);
-			pk_doc_free(doc);
+			pickle_doc_free(doc);
 		}
 	}
 }
 
-/* A list holding itself, built without the memo: pk_parse keeps it,
+/* A list holding itself, built without the memo: pickle_parse keeps it,
  * streaming refuses it cleanly; a GET of a slot never PUT fails. */
 static void test_stream_hostile(void)
 {
 	static const char cycle[] = "\x80\x04]2a.";
 	static const char get[] = "\x80\x04]\x94h\x05.";
 	td_err err = {{0}};
-	pk_doc *doc = pk_parse((const unsigned char *)cycle, sizeof cycle - 1,
+	pickle_doc *doc = pickle_parse((const unsigned char *)cycle, sizeof cycle - 1,
 			       NULL, &err);
 
 	CU_ASSERT_PTR_NOT_NULL(doc);
-	pk_doc_free(doc);
-	doc = pk_parse_stream((const unsigned char *)cycle, sizeof cycle - 1,
+	pickle_doc_free(doc);
+	doc = pickle_parse_stream((const unsigned char *)cycle, sizeof cycle - 1,
 			      NULL, NULL, NULL, NULL, &err);
 	CU_ASSERT_PTR_NULL(doc);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "contains itself"));
-	doc = pk_parse_stream((const unsigned char *)get, sizeof get - 1,
+	doc = pickle_parse_stream((const unsigned char *)get, sizeof get - 1,
 			      NULL, NULL, NULL, NULL, &err);
 	CU_ASSERT_PTR_NULL(doc);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "memo index out of range"));

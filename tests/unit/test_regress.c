@@ -22,27 +22,27 @@ typedef int (*replay_fn)(const unsigned char *buf, size_t len);
 static int replay_pickle(const unsigned char *buf, size_t len)
 {
 	td_err err;
-	pk_doc *doc = pk_parse(buf, len, NULL, &err);
+	pickle_doc *doc = pickle_parse(buf, len, NULL, &err);
 
-	pk_doc_free(doc);
+	pickle_doc_free(doc);
 	return doc ? 0 : -1;
 }
 
 static int replay_file(const unsigned char *buf, size_t len, int tensor)
 {
 	char *dir = make_temp_dir(), path[4096];
-	pk_doc *doc = NULL;
+	pickle_doc *doc = NULL;
 	td_file f;
-	ts_tensor t;
+	torchsave_tensor t;
 	td_err err;
 	int rc = -1;
 
 	write_file(dir, "in", buf, len);
 	snprintf(path, sizeof path, "%s/in", dir);
 	if (td_file_open(&f, path, &err) == 0) {
-		rc = tensor ? ts_read_tensor(&f, 0, len, &t, &err)
-			    : ts_read_pickle(&f, 0, len, &doc, &err);
-		pk_doc_free(doc);
+		rc = tensor ? torchsave_read_tensor(&f, 0, len, &t, &err)
+			    : torchsave_read_pickle(&f, 0, len, &doc, &err);
+		pickle_doc_free(doc);
 		td_file_close(&f);
 	}
 	rm_rf(dir);
@@ -71,13 +71,13 @@ static int replay_metadata(const unsigned char *buf, size_t len)
 static int replay_mapbc(const unsigned char *buf, size_t len)
 {
 	FILE *null = fopen("/dev/null", "w");
-	mp_program p;
+	program p;
 	td_err err;
-	int rc = mp_read_buffer(buf, len, "regress", &p, &err);
+	int rc = prog_read_buffer(buf, len, "regress", &p, &err);
 
 	if (rc == 0) {
-		mp_disasm(&p, null);
-		mp_free(&p);
+		prog_disasm(&p, null);
+		prog_free(&p);
 	}
 	fclose(null);
 	return rc;
@@ -86,14 +86,14 @@ static int replay_mapbc(const unsigned char *buf, size_t len)
 static int replay_mapc(const unsigned char *buf, size_t len)
 {
 	char *dir = make_temp_dir(), path[4096];
-	mc_options o = {NULL, 0, NULL, 0};
-	mp_program p;
+	compile_options o = {NULL, 0, NULL, 0};
+	program p;
 	int n;
 
 	write_file(dir, "in.map", buf, len);
 	snprintf(path, sizeof path, "%s/in.map", dir);
-	n = mc_compile(path, &o, &p);
-	mp_free(&p);
+	n = compile_rules(path, &o, &p);
+	prog_free(&p);
 	rm_rf(dir);
 	free(dir);
 	return n ? -1 : 0;
@@ -150,22 +150,22 @@ static void test_mapbc_vm(void) { replay_dir("mapbc-vm", replay_mapbc_vm); }
 static void test_harness(void)
 {
 	const char *inc[] = {NULL};
-	mc_options o = {inc, 1, NULL, 0};
+	compile_options o = {inc, 1, NULL, 0};
 	char *dir = make_temp_dir(), path[4096];
 	unsigned char *bc, *with;
 	static const unsigned char sets[] = {   /* param 0 := its own value */
 		1, 0, 2, 0, 0, 0, 0, 0, 0, 0,
 	};
 	fz_catalogs *c = fz_open(TD_SRCDIR);
-	mp_program p;
+	program p;
 	size_t len;
 	td_err err;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	inc[0] = strdup(src_path("rules"));
-	CU_ASSERT_EQUAL_FATAL(mc_compile(src_path("rules/qwen3.map"), &o, &p), 0);
+	CU_ASSERT_EQUAL_FATAL(compile_rules(src_path("rules/qwen3.map"), &o, &p), 0);
 	snprintf(path, sizeof path, "%s/q.mapbc", dir);
-	CU_ASSERT_EQUAL_FATAL(mp_write(&p, path, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(prog_write(&p, path, &err), 0);
 	bc = read_all(path, &len);
 	CU_ASSERT_EQUAL(fz_run_mapbc(c, bc, len), 0);
 	with = malloc(len + sizeof sets);
@@ -179,7 +179,7 @@ static void test_harness(void)
 	CU_ASSERT_EQUAL(fz_run_mapbc(c, with, len + sizeof sets), -1);
 	free(with);
 	free(bc);
-	mp_free(&p);
+	prog_free(&p);
 	free((char *)inc[0]);
 	fz_close(c);
 	rm_rf(dir);

@@ -1,6 +1,6 @@
 /* The loader's verifier on tampered bytecode: a real compiled rules file
- * (rules/qwen3.map) written by mp_write, one instruction patched in its
- * bytes, read back by mp_read_buffer.  Each patch once passed the loader
+ * (rules/qwen3.map) written by prog_write, one instruction patched in its
+ * bytes, read back by prog_read_buffer.  Each patch once passed the loader
  * and crashed or misled the VM; each must now be a clean load error. */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@
 #include "suites.h"
 
 typedef struct image {
-	mp_program p;           /* as compiled */
+	program p;           /* as compiled */
 	unsigned char *bytes;   /* as written */
 	size_t len;
 	size_t code;            /* offset of the first CODE record */
@@ -44,14 +44,14 @@ static void load_image(image *im)
 {
 	const char *inc[] = {src_path("rules")};
 	char *dir = make_temp_dir(), path[4096];
-	mc_options o = {NULL, 1, NULL, 0};
+	compile_options o = {NULL, 1, NULL, 0};
 	td_err err;
 
 	inc[0] = strdup(inc[0]);
 	o.include_dirs = inc;
-	CU_ASSERT_EQUAL_FATAL(mc_compile(src_path("rules/qwen3.map"), &o, &im->p), 0);
+	CU_ASSERT_EQUAL_FATAL(compile_rules(src_path("rules/qwen3.map"), &o, &im->p), 0);
 	snprintf(path, sizeof path, "%s/q.mapbc", dir);
-	CU_ASSERT_EQUAL_FATAL(mp_write(&im->p, path, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(prog_write(&im->p, path, &err), 0);
 	im->bytes = read_all(path, &im->len);
 	im->code = section(im, "CODE");
 	rm_rf(dir);
@@ -61,7 +61,7 @@ static void load_image(image *im)
 
 /* Program counter of the first instruction `op` at or after rule r's
  * start. */
-static uint32_t find(const image *im, uint32_t r, mp_opcode op)
+static uint32_t find(const image *im, uint32_t r, opcode op)
 {
 	uint32_t pc;
 
@@ -78,7 +78,7 @@ static uint32_t rule_of(const image *im, const char *text)
 	uint32_t r;
 
 	for (r = 0; r < im->p.nrules; r++) {
-		const mp_pattern *pt = &im->p.pats[im->p.rules[r].pat];
+		const prog_pattern *pt = &im->p.pats[im->p.rules[r].pat];
 		uint32_t k;
 
 		for (k = pt->first; k < pt->first + pt->n; k++)
@@ -90,7 +90,7 @@ static uint32_t rule_of(const image *im, const char *text)
 	return 0;
 }
 
-static void patch(image *im, uint32_t pc, mp_opcode op, uint8_t a, int32_t c)
+static void patch(image *im, uint32_t pc, opcode op, uint8_t a, int32_t c)
 {
 	unsigned char *rec = im->bytes + im->code + 8 * (size_t)pc;
 
@@ -104,20 +104,20 @@ static void patch(image *im, uint32_t pc, mp_opcode op, uint8_t a, int32_t c)
 
 static void free_image(image *im)
 {
-	mp_free(&im->p);
+	prog_free(&im->p);
 	free(im->bytes);
 }
 
 /* The patched image must be refused with a message containing want. */
 static void expect_refused(image *im, const char *want)
 {
-	mp_program q;
+	program q;
 	td_err err;
-	int rc = mp_read_buffer(im->bytes, im->len, "tampered", &q, &err);
+	int rc = prog_read_buffer(im->bytes, im->len, "tampered", &q, &err);
 
 	CU_ASSERT_EQUAL(rc, -1);
 	if (rc == 0) {
-		mp_free(&q);
+		prog_free(&q);
 		fprintf(stderr, "\n  accepted; wanted an error with '%s'\n", want);
 	} else if (!strstr(err.msg, want)) {
 		fprintf(stderr, "\n  '%s' lacks '%s'\n", err.msg, want);
@@ -129,12 +129,12 @@ static void expect_refused(image *im, const char *want)
 static void test_untouched(void)
 {
 	image im;
-	mp_program q;
+	program q;
 	td_err err;
 
 	load_image(&im);
-	CU_ASSERT_EQUAL(mp_read_buffer(im.bytes, im.len, "ok", &q, &err), 0);
-	mp_free(&q);
+	CU_ASSERT_EQUAL(prog_read_buffer(im.bytes, im.len, "ok", &q, &err), 0);
+	prog_free(&q);
 	free_image(&im);
 }
 
@@ -144,7 +144,7 @@ static void test_save_before_src(void)
 	image im;
 
 	load_image(&im);
-	patch(&im, (uint32_t)im.p.rules[2].code, MP_SAVE, 0, 0);
+	patch(&im, (uint32_t)im.p.rules[2].code, OP_SAVE, 0, 0);
 	expect_refused(&im, "a rule must start with SRC");
 }
 
@@ -159,12 +159,12 @@ static void test_cat_before_src(void)
 	load_image(&im);
 	r = rule_of(&im, "word_embeddings");
 	at = (uint32_t)im.p.rules[r].code;
-	CU_ASSERT_EQUAL_FATAL(im.p.code[at + 4].op, MP_SLICE);
-	patch(&im, at, MP_PUSHK, 0, im.p.code[at + 1].c);
-	patch(&im, at + 1, MP_CAT, 0, 0);
-	patch(&im, at + 2, MP_NAMELIT, 0, 0);
-	patch(&im, at + 3, MP_NAMELIT, 0, 0);
-	patch(&im, at + 4, MP_NAMELIT, 0, 0);
+	CU_ASSERT_EQUAL_FATAL(im.p.code[at + 4].op, OP_SLICE);
+	patch(&im, at, OP_PUSHK, 0, im.p.code[at + 1].c);
+	patch(&im, at + 1, OP_CAT, 0, 0);
+	patch(&im, at + 2, OP_NAMELIT, 0, 0);
+	patch(&im, at + 3, OP_NAMELIT, 0, 0);
+	patch(&im, at + 4, OP_NAMELIT, 0, 0);
 	expect_refused(&im, "(PUSHK): a rule must start with SRC");
 }
 
@@ -176,7 +176,7 @@ static void test_src_twice(void)
 
 	load_image(&im);
 	r = rule_of(&im, "linear_fc1.weight");
-	patch(&im, find(&im, r, MP_SAVE), MP_SRC, 0, 0);
+	patch(&im, find(&im, r, OP_SAVE), OP_SRC, 0, 0);
 	expect_refused(&im, "SRC is only allowed as a rule's first instruction");
 }
 
@@ -188,7 +188,7 @@ static void test_take_unsaved(void)
 
 	load_image(&im);
 	r = rule_of(&im, "linear_proj.weight");
-	patch(&im, find(&im, r, MP_TAKE), MP_TAKE, 0, 1);
+	patch(&im, find(&im, r, OP_TAKE), OP_TAKE, 0, 1);
 	expect_refused(&im, "takes a tensor that was not saved");
 }
 
@@ -201,7 +201,7 @@ static void test_emit_many(void)
 
 	load_image(&im);
 	r = rule_of(&im, "linear_qkv.weight");
-	patch(&im, find(&im, r, MP_TAKE), MP_NAMELIT, 0, 0);
+	patch(&im, find(&im, r, OP_TAKE), OP_NAMELIT, 0, 0);
 	expect_refused(&im, "(EMIT): needs exactly one working tensor");
 }
 
@@ -213,9 +213,9 @@ static void test_chunk_of_many(void)
 
 	load_image(&im);
 	r = rule_of(&im, "linear_qkv.weight");
-	pc = find(&im, r, MP_SPLIT) + 1;        /* PUSHK -1, then RESHAPE 2 */
-	CU_ASSERT_EQUAL_FATAL(im.p.code[pc].op, MP_PUSHK);
-	patch(&im, pc + 2, MP_CHUNK, 1, 0);     /* pops one: the H */
+	pc = find(&im, r, OP_SPLIT) + 1;        /* PUSHK -1, then RESHAPE 2 */
+	CU_ASSERT_EQUAL_FATAL(im.p.code[pc].op, OP_PUSHK);
+	patch(&im, pc + 2, OP_CHUNK, 1, 0);     /* pops one: the H */
 	expect_refused(&im, "(CHUNK): needs exactly one working tensor");
 }
 
@@ -227,9 +227,9 @@ static void test_text_of_int_capture(void)
 
 	load_image(&im);
 	r = rule_of(&im, "linear_proj.weight");
-	pc = find(&im, r, MP_CAPT);
-	patch(&im, pc, MP_NAMETEXT, 0, im.p.code[pc].c);
-	patch(&im, pc + 1, MP_NAMELIT, 0, 0);   /* was NAMEINT */
+	pc = find(&im, r, OP_CAPT);
+	patch(&im, pc, OP_NAMETEXT, 0, im.p.code[pc].c);
+	patch(&im, pc + 1, OP_NAMELIT, 0, 0);   /* was NAMEINT */
 	expect_refused(&im, "(NAMETEXT): operand out of range");
 }
 
@@ -240,9 +240,9 @@ static void test_int_of_text_capture(void)
 	uint32_t pc;
 
 	load_image(&im);
-	pc = find(&im, 0, MP_NAMETEXT);         /* model.visual.{rest} */
-	patch(&im, pc, MP_CAPT, 0, im.p.code[pc].c);
-	patch(&im, pc + 1, MP_NAMEINT, 0, 0);   /* was EMIT: keeps the stack */
+	pc = find(&im, 0, OP_NAMETEXT);         /* model.visual.{rest} */
+	patch(&im, pc, OP_CAPT, 0, im.p.code[pc].c);
+	patch(&im, pc + 1, OP_NAMEINT, 0, 0);   /* was EMIT: keeps the stack */
 	expect_refused(&im, "(CAPT): operand out of range");
 }
 
@@ -252,7 +252,7 @@ static void test_stray_count(void)
 	image im;
 
 	load_image(&im);
-	patch(&im, find(&im, 2, MP_SAVE), MP_SAVE, 7, 0);
+	patch(&im, find(&im, 2, OP_SAVE), OP_SAVE, 7, 0);
 	expect_refused(&im, "(SAVE): operand out of range");
 }
 
@@ -264,8 +264,8 @@ static void test_reshape_rank(void)
 
 	load_image(&im);
 	r = rule_of(&im, "linear_qkv.weight");
-	pc = find(&im, r, MP_RESHAPE);          /* RESHAPE 4 */
-	patch(&im, pc - 4, MP_RESHAPE, 9, 0);   /* was PARAM G: nothing to pop */
+	pc = find(&im, r, OP_RESHAPE);          /* RESHAPE 4 */
+	patch(&im, pc - 4, OP_RESHAPE, 9, 0);   /* was PARAM G: nothing to pop */
 	expect_refused(&im, "(RESHAPE): operand out of range");
 }
 

@@ -44,14 +44,14 @@ static int make_item(td_file *f, char *path, int two, unsigned char **plain,
 	return td_file_open(f, path, &err);
 }
 
-static void check_scratch(xf_scratch *s, const xf_item *it,
+static void check_scratch(xform_scratch *s, const xform_item *it,
 			  const unsigned char *want, size_t n)
 {
 	unsigned char *got = malloc(n);
 	td_file g;
 	td_err err;
 
-	CU_ASSERT_EQUAL_FATAL(xf_open(s, &g, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(xform_open(s, &g, &err), 0);
 	CU_ASSERT_EQUAL(it->len, n);
 	CU_ASSERT_EQUAL(td_file_pread(&g, it->off, got, n, &err), 0);
 	CU_ASSERT(memcmp(got, want, n) == 0);
@@ -62,8 +62,8 @@ static void check_scratch(xf_scratch *s, const xf_item *it,
 static void expand_ok(int two)
 {
 	char path[] = "/tmp/td2hf-xf-XXXXXX";
-	xf_scratch *s = xf_scratch_new("scratch");
-	xf_item a = {0, 0, 0}, b = {0, 0, 0};
+	xform_scratch *s = xform_scratch_new("scratch");
+	xform_item a = {0, 0, 0}, b = {0, 0, 0};
 	unsigned char *plain = NULL;
 	size_t zlen;
 	td_file f;
@@ -71,16 +71,16 @@ static void expand_ok(int two)
 	size_t n = two ? 2 * PLAIN_N : PLAIN_N;
 
 	CU_ASSERT_EQUAL_FATAL(make_item(&f, path, two, &plain, &zlen), 0);
-	CU_ASSERT_EQUAL(xf_expand(s, &f, 7, zlen, n, &a, &err), 0);
+	CU_ASSERT_EQUAL(xform_expand(s, &f, 7, zlen, n, &a, &err), 0);
 	CU_ASSERT_EQUAL(a.off, 0);
 	check_scratch(s, &a, plain, n);
 	/* done: not again; another item goes after it */
-	CU_ASSERT_EQUAL(xf_expand(s, &f, 7, zlen, n, &a, &err), 0);
+	CU_ASSERT_EQUAL(xform_expand(s, &f, 7, zlen, n, &a, &err), 0);
 	CU_ASSERT_EQUAL(a.off, 0);
-	CU_ASSERT_EQUAL(xf_expand(s, &f, 7, zlen, n, &b, &err), 0);
+	CU_ASSERT_EQUAL(xform_expand(s, &f, 7, zlen, n, &b, &err), 0);
 	CU_ASSERT_EQUAL(b.off, n);
 	check_scratch(s, &b, plain, n);
-	xf_scratch_free(s);
+	xform_scratch_free(s);
 	td_file_close(&f);
 	unlink(path);
 	free(plain);
@@ -101,8 +101,8 @@ static void refused(uint64_t off, uint64_t len, uint64_t max, int flip,
 		    const char *w1, const char *w2)
 {
 	char path[] = "/tmp/td2hf-xf-XXXXXX";
-	xf_scratch *s = xf_scratch_new("scratch");
-	xf_item a = {0, 0, 0};
+	xform_scratch *s = xform_scratch_new("scratch");
+	xform_item a = {0, 0, 0};
 	unsigned char *plain = NULL;
 	size_t zlen;
 	td_file f;
@@ -120,13 +120,13 @@ static void refused(uint64_t off, uint64_t len, uint64_t max, int flip,
 		len = zlen;
 	if (len == 1)
 		len = zlen - 5;
-	CU_ASSERT_EQUAL(xf_expand(s, &f, off, len, max, &a, &err), -1);
+	CU_ASSERT_EQUAL(xform_expand(s, &f, off, len, max, &a, &err), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, path));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, w1));
 	if (w2)
 		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, w2));
 	CU_ASSERT_EQUAL(a.done, 0);
-	xf_scratch_free(s);
+	xform_scratch_free(s);
 	td_file_close(&f);
 	unlink(path);
 	free(plain);
