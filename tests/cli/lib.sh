@@ -83,6 +83,31 @@ paused() {
 	return 1
 }
 
+# glm5_in_parts NAME JOBS [VAR=VALUE...]: the glm5 fixture converted as
+# --part 0/2, --part 1/2, --finish with JOBS threads (the environment
+# given), which must write expected/small exactly and say nothing.
+glm5_in_parts() {
+	name=$1 jobs=$2
+	shift 2
+	dir="$SRCDIR/tests/fixtures/e2e/glm5" out="$TMP/glm5-parts" rc=0
+	rm -rf "$out" "$TMP/err-parts"
+	for k in 0 1 --finish; do
+		part="--part $k/2"
+		[ "$k" = --finish ] && part=--finish
+		# shellcheck disable=SC2046,SC2086
+		(cd "$dir" && env "$@" "$TD2HF" -q $(cat expected/small.args) \
+			-j "$jobs" $part --output-dir "$out") >"$TMP/out" \
+			2>>"$TMP/err-parts" || rc=$?
+	done
+	if [ $rc -ne 0 ] || [ -s "$TMP/err-parts" ]; then
+		bad "$name" "exit $rc" "$(head -30 "$TMP/err-parts")"
+	elif ! diff -r "$dir/expected/small" "$out" >/dev/null 2>&1; then
+		bad "$name" "output differs from expected/small"
+	else
+		ok "$name: identical"
+	fi
+}
+
 finish() {
 	echo "$PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]

@@ -42,25 +42,7 @@ done
 
 # The parts of a conversion: a shard is finished (synced, renamed) by the
 # thread that copies its last piece.
-dir="$E2E/glm5"
-out="$TMP/glm5-parts"
-rc=0
-for k in 0 1 --finish; do
-	part="--part $k/2"
-	[ "$k" = --finish ] && part=--finish
-	# shellcheck disable=SC2046,SC2086
-	(cd "$dir" && TD2HF_TEST_PIECE_BYTES=1000 "$TD2HF" -q \
-		$(cat expected/small.args) -j 3 $part --output-dir "$out") \
-		2>>"$TMP/err-parts" || rc=$?
-done
-if [ $rc -ne 0 ] || [ -s "$TMP/err-parts" ]; then
-	bad "glm5 in 2 parts, pieces of 1000 bytes" "exit $rc" \
-		"$(head -20 "$TMP/err-parts")"
-elif ! diff -r "$dir/expected/small" "$out" >/dev/null 2>&1; then
-	bad "glm5 in 2 parts, pieces of 1000 bytes" "output differs"
-else
-	ok "glm5 in 2 parts, pieces of 1000 bytes: identical"
-fi
+glm5_in_parts "glm5 in 2 parts, pieces of 1000 bytes" 3 TD2HF_TEST_PIECE_BYTES=1000
 
 # A flipped byte in a cut item: in the middle of the embedding's chunk 0
 # (a piece other than its first), and in chunk 1's last rows, which are

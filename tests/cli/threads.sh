@@ -34,23 +34,7 @@ for dir in "$E2E"/*/; do
 		fi
 	done
 done
-dir="$E2E/glm5"
-out="$TMP/glm5-parts"
-rc=0
-for k in 0 1 --finish; do
-	part="--part $k/2"
-	[ "$k" = --finish ] && part=--finish
-	# shellcheck disable=SC2046,SC2086
-	(cd "$dir" && "$TD2HF" -q $(cat expected/small.args) -j 4 $part \
-		--output-dir "$out") >"$TMP/out" 2>>"$TMP/err-parts" || rc=$?
-done
-if [ $rc -ne 0 ] || [ -s "$TMP/err-parts" ]; then
-	bad "glm5, 2 parts of 4 threads each" "exit $rc" "$(head -30 "$TMP/err-parts")"
-elif ! diff -r "$dir/expected/small" "$out" >/dev/null 2>&1; then
-	bad "glm5, 2 parts of 4 threads each" "output differs from expected/small"
-else
-	ok "glm5, 2 parts of 4 threads each, finished shard by shard"
-fi
+glm5_in_parts "glm5, 2 parts of 4 threads each, finished shard by shard" 4
 # --quantize: FP8 weights and their scales written by 4 threads; the
 # shards must be slime's (tests/cli/quantize.sh compares the JSON files)
 dir="$E2E/qwen3moe"
