@@ -394,7 +394,7 @@ static int run_parts(const copts *o, td_checkpoint *ck, const plan *pl,
 	if (rc != 0 || sp.k != 0 || (o->part && o->wait < 0))
 		return rc;
 	if (o->part && parts_wait(o->output, &id, sp.n, o->wait,
-			       o->quiet ? NULL : stderr, err) != 0)
+				  o->quiet ? NULL : stderr, err) != 0)
 		return -1;
 	return parts_finish(pl, wo, &id, err);
 }

@@ -28,7 +28,7 @@ static int add_capture(compiler *c, capture_scope *sc, const char *name, int kin
 	}
 	if (sc->n == COMPILE_MAX_CAPS) {
 		compile_error(c, loc, "more than %d captures in one pattern",
-			 COMPILE_MAX_CAPS);
+			      COMPILE_MAX_CAPS);
 		return -1;
 	}
 	sc->names[sc->n] = name;
@@ -94,7 +94,7 @@ static int capture_item(compiler *c, const ast_part *p, capture_scope *sc,
 	}
 	if (p->kind == SP_ALT) {
 		compile_error(c, p->loc, "alternatives {%s:...} are only allowed in "
-			 "a rule's source pattern", name);
+			      "a rule's source pattern", name);
 		return -1;
 	}
 	if (p->kind == SP_HOLE) {
@@ -104,7 +104,7 @@ static int capture_item(compiler *c, const ast_part *p, capture_scope *sc,
 			name = "_";
 		} else {
 			compile_error(c, p->loc, "a pattern can only capture a name, "
-				 "like <i>; arithmetic belongs in output names");
+				      "like <i>; arithmetic belongs in output names");
 			return -1;
 		}
 	}
@@ -119,7 +119,7 @@ static int capture_item(compiler *c, const ast_part *p, capture_scope *sc,
 }
 
 int32_t gen_pattern(compiler *c, const ast_list *parts, src_loc loc,
-		   capture_scope *sc, int group)
+		    capture_scope *sc, int group)
 {
 	prog_pattern pat = {c->b.p.nitems, 0, 0};
 	text_run run = {"", 0};
@@ -137,7 +137,7 @@ int32_t gen_pattern(compiler *c, const ast_list *parts, src_loc loc,
 		}
 		if (prev_capture) {
 			compile_error(c, p->loc, "two captures must be separated by "
-				 "text, or the match is ambiguous");
+				      "text, or the match is ambiguous");
 			rc = -1;
 		}
 		flush_text(c, &run, &pat.n);
@@ -166,7 +166,7 @@ static int name_ref(compiler *c, const ast_expr *e, const capture_scope *sc)
 	if (slot >= 0) {
 		if (sc->kinds[slot] != PI_INT) {
 			compile_error(c, e->loc, "{%s} is a text capture, not a number",
-				 e->name);
+				      e->name);
 			return -1;
 		}
 		build_instr(&c->b, OP_CAPT, 0, slot, e->loc.line);
@@ -179,8 +179,8 @@ static int name_ref(compiler *c, const ast_expr *e, const capture_scope *sc)
 
 		if (declared || !c->missing_include) /* else the include had it */
 			compile_error(c, e->loc, declared
-				 ? "'%s' is used before its definition"
-				 : "unknown name '%s' (not a capture, param or "
+				      ? "'%s' is used before its definition"
+				      : "unknown name '%s' (not a capture, param or "
 				   "let)", e->name);
 		return -1;
 	}
@@ -201,17 +201,17 @@ static int call(compiler *c, const ast_expr *e, const capture_scope *sc,
 			break;
 	if (i == sizeof fns / sizeof fns[0]) {
 		compile_error(c, e->loc, "unknown function '%s' (there are min, max "
-			 "and dim)", e->name);
+			      "and dim)", e->name);
 		return -1;
 	}
 	if (e->args.n != fns[i].nargs) {
 		compile_error(c, e->loc, "%s takes %d argument%s, got %d", e->name,
-			 fns[i].nargs, fns[i].nargs == 1 ? "" : "s", e->args.n);
+			      fns[i].nargs, fns[i].nargs == 1 ? "" : "s", e->args.n);
 		return -1;
 	}
 	if (fns[i].op == OP_DIM && !allow_dim) {
 		compile_error(c, e->loc, "dim() needs one tensor: it is only allowed "
-			 "in operation arguments, before any split");
+			      "in operation arguments, before any split");
 		return -1;
 	}
 	for (k = 0; k < e->args.n; k++)
@@ -288,7 +288,7 @@ static int name_part(compiler *c, const ast_part *p, const capture_scope *sc)
 		slot = find_capture(sc, p->text);
 		if (slot < 0) {
 			compile_error(c, p->loc, "{%s} is not captured by the source "
-				 "pattern", p->text);
+				      "pattern", p->text);
 			return -1;
 		}
 		build_instr(&c->b, sc->kinds[slot] == PI_TEXT ? OP_NAMETEXT : OP_CAPT,
@@ -301,7 +301,7 @@ static int name_part(compiler *c, const ast_part *p, const capture_scope *sc)
 		return -1;
 	case SP_ALT:
 		compile_error(c, p->loc, "alternatives {%s:...} are only allowed in "
-			 "a rule's source pattern", p->text);
+			      "a rule's source pattern", p->text);
 		return -1;
 	}
 	return -1;
@@ -372,7 +372,7 @@ static int scalar_args(compiler *c, const ast_op *o, int from, int to,
 
 		if (!a->expr) {
 			compile_error(c, a->loc, "argument %d of %s must be a number, "
-				 "not a list", i + 1, o->name);
+				      "not a list", i + 1, o->name);
 			rc = -1;
 			continue;
 		}
@@ -390,7 +390,7 @@ static int op_split(compiler *c, const ast_op *o, const capture_scope *sc,
 
 	if (list->expr || list->items.n < 1 || list->items.n > 64) {
 		compile_error(c, list->loc, "split needs a list of 1 to 64 sizes, "
-			 "like split(0, [q, k, v])");
+			      "like split(0, [q, k, v])");
 		return -1;
 	}
 	rc = scalar_args(c, o, 0, 1, sc, 1);
@@ -411,7 +411,7 @@ static int op_chunk(compiler *c, const ast_op *o, const capture_scope *sc,
 	if (!n->expr || n->expr->kind != EX_INT || n->expr->i < 1 ||
 	    n->expr->i > 64) {
 		compile_error(c, n->loc, "the second argument of chunk is how many "
-			 "tensors it makes: a number from 1 to 64");
+			      "tensors it makes: a number from 1 to 64");
 		return -1;
 	}
 	rc = scalar_args(c, o, 0, 1, sc, 1);
@@ -433,14 +433,14 @@ static int op_cat(compiler *c, const ast_op *o, const capture_scope *sc,
 	if (order) {
 		if (order->expr)
 			return compile_error(c, order->loc, "cat's second argument is a "
-					"list of tensor indexes, like [1, 0]"), -1;
+					     "list of tensor indexes, like [1, 0]"), -1;
 		for (i = 0; i < order->items.n; i++) {
 			const ast_expr *e = order->items.v[i];
 
 			if (e->kind != EX_INT || e->i >= *streams) {
 				compile_error(c, e->loc, "cat order entries must be "
-					 "numbers below %d (the tensors present)",
-					 *streams);
+					      "numbers below %d (the tensors present)",
+					      *streams);
 				rc = -1;
 				continue;
 			}
@@ -493,18 +493,18 @@ static int one_op(compiler *c, const ast_op *o, const capture_scope *sc,
 	if (o->args.n < s->min_args || o->args.n > s->max_args) {
 		if (s->min_args == s->max_args)
 			compile_error(c, o->loc, "%s takes %d arguments, got %d: %s",
-				 o->name, s->min_args, o->args.n, s->signature);
+				      o->name, s->min_args, o->args.n, s->signature);
 		else
 			compile_error(c, o->loc, "%s takes %d to %d arguments, got %d: "
-				 "%s", o->name, s->min_args, s->max_args,
-				 o->args.n, s->signature);
+				      "%s", o->name, s->min_args, s->max_args,
+				      o->args.n, s->signature);
 		return -1;
 	}
 	if ((s->form == OF_SPLIT || s->form == OF_CHUNK) &&
 	    (!allow_fanout || *streams != 1)) {
 		compile_error(c, o->loc, allow_fanout
-			 ? "%s after a split: join the pieces with cat first"
-			 : "%s is not allowed in an output's operations", o->name);
+			      ? "%s after a split: join the pieces with cat first"
+			      : "%s is not allowed in an output's operations", o->name);
 		return -1;
 	}
 	switch (s->form) {
@@ -522,7 +522,7 @@ static int one_op(compiler *c, const ast_op *o, const capture_scope *sc,
 }
 
 int gen_ops(compiler *c, const ast_list *ops, const capture_scope *sc, int *streams,
-	   int allow_fanout)
+	    int allow_fanout)
 {
 	int i, rc = 0;
 

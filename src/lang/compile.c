@@ -130,7 +130,7 @@ static void include(compiler *c, const ast_stmt *s, int depth)
 		return;
 	if (depth >= COMPILE_MAX_INCLUDE_DEPTH) {
 		compile_error(c, s->loc, "includes nested more than %d deep",
-			 COMPILE_MAX_INCLUDE_DEPTH);
+			      COMPILE_MAX_INCLUDE_DEPTH);
 		return;
 	}
 	path = resolve_include(c, s->loc.file->path, name);
@@ -138,8 +138,8 @@ static void include(compiler *c, const ast_stmt *s, int depth)
 		return;
 	if (!path) {
 		compile_error(c, s->str->loc, "cannot find include file '%s' (looked "
-			 "next to this file and in every include directory: "
-			 "-I, then the installed rules)", name);
+			      "next to this file and in every include directory: "
+			      "-I, then the installed rules)", name);
 		c->missing_include = 1;
 		return;
 	}
@@ -233,7 +233,7 @@ static void declare_named(compiler *c, td_map *map, ast_list *list,
 		break;
 	case 1:
 		compile_error(c, s->name_loc, "%s '%s' is defined twice", what,
-			 s->name);
+			      s->name);
 		return;
 	default:
 		c->b.oom = 1;
@@ -249,15 +249,15 @@ static void declare_op(compiler *c, ast_stmt *s)
 
 	if (is_builtin_op(s->name)) {
 		compile_error(c, s->name_loc, "'%s' is a built-in operation",
-			 s->name);
+			      s->name);
 		return;
 	}
 	for (i = 0; i < s->params.n; i++)
 		for (j = 0; j < i; j++)
 			if (strcmp(s->params.v[i], s->params.v[j]) == 0) {
 				compile_error(c, s->name_loc, "op %s names its "
-					 "parameter '%s' twice", s->name,
-					 (const char *)s->params.v[i]);
+					      "parameter '%s' twice", s->name,
+					      (const char *)s->params.v[i]);
 				return;
 			}
 	declare_named(c, c->opdefs, &c->opdef_list, s, "op");
@@ -339,7 +339,7 @@ static void compile_rewrite(compiler *c, const ast_stmt *s)
 
 	if (s->unless)
 		r.unless = gen_pattern(c, &s->unless->parts, s->unless->loc,
-				      &guard, 0);
+				       &guard, 0);
 	rc |= s->unless && r.unless < 0;
 	if (s->var) {
 		int k;
@@ -349,12 +349,12 @@ static void compile_rewrite(compiler *c, const ast_stmt *s)
 		for (k = 0; k < sc.n; k++)
 			if (strcmp(sc.names[k], s->var) == 0) {
 				compile_error(c, s->var_loc, "capture '%s' appears twice "
-					 "(in the pattern and after for)", s->var);
+					      "(in the pattern and after for)", s->var);
 				rc = 1;
 			}
 		if (sc.n == COMPILE_MAX_CAPS) {
 			compile_error(c, s->var_loc, "more than %d captures in one "
-				 "rewrite", COMPILE_MAX_CAPS);
+				      "rewrite", COMPILE_MAX_CAPS);
 			rc = 1;
 		} else {
 			sc.names[sc.n] = s->var; /* bound after the count */
@@ -383,8 +383,8 @@ static int rule_code(compiler *c, const ast_stmt *s, const prefixes *px,
 	build_instr(&c->b, OP_SAVE, 0, 0, s->loc.line);
 	if (rc == 0 && streams != s->targets.n) {
 		compile_error(c, s->loc, "the operations make %d tensor%s but %d "
-			 "output%s named", streams, streams == 1 ? "" : "s",
-			 s->targets.n, s->targets.n == 1 ? " is" : "s are");
+			      "output%s named", streams, streams == 1 ? "" : "s",
+			      s->targets.n, s->targets.n == 1 ? " is" : "s are");
 		rc = -1;
 	}
 	for (j = 0; j < s->targets.n; j++) {
@@ -508,9 +508,9 @@ static void check_fires(compiler *c, const ast_stmt *s)
 	}
 	if (n && !c->b.oom && covered_by_rules(c, over, n, me))
 		compile_error(c, s->loc, "this rule never fires: every key it "
-			 "matches is taken first by the rule at %s:%u%s",
-			 p->strs[p->rules[over[0]].file],
-			 p->rules[over[0]].line, n > 1 ? " and others" : "");
+			      "matches is taken first by the rule at %s:%u%s",
+			      p->strs[p->rules[over[0]].file],
+			      p->rules[over[0]].line, n > 1 ? " and others" : "");
 	free(over);
 }
 
@@ -634,14 +634,14 @@ static void compile_group(compiler *c, const ast_stmt *s, const prefixes *px)
 		int32_t pat;
 
 		pat = gen_pattern(c, &parts, ((ast_str *)s->targets.v[i])->loc,
-				 &sc, 1);
+				  &sc, 1);
 		if (pat < 0)
 			return;
 		build_member(&c->b, (uint32_t)pat);
 		g.n++;
 	}
 	if (s->expr && (g.when_code = gen_expr_program(c, s->expr,
-						      &no_captures)) == PROG_NO)
+						       &no_captures)) == PROG_NO)
 		return;
 	build_group(&c->b, g);
 }
@@ -662,12 +662,12 @@ static void compile_use(compiler *c, const ast_stmt *s, const prefixes *px)
 	for (i = 0; i < c->use_depth; i++)
 		if (strcmp(c->use_stack[i], s->name) == 0) {
 			compile_error(c, s->name_loc, "block '%s' uses itself",
-				 s->name);
+				      s->name);
 			return;
 		}
 	if (c->use_depth == COMPILE_MAX_USE_DEPTH) {
 		compile_error(c, s->loc, "blocks nested more than %d deep",
-			 COMPILE_MAX_USE_DEPTH);
+			      COMPILE_MAX_USE_DEPTH);
 		return;
 	}
 	inner.src[inner.n] = s->src_prefix;
@@ -696,7 +696,7 @@ static void compile_body(compiler *c, const ast_list *body, const prefixes *px)
 		case ST_USE:   compile_use(c, s, px); break;
 		default:
 			compile_error(c, s->loc, "'%s' is not allowed inside a block",
-				 stmt_names[s->kind]);
+				      stmt_names[s->kind]);
 		}
 	}
 }

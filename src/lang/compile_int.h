@@ -56,7 +56,7 @@ ast_list concat_parts(compiler *c, const ast_str *const *strs, int n);
 /* Pattern from parts; fills sc.  group: "<expr>" holes become anonymous
  * captures instead of errors.  Returns the pattern id or -1. */
 int32_t gen_pattern(compiler *c, const ast_list *parts, src_loc loc,
-		   capture_scope *sc, int group);
+		    capture_scope *sc, int group);
 
 /* Expression code; allow_dim: dim() is meaningful here. 0 or -1. */
 int gen_expr(compiler *c, const ast_expr *e, const capture_scope *sc, int allow_dim);
@@ -75,10 +75,10 @@ const ast_stmt *find_opdef(compiler *c, const char *name);
 
 /* A call of a defined op: its body compiled with the arguments put in. */
 int gen_call_op(compiler *c, const ast_stmt *def, const ast_op *call,
-	       const capture_scope *sc, int *streams, int allow_fanout);
+		const capture_scope *sc, int *streams, int allow_fanout);
 
 /* Ops of a pipeline; *streams tracks the working set's size. */
 int gen_ops(compiler *c, const ast_list *ops, const capture_scope *sc, int *streams,
-	   int allow_fanout);
+	    int allow_fanout);
 
 #endif

@@ -68,7 +68,7 @@ static ast_expr *subst_expr(compiler *c, ast_expr *e, const binding *b)
 		if (a->expr)
 			return a->expr;
 		compile_error(c, e->loc, "'%s' is a list here (op %s was called "
-			 "with [...]); a list can only be a whole argument",
+			      "with [...]); a list can only be a whole argument",
 			 e->name, b->def->name);
 		return e;
 	}
@@ -135,7 +135,7 @@ const ast_stmt *find_opdef(compiler *c, const char *name)
 }
 
 int gen_call_op(compiler *c, const ast_stmt *def, const ast_op *call,
-	       const capture_scope *sc, int *streams, int allow_fanout)
+		const capture_scope *sc, int *streams, int allow_fanout)
 {
 	binding b = {def, call};
 	ast_list body;
@@ -143,15 +143,15 @@ int gen_call_op(compiler *c, const ast_stmt *def, const ast_op *call,
 
 	if (call->args.n != def->params.n)
 		return compile_error(c, call->loc, "op %s takes %d argument%s, got %d",
-				def->name, def->params.n,
-				def->params.n == 1 ? "" : "s", call->args.n), -1;
+				     def->name, def->params.n,
+				     def->params.n == 1 ? "" : "s", call->args.n), -1;
 	for (i = 0; i < c->op_depth; i++)
 		if (c->op_stack[i] == def)
 			return compile_error(c, call->loc, "op %s calls itself",
-					def->name), -1;
+					     def->name), -1;
 	if (c->op_depth == COMPILE_MAX_OP_DEPTH)
 		return compile_error(c, call->loc, "ops call each other more than %d "
-				"deep", COMPILE_MAX_OP_DEPTH), -1;
+				     "deep", COMPILE_MAX_OP_DEPTH), -1;
 	if (expand(c, &b, &body) != 0)
 		return -1;
 	c->op_stack[c->op_depth++] = def;

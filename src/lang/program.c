@@ -305,7 +305,7 @@ static int read_table(const rbuf *r, program *p, size_t k)
 }
 
 int prog_read_buffer(const unsigned char *buf, size_t len, const char *name,
-		   program *p, td_err *err)
+		     program *p, td_err *err)
 {
 	rbuf r = {buf, len, name, err};
 	size_t k;

@@ -130,7 +130,7 @@ int prog_write(const program *p, const char *path, td_err *err);
  * file; nothing in the result needs checking again. */
 int prog_read(const char *path, program *p, td_err *err);
 int prog_read_buffer(const unsigned char *buf, size_t len, const char *name,
-		   program *p, td_err *err);
+		     program *p, td_err *err);
 
 /* Pattern id as it reads in a rules file ("decoder.layers.<i>.x"). */
 void prog_print_pattern(const program *p, uint32_t id, FILE *out);

@@ -49,7 +49,7 @@ int quant_selected(const program *p, const char *name)
 }
 
 void quant_tile(const quant_spec *q, int64_t rows, int64_t cols, int64_t *th,
-	     int64_t *tw)
+		int64_t *tw)
 {
 	switch (q->strategy) {
 	case PQ_BLOCK:

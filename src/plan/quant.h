@@ -32,7 +32,7 @@ int quant_selected(const program *p, const char *name);
  * (rows: the product of all dimensions but the last): the block, one
  * row (channel) or everything (tensor). */
 void quant_tile(const quant_spec *q, int64_t rows, int64_t cols, int64_t *th,
-	     int64_t *tw);
+		int64_t *tw);
 
 /* slime's key.replace(old, new): every occurrence; NULL when out of
  * memory or longer than max. */

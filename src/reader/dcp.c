@@ -524,7 +524,7 @@ static int set_item(loader *ld, dcp_chunk *c, const item_loc *loc)
 		return bad(ld, NULL, "too many transformed items");
 	if (cat->nxitems == cat->xitems_cap) {
 		xform_item *nx = td_grow(cat->xitems, cat->nxitems,
-				      &cat->xitems_cap, sizeof *nx, 64);
+					 &cat->xitems_cap, sizeof *nx, 64);
 
 		if (!nx)
 			return bad(ld, NULL, "out of memory");
@@ -1087,7 +1087,7 @@ static const td_file *archive_of(const file_src *fs, dcp_key *key, size_t i,
 		return src;
 	x = &cat->xitems[ch->xi - 1];
 	if (xform_expand(cat->scratch, src, ch->item_off, ch->item_len,
-		      ch->nbytes + ARCHIVE_SLACK, x, err) != 0) {
+			 ch->nbytes + ARCHIVE_SLACK, x, err) != 0) {
 		td_err_context(err, src->path, "key '%s' chunk %zu", key->name,
 			       i);
 		return NULL;

@@ -257,7 +257,7 @@ static pickle_value *new_seq(parser *p, pickle_kind kind, pickle_value **items, 
 }
 
 static pickle_value *new_object(parser *p, pickle_value *callable, pickle_value *args,
-			    int newobj)
+				int newobj)
 {
 	pickle_value *v = new_value(p, PK_OBJECT);
 
@@ -972,7 +972,7 @@ static int is_builtin(const pickle_value *callable, const char *name)
  * must spell them: bytes, sets, OrderedDict.  Rebuilding them is safe
  * (no code runs); NULL means "not one of these, keep the call". */
 static pickle_value *plain_data_call(parser *p, const pickle_value *callable,
-				 const pickle_value *args)
+				     const pickle_value *args)
 {
 	const pickle_value *items = pickle_item(args, 0);
 	size_t n = args->u.seq.n;
@@ -1594,7 +1594,7 @@ fail:
 }
 
 pickle_doc *pickle_parse(const unsigned char *buf, size_t len, const pickle_limits *lim,
-		 td_err *err)
+			 td_err *err)
 {
 	parser p = {.buf = buf, .len = len, .err = err, .drop_pos = SIZE_MAX};
 
@@ -1602,8 +1602,8 @@ pickle_doc *pickle_parse(const unsigned char *buf, size_t len, const pickle_limi
 }
 
 pickle_doc *pickle_parse_stream(const unsigned char *buf, size_t len,
-			const pickle_limits *lim, pickle_items_fn on_items, void *ctx,
-			const char *drop_from, td_err *err)
+				const pickle_limits *lim, pickle_items_fn on_items, void *ctx,
+				const char *drop_from, td_err *err)
 {
 	parser p = {.buf = buf, .len = len, .err = err, .on_items = on_items,
 		    .ctx = ctx, .drop_from = drop_from, .drop_pos = SIZE_MAX};

@@ -81,7 +81,7 @@ typedef struct pickle_doc pickle_doc;
 /* Parses buf[0..len).  lim may be NULL for defaults.  On error returns
  * NULL and err says "pickle: <problem> at offset N". */
 pickle_doc *pickle_parse(const unsigned char *buf, size_t len, const pickle_limits *lim,
-		 td_err *err);
+			 td_err *err);
 void pickle_doc_free(pickle_doc *doc);
 
 /* Streaming: on_items sees every batch of items about to be added to a
@@ -102,12 +102,12 @@ void pickle_doc_free(pickle_doc *doc);
  * after it in the same container are refused), and later GETs of memo
  * entries not kept before it read None. */
 typedef int (*pickle_items_fn)(void *ctx, const pickle_value *target,
-			   pickle_value *const *items, size_t n, int is_dict,
-			   td_err *err);
+			       pickle_value *const *items, size_t n, int is_dict,
+			       td_err *err);
 
 pickle_doc *pickle_parse_stream(const unsigned char *buf, size_t len,
-			const pickle_limits *lim, pickle_items_fn on_items, void *ctx,
-			const char *drop_from, td_err *err);
+				const pickle_limits *lim, pickle_items_fn on_items, void *ctx,
+				const char *drop_from, td_err *err);
 const pickle_value *pickle_root(const pickle_doc *doc);
 
 /* ---- helpers for readers of the tree (all NULL-safe) ---- */

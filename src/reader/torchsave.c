@@ -107,7 +107,7 @@ static int open_archive(archive *a, pickle_doc **doc)
 }
 
 int torchsave_read_pickle(const td_file *f, uint64_t off, uint64_t len,
-		   pickle_doc **doc, td_err *err)
+			  pickle_doc **doc, td_err *err)
 {
 	archive a = {.f = f, .off = off, .len = len, .err = err};
 	int rc = open_archive(&a, doc);
@@ -199,7 +199,7 @@ static int parse_tensor(const archive *a, const pickle_value *root, torchsave_te
 }
 
 int torchsave_read_tensor(const td_file *f, uint64_t off, uint64_t len,
-		   torchsave_tensor *out, td_err *err)
+			  torchsave_tensor *out, td_err *err)
 {
 	archive a = {.f = f, .off = off, .len = len, .err = err};
 	pickle_doc *doc;

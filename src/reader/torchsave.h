@@ -28,10 +28,10 @@ typedef struct torchsave_tensor {
  * for every tensor chunk).  Resolves torch._utils._rebuild_tensor_v2 to
  * a byte range.  Non-contiguous or big-endian data is an error. */
 int torchsave_read_tensor(const td_file *f, uint64_t off, uint64_t len,
-		   torchsave_tensor *out, td_err *err);
+			  torchsave_tensor *out, td_err *err);
 
 /* Parses the archive's data.pkl (any object, e.g. common.pt's dict). */
 int torchsave_read_pickle(const td_file *f, uint64_t off, uint64_t len,
-		   pickle_doc **doc, td_err *err);
+			  pickle_doc **doc, td_err *err);
 
 #endif

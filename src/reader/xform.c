@@ -150,7 +150,7 @@ static int decompress(xform_scratch *s, const td_file *src, uint64_t off,
 }
 
 int xform_expand(xform_scratch *s, const td_file *src, uint64_t off, uint64_t len,
-	      uint64_t max, xform_item *it, td_err *err)
+		 uint64_t max, xform_item *it, td_err *err)
 {
 	int rc = 0;
 

@@ -38,7 +38,7 @@ void xform_scratch_free(xform_scratch *s);
  * bytes is refused (a bomb, or not the item the metadata describes).
  * Errors name src, the range and what is wrong with the frame. */
 int xform_expand(xform_scratch *s, const td_file *src, uint64_t off, uint64_t len,
-	      uint64_t max, xform_item *it, td_err *err);
+		 uint64_t max, xform_item *it, td_err *err);
 
 /* A descriptor of its own on the scratch file, sized as it is now: close
  * it with td_file_close.  Fails before the first xform_expand. */

@@ -79,7 +79,7 @@ static vm_node *cannot_view(const vm_shape *from, const int64_t *dims, int n,
 }
 
 vm_node *view_reshape(td_arena *a, vm_node *in, const int64_t *dims, int n,
-		    td_err *err)
+		      td_err *err)
 {
 	uint64_t have = td_shape_numel(in->shape.dims, in->shape.ndim), known;
 	vm_node *out;
@@ -114,7 +114,7 @@ vm_node *view_reshape(td_arena *a, vm_node *in, const int64_t *dims, int n,
 }
 
 vm_node *view_permute(td_arena *a, vm_node *in, const int64_t *order, int n,
-		    td_err *err)
+		      td_err *err)
 {
 	int seen[TD_MAX_DIMS] = {0}, i, d;
 	vm_node *out;
@@ -135,7 +135,7 @@ vm_node *view_permute(td_arena *a, vm_node *in, const int64_t *order, int n,
 }
 
 vm_node *view_narrow(td_arena *a, vm_node *in, int64_t dim, int64_t start,
-		   int64_t len, td_err *err)
+		     int64_t len, td_err *err)
 {
 	int d = norm_dim(dim, in->shape.ndim);
 	vm_node *out;
@@ -169,7 +169,7 @@ static int64_t clamp_index(const vm_value *v, int64_t size, int64_t dflt)
 }
 
 vm_node *view_slice(td_arena *a, vm_node *in, int64_t dim, const vm_value *start,
-		  const vm_value *end, td_err *err)
+		    const vm_value *end, td_err *err)
 {
 	int d = norm_dim(dim, in->shape.ndim);
 	int64_t size, b, e;
@@ -183,7 +183,7 @@ vm_node *view_slice(td_arena *a, vm_node *in, int64_t dim, const vm_value *start
 }
 
 vm_node *view_select(td_arena *a, vm_node *in, int64_t dim, int64_t index,
-		   td_err *err)
+		     td_err *err)
 {
 	int d = norm_dim(dim, in->shape.ndim);
 	vm_node *out;
@@ -208,7 +208,7 @@ vm_node *view_select(td_arena *a, vm_node *in, int64_t dim, int64_t index,
 }
 
 int view_split(td_arena *a, vm_node *in, int64_t dim, const int64_t *sizes, int n,
-	     vm_node **out, td_err *err)
+	       vm_node **out, td_err *err)
 {
 	int d = norm_dim(dim, in->shape.ndim), i, infer = -1;
 	int64_t total = 0, start = 0, sz[64];
@@ -242,7 +242,7 @@ int view_split(td_arena *a, vm_node *in, int64_t dim, const int64_t *sizes, int 
 }
 
 int view_chunk(td_arena *a, vm_node *in, int64_t dim, int n, vm_node **out,
-	     td_err *err)
+	       td_err *err)
 {
 	int d = norm_dim(dim, in->shape.ndim), i;
 	int64_t size, step;

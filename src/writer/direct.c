@@ -131,7 +131,7 @@ static int chunk_segment(dcp_catalog *cat, dcp_key *k, size_t ci,
 }
 
 int direct_segments(dcp_catalog *cat, const vm_entry *e, dcp_handles *hs,
-		int verify, direct_seg **out, size_t *nout, td_err *err)
+		    int verify, direct_seg **out, size_t *nout, td_err *err)
 {
 	dcp_key *k = &cat->keys[e->key];
 	int64_t elo[TD_MAX_DIMS], esz[TD_MAX_DIMS];
@@ -166,7 +166,7 @@ int direct_segments(dcp_catalog *cat, const vm_entry *e, dcp_handles *hs,
 /* ---------------------------------------------------------------- copy */
 
 int direct_copy(const direct_seg *segs, size_t n, uint64_t off, uint64_t len,
-	    int out_fd, uint64_t out_off, td_err *err)
+		int out_fd, uint64_t out_off, td_err *err)
 {
 	size_t i;
 
@@ -205,7 +205,7 @@ int direct_copy(const direct_seg *segs, size_t n, uint64_t off, uint64_t len,
 }
 
 int direct_read(const direct_seg *segs, size_t n, uint64_t off, uint64_t len,
-	    unsigned char *buf, td_err *err)
+		unsigned char *buf, td_err *err)
 {
 	size_t i;
 

@@ -33,13 +33,13 @@ int direct_node_range(const vm_node *node, uint64_t *byte_off);
  * -1 on error.  Lock-free; the segments' files are hs's, valid until its
  * next mark. */
 int direct_segments(dcp_catalog *cat, const vm_entry *e, dcp_handles *hs,
-		int verify, direct_seg **segs, size_t *n, td_err *err);
+		    int verify, direct_seg **segs, size_t *n, td_err *err);
 
 /* Copies entry bytes [off, off+len) to out_fd at out_off, checking the
  * CRC-32 of segments that ask for it on the way (each byte read once).
  * 0, DR_BAD_SOURCE or DR_COPY_FAILED. */
 int direct_copy(const direct_seg *segs, size_t n, uint64_t off, uint64_t len,
-	    int out_fd, uint64_t out_off, td_err *err);
+		int out_fd, uint64_t out_off, td_err *err);
 
 /* Reads entry bytes [off, off+len) into buf (pread), for a computation
  * that streams through an entry instead of gathering it (--quantize).
@@ -47,6 +47,6 @@ int direct_copy(const direct_seg *segs, size_t n, uint64_t off, uint64_t len,
  * (verify_chunk, in 1 MiB blocks), once.  0 or DR_BAD_SOURCE (err names the
  * chunk's file). */
 int direct_read(const direct_seg *segs, size_t n, uint64_t off, uint64_t len,
-	    unsigned char *buf, td_err *err);
+		unsigned char *buf, td_err *err);
 
 #endif

@@ -172,7 +172,7 @@ static int materialize(const exec_view *v, exec_pool *pool, exec_view *out,
 }
 
 int exec_contiguous(const exec_view *v, exec_pool *pool, const unsigned char **out,
-		  td_err *err)
+		    td_err *err)
 {
 	exec_view c;
 
@@ -258,7 +258,7 @@ static void apply_permute(const vm_node *n, int ndim, int64_t *dims,
 }
 
 int exec_apply_view(const vm_node *n, int *ndim, int64_t *dims,
-		  int64_t *strides, int64_t *off)
+		    int64_t *strides, int64_t *off)
 {
 	switch (n->kind) {
 	case VN_PERMUTE:
@@ -310,7 +310,7 @@ static int eval_cast(const vm_node *n, const exec_view *in, exec_pool *pool,
 }
 
 int exec_eval(const vm_node *n, const exec_view *entry, exec_pool *pool,
-	    exec_view *out, td_err *err)
+	      exec_view *out, td_err *err)
 {
 	exec_view in;
 

@@ -48,20 +48,20 @@ typedef struct exec_pool {
  * Threads may share the catalog: archive lookups are lock-free
  * (dcp_read_chunk_shared) and reads go through the pool's descriptors. */
 int exec_load_entry(dcp_catalog *cat, const vm_entry *e, exec_pool *pool,
-		  int verify, exec_view *out, td_err *err);
+		    int verify, exec_view *out, td_err *err);
 
 /* Chunk ci's tensor data and file (one of hs), its CRC checked first
  * when verify is set.  No lock needed. */
 const td_file *exec_locate(dcp_catalog *cat, dcp_key *k, size_t ci,
-			 dcp_handles *hs, int verify, torchsave_tensor *t, td_err *err);
+			   dcp_handles *hs, int verify, torchsave_tensor *t, td_err *err);
 
 /* Evaluates node n over the loaded entry view. */
 int exec_eval(const vm_node *n, const exec_view *entry, exec_pool *pool,
-	    exec_view *out, td_err *err);
+	      exec_view *out, td_err *err);
 
 /* Row-major bytes of v: v's own memory when contiguous, else a copy. */
 int exec_contiguous(const exec_view *v, exec_pool *pool, const unsigned char **out,
-		  td_err *err);
+		    td_err *err);
 
 /* Frees the buffers; the descriptors stay open for the next entry (but
  * may now be closed to open others). */

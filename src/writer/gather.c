@@ -38,8 +38,8 @@ static void scatter_run(void *ctx, int64_t d, int64_t s, int64_t n)
 
 /* The chunk's tensor data and its file (one of hs's descriptors). */
 const td_file *exec_locate(dcp_catalog *cat, dcp_key *k,
-			 size_t ci, dcp_handles *hs, int verify, torchsave_tensor *t,
-			 td_err *err)
+			   size_t ci, dcp_handles *hs, int verify, torchsave_tensor *t,
+			   td_err *err)
 {
 	const td_file *f = NULL;
 
@@ -103,7 +103,7 @@ static int copy_chunk(dcp_catalog *cat, dcp_key *k, size_t ci,
 }
 
 int exec_load_entry(dcp_catalog *cat, const vm_entry *e, exec_pool *pool,
-		  int verify, exec_view *out, td_err *err)
+		    int verify, exec_view *out, td_err *err)
 {
 	dcp_key *k = &cat->keys[e->key];
 	uint64_t n = td_dtype_size(k->dtype);

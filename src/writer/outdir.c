@@ -122,7 +122,7 @@ static int relation(const char *ro, const struct stat *ost, int out_exists,
 }
 
 int outdir_check_apart(const char *out, const char *const *prot,
-		   const char *const *what, size_t n, td_err *err)
+		       const char *const *what, size_t n, td_err *err)
 {
 	static const char *const verb[] = {"", "is", "lies inside", "contains"};
 	char ro[PATH_MAX];
@@ -257,7 +257,7 @@ static int first_foreign(const char *dir, struct dirent **list, int n,
 }
 
 int outdir_check_replace(const char *out, const char *hf_dir, int force,
-		     td_err *err)
+			 td_err *err)
 {
 	struct dirent **list;
 	struct stat st;
@@ -370,7 +370,7 @@ void outdir_process_tag(char *buf, size_t size)
 }
 
 int outdir_stage_name(const char *out, const char *kind, char *buf, size_t size,
-		  td_err *err)
+		      td_err *err)
 {
 	char tag[OD_HOST_MAX + 32];
 	size_t n = trimmed_len(out);

@@ -24,7 +24,7 @@
  * protected paths (NULL entries are skipped; what[i] names each in the
  * message, e.g. "the input checkpoint"). */
 int outdir_check_apart(const char *out, const char *const *prot,
-		   const char *const *what, size_t n, td_err *err);
+		       const char *const *what, size_t n, td_err *err);
 
 /* The Megatron save directory holding iteration directory iter_dir (its
  * parent, when it holds latest_checkpointed_iteration.txt or iter_dir is
@@ -45,7 +45,7 @@ int outdir_is_asset(const char *name, const char *hf_dir);
  * foreign entry, in name order, is named).  Anything else (a file, a
  * symlink): never. */
 int outdir_check_replace(const char *out, const char *hf_dir, int force,
-		     td_err *err);
+			 td_err *err);
 
 /* The entries of dir but "." and "..", sorted by name: their count, or -1
  * (errno set).  outdir_list_free frees what it returned. */
@@ -62,7 +62,7 @@ int outdir_make_parents(const char *out, td_err *err);
  * "<out>.td2hf-parts" (the same name on every host).  0, or -1 when too
  * long for size. */
 int outdir_stage_name(const char *out, const char *kind, char *buf, size_t size,
-		  td_err *err);
+		      td_err *err);
 
 /* "<pid>@<host>": names what this process writes in a shared place. */
 void outdir_process_tag(char *buf, size_t size);

@@ -307,8 +307,8 @@ static int same_n(const char *stage, const parts_ident *id, uint32_t n,
 		  td_err *err);
 
 int parts_run(td_checkpoint *ck, const plan *pl, const writer_options *o,
-	   const parts_spec *sp, const parts_ident *id, FILE *log, writer_stats *st,
-	   td_err *err)
+	      const parts_spec *sp, const parts_ident *id, FILE *log, writer_stats *st,
+	      td_err *err)
 {
 	char stage[PATH_MAX], suffix[128], tag[96];
 	unsigned char *mine = NULL, *done = NULL;
@@ -501,7 +501,7 @@ static int look(const char *stage, const parts_ident *id, uint32_t n,
 }
 
 int parts_wait(const char *out, const parts_ident *id, uint32_t n, double timeout,
-	    FILE *log, td_err *err)
+	       FILE *log, td_err *err)
 {
 	char stage[PATH_MAX];
 	struct timespec t0, nap = {0, 100 * 1000 * 1000};
@@ -560,7 +560,7 @@ static int remove_records(const char *stage, const census *c, td_err *err)
 }
 
 int parts_finish(const plan *pl, const writer_options *o, const parts_ident *id,
-	      td_err *err)
+		 td_err *err)
 {
 	char stage[PATH_MAX];
 	struct stat st;

@@ -52,23 +52,23 @@ typedef struct parts_ident {
 } parts_ident;
 
 void parts_identify(const plan *pl, const td_checkpoint *ck,
-		 const plan_options *po, parts_ident *id);
+		    const plan_options *po, parts_ident *id);
 
 /* Writes part sp of the conversion; records its completion or its error
  * in the staging directory.  log: what was skipped or resumed (NULL:
  * quiet).  0, -1 (err set) or 130 (interrupted). */
 int parts_run(td_checkpoint *ck, const plan *pl, const writer_options *o,
-	   const parts_spec *sp, const parts_ident *id, FILE *log, writer_stats *st,
-	   td_err *err);
+	      const parts_spec *sp, const parts_ident *id, FILE *log, writer_stats *st,
+	      td_err *err);
 
 /* Waits up to timeout seconds for every part of n to record completion
  * (or one its failure); 0 when all completed. */
 int parts_wait(const char *out, const parts_ident *id, uint32_t n, double timeout,
-	    FILE *log, td_err *err);
+	       FILE *log, td_err *err);
 
 /* --finish: see above.  Names every missing or failed part and leaves
  * the staging directory as it was when anything is wrong. */
 int parts_finish(const plan *pl, const writer_options *o, const parts_ident *id,
-	      td_err *err);
+		 td_err *err);
 
 #endif

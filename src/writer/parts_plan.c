@@ -183,7 +183,7 @@ static uint64_t hash_tensor(uint64_t h, const plan *pl, const plan_tensor *t,
 }
 
 void parts_identify(const plan *pl, const td_checkpoint *ck,
-		 const plan_options *po, parts_ident *id)
+		    const plan_options *po, parts_ident *id)
 {
 	uint64_t h = TD_HASH_INIT;
 	uint32_t i;

@@ -120,7 +120,7 @@ static int cut_segment(split_job *j, const direct_seg *s, uint64_t a, uint64_t b
 }
 
 int split_cut(const direct_seg *segs, size_t n, uint64_t off, uint64_t len, int fd,
-	   uint64_t out_off, uint64_t piece, split_job **job, td_err *err)
+	      uint64_t out_off, uint64_t piece, split_job **job, td_err *err)
 {
 	split_job *j = calloc(1, sizeof *j);
 	size_t i;
@@ -176,7 +176,7 @@ static int copy_unchecked(const split_job *j, const split_piece *p, const td_fil
 }
 
 int split_copy(split_job *j, size_t i, const dcp_catalog *cat, dcp_handles *hs,
-	    td_err *err)
+	       td_err *err)
 {
 	split_piece *p = &j->p[i];
 	const td_file *f = dcp_handles_get(hs, cat, p->file, err);

@@ -17,7 +17,7 @@ typedef struct split_job split_job;
  * pieces or more; 0 when not (copy it with direct_copy); -1 on error.  The job
  * keeps files by their catalog index, not segs' descriptors. */
 int split_cut(const direct_seg *segs, size_t n, uint64_t off, uint64_t len, int fd,
-	   uint64_t out_off, uint64_t piece, split_job **job, td_err *err);
+	      uint64_t out_off, uint64_t piece, split_job **job, td_err *err);
 
 size_t split_npieces(const split_job *job);
 
@@ -26,7 +26,7 @@ size_t split_npieces(const split_job *job);
  * byte written, every item checked), 0 when not, DR_BAD_SOURCE (err names
  * the chunk's file) or DR_COPY_FAILED as direct_copy. */
 int split_copy(split_job *job, size_t i, const dcp_catalog *cat, dcp_handles *hs,
-	    td_err *err);
+	       td_err *err);
 
 void split_free(split_job *job);
 

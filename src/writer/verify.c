@@ -9,7 +9,7 @@
 #define BLOCK (1u << 20) /* stays in the L2 cache between read, CRC and write */
 
 int verify_check(dcp_key *k, size_t ci, const torchsave_tensor *t,
-	     const td_file *f, uint32_t crc, td_err *err)
+		 const td_file *f, uint32_t crc, td_err *err)
 {
 	if (crc != t->storage_crc32)
 		return td_errf(err, "%s: key '%s' chunk %zu: data does not match "
@@ -21,7 +21,7 @@ int verify_check(dcp_key *k, size_t ci, const torchsave_tensor *t,
 }
 
 int verify_bytes(dcp_key *k, size_t ci, const torchsave_tensor *t,
-	     const td_file *f, const unsigned char *bytes, td_err *err)
+		 const td_file *f, const unsigned char *bytes, td_err *err)
 {
 	struct timespec t0;
 	uint32_t crc;
@@ -56,7 +56,7 @@ static int copy_part(const verify_copy *cp, const unsigned char *buf,
 }
 
 int verify_range(const td_file *f, uint64_t from, uint64_t len, uint32_t *crc,
-	     const verify_copy *cp, td_err *err)
+		 const verify_copy *cp, td_err *err)
 {
 	unsigned char *buf = malloc(BLOCK);
 	uint64_t off;
@@ -83,7 +83,7 @@ int verify_range(const td_file *f, uint64_t from, uint64_t len, uint32_t *crc,
 }
 
 int verify_chunk(dcp_key *k, size_t ci, const torchsave_tensor *t,
-	     const td_file *f, const verify_copy *cp, td_err *err)
+		 const td_file *f, const verify_copy *cp, td_err *err)
 {
 	uint32_t crc = 0;
 	int rc;

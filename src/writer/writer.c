@@ -264,7 +264,7 @@ static int entry_segments(wctx *w, const plan_entry *pe, dcp_handles *hs,
 {
 	if (*state == 0) {
 		int rc = direct_segments(&w->ck->cat, &pe->e, hs, w->o->verify,
-				     segs, nsegs, err);
+					 segs, nsegs, err);
 
 		if (rc < 0)
 			return -1;
@@ -350,7 +350,7 @@ static int write_split(shared *sh, uint32_t at, const plan_tensor *t,
 	if (!s)
 		return td_errf(err, "out of memory");
 	rc = split_cut(segs, nsegs, off, t->out.nbytes, sh->w->fds[t->shard],
-		    t->offset, sh->piece, &s->job, err);
+		       t->offset, sh->piece, &s->job, err);
 	if (rc <= 0) {
 		free(s);
 		return rc;
@@ -391,7 +391,7 @@ static int write_direct(shared *sh, uint32_t at, const plan_entry *pe,
 	    (rc = write_split(sh, at, t, *segs, *nsegs, off, pool, err)) != 0)
 		return rc < 0 ? -1 : 2;
 	rc = direct_copy(*segs, *nsegs, off, t->out.nbytes, w->fds[t->shard],
-		     t->offset, err);
+			 t->offset, err);
 	return copy_result(w, t->shard, rc, err) != 0 ? -1 : 1;
 }
 
@@ -407,7 +407,7 @@ static int write_computed(wctx *w, const plan_entry *pe, const plan_tensor *t,
 
 	if (!*loaded) {
 		if (exec_load_entry(&w->ck->cat, &pe->e, pool, w->o->verify,
-				  entry, err) != 0)
+				    entry, err) != 0)
 			return -1;
 		*loaded = 1;
 	}
@@ -463,7 +463,7 @@ static const unsigned char *rows_streamed(void *ctx, int64_t r0, int64_t n,
 		int64_t m = rs->rows - r0 < rs->cap ? rs->rows - r0 : rs->cap;
 
 		if (direct_read(rs->segs, rs->nsegs, rs->base + (uint64_t)r0 * rs->row_bytes,
-			    (uint64_t)m * rs->row_bytes, rs->buf, err) != 0)
+				(uint64_t)m * rs->row_bytes, rs->buf, err) != 0)
 			return NULL;
 		rs->r0 = r0;
 		rs->n = m;
@@ -522,7 +522,7 @@ static int write_quantized(wctx *w, const plan_entry *pe, const plan_tensor *t,
 	} else {
 		if (!*loaded) {
 			if (exec_load_entry(&w->ck->cat, &pe->e, pool,
-					  w->o->verify, entry, err) != 0)
+					    w->o->verify, entry, err) != 0)
 				return -1;
 			*loaded = 1;
 		}
@@ -565,7 +565,7 @@ static int write_entry(shared *sh, uint32_t at, exec_pool *pool,
 			return 0;
 		*bytes += t->out.nbytes;
 		if (direct_copy(&seg, 1, 0, t->out.nbytes, w->fds[t->shard],
-			    t->offset, err) != 0)
+				t->offset, err) != 0)
 			return -1;
 		return tensor_written(w, t->shard, err);
 	}
@@ -1102,7 +1102,7 @@ static int write_all(wctx *w)
 }
 
 int writer_convert(td_checkpoint *ck, const plan *pl, const writer_options *o,
-	       writer_stats *st, td_err *err)
+		   writer_stats *st, td_err *err)
 {
 	sigsave old;
 	wctx w;
@@ -1159,7 +1159,7 @@ static int finish_empty(wctx *w)
 }
 
 int writer_write_part(td_checkpoint *ck, const plan *pl, const writer_options *o,
-		  const writer_part *part, writer_stats *st, td_err *err)
+		      const writer_part *part, writer_stats *st, td_err *err)
 {
 	sigsave old;
 	wctx w;
@@ -1190,7 +1190,7 @@ int writer_write_part(td_checkpoint *ck, const plan *pl, const writer_options *o
 }
 
 int writer_finish(const plan *pl, const writer_options *o, const char *stage,
-	      td_err *err)
+		  td_err *err)
 {
 	writer_stats st;
 	wctx w;

@@ -30,7 +30,7 @@ typedef struct writer_stats {
 /* Returns 0, -1 on error (err set; nothing left behind), or 130 when
  * interrupted by SIGINT/SIGTERM (nothing left behind). */
 int writer_convert(td_checkpoint *ck, const plan *pl, const writer_options *o,
-	       writer_stats *st, td_err *err);
+		   writer_stats *st, td_err *err);
 
 /* One part of a conversion shared by several processes (--part K/N):
  * its shards go into a staging directory that exists already, each
@@ -48,12 +48,12 @@ typedef struct writer_part {
  * directory).  0, -1 (err set; completed shards stay, the shard being
  * written is removed) or 130 when interrupted. */
 int writer_write_part(td_checkpoint *ck, const plan *pl, const writer_options *o,
-		  const writer_part *part, writer_stats *st, td_err *err);
+		      const writer_part *part, writer_stats *st, td_err *err);
 
 /* Completes a staging directory whose every shard is written: the index
  * and the assets are written into it, then it is renamed to o->out_dir
  * (an existing output replaced under the rules of outdir.h). */
 int writer_finish(const plan *pl, const writer_options *o, const char *stage,
-	      td_err *err);
+		  td_err *err);
 
 #endif

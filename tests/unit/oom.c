@@ -249,7 +249,7 @@ static void plan_sweep(const char *family, const char *what,
 	CU_ASSERT_EQUAL_FATAL(ckpt_open(src_path(ck), &pc.ck, &err), 0);
 	inc[0] = strdup(src_path("rules"));
 	CU_ASSERT_EQUAL_FATAL(compile_rules(src_path("rules/deepseek_v3.map"), &o,
-					 &pc.prog), 0);
+					    &pc.prog), 0);
 	free((char *)inc[0]);
 	pc.ov = ov;
 	pc.nov = nov;

@@ -402,7 +402,7 @@ static void test_golden_disassembly(void)
 	unsigned char *want = read_all(src_path("tests/lang/sample.dis"), &wlen);
 
 	CU_ASSERT_EQUAL_FATAL(compile_rules(src_path("tests/lang/sample.map"), &o,
-					 &p), 0);
+					    &p), 0);
 	prog_disasm(&p, mem);
 	fclose(mem);
 	if (strcmp(got, (char *)want) != 0)
@@ -424,7 +424,7 @@ static unsigned char *sample_bytecode(size_t *len)
 	td_err err;
 
 	CU_ASSERT_EQUAL_FATAL(compile_rules(src_path("tests/lang/sample.map"), &o,
-					 &p), 0);
+					    &p), 0);
 	snprintf(path, sizeof path, "%s/s.mapbc", dir);
 	CU_ASSERT_EQUAL_FATAL(prog_write(&p, path, &err), 0);
 	buf = read_all(path, len);

@@ -244,7 +244,7 @@ static void test_rare_opcodes(void)
 		".";
 	td_err err;
 	pickle_doc *doc = pickle_parse((const unsigned char *)pkl, sizeof pkl - 1,
-			       NULL, &err);
+				       NULL, &err);
 	const pickle_value *l = pickle_root(doc), *v;
 
 	if (!doc)
@@ -340,7 +340,7 @@ static void test_never_executes(void)
 	static const char evil[] = "cos\nsystem\nX\x05\x00\x00\x00touch\x85R.";
 	td_err err;
 	pickle_doc *doc = pickle_parse((const unsigned char *)evil, sizeof evil - 1,
-			       NULL, &err);
+				       NULL, &err);
 	const pickle_value *v = pickle_root(doc);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
@@ -582,7 +582,7 @@ static void parse_frames(const unsigned char *buf, size_t len, size_t from)
 	consumer c = {0, 0};
 	td_err err = {{0}};
 	pickle_doc *doc = pickle_parse_stream(buf, len, &lim, consume_frames, &c, NULL,
-				      &err);
+					      &err);
 
 	if (!doc)
 		fprintf(stderr, "\n  frames: %s\n", err.msg);
@@ -653,8 +653,8 @@ static void test_stream_drop(void)
 {
 	td_err err = {{0}};
 	pickle_doc *doc = pickle_parse_stream((const unsigned char *)dropped,
-				      sizeof dropped - 1, NULL, NULL, NULL,
-				      "all_local_plans", &err);
+					      sizeof dropped - 1, NULL, NULL, NULL,
+					      "all_local_plans", &err);
 	const pickle_value *l;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
@@ -666,7 +666,7 @@ static void test_stream_drop(void)
 	pickle_doc_free(doc);
 	/* without drop_from, the list is read back */
 	doc = pickle_parse_stream((const unsigned char *)dropped, sizeof dropped - 1,
-			      NULL, NULL, NULL, NULL, &err);
+				  NULL, NULL, NULL, NULL, &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
 	l = pickle_dict_get(pickle_root(doc), "all_local_plans");
 	CU_ASSERT_EQUAL_FATAL(pickle_len(l), 3);
@@ -676,8 +676,8 @@ static void test_stream_drop(void)
 	pickle_doc_free(doc);
 	/* values after the dropped one in its batch cannot be kept: refused */
 	doc = pickle_parse_stream((const unsigned char *)dropped_then,
-			      sizeof dropped_then - 1, NULL, NULL, NULL,
-			      "all_local_plans", &err);
+				  sizeof dropped_then - 1, NULL, NULL, NULL,
+				  "all_local_plans", &err);
 	CU_ASSERT_PTR_NULL(doc);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "follow the dropped one"));
 	/* every truncation of it fails cleanly */
@@ -686,8 +686,8 @@ static void test_stream_drop(void)
 
 		for (cut = 0; cut < sizeof dropped - 1; cut++) {
 			doc = pickle_parse_stream((const unsigned char *)dropped, cut,
-					      NULL, NULL, NULL,
-					      "all_local_plans", &err);
+						  NULL, NULL, NULL,
+						  "all_local_plans", &err);
 			CU_ASSERT_PTR_NULL(doc);
 			pickle_doc_free(doc);
 		}
@@ -702,16 +702,16 @@ static void test_stream_hostile(void)
 	static const char get[] = "\x80\x04]\x94h\x05.";
 	td_err err = {{0}};
 	pickle_doc *doc = pickle_parse((const unsigned char *)cycle, sizeof cycle - 1,
-			       NULL, &err);
+				       NULL, &err);
 
 	CU_ASSERT_PTR_NOT_NULL(doc);
 	pickle_doc_free(doc);
 	doc = pickle_parse_stream((const unsigned char *)cycle, sizeof cycle - 1,
-			      NULL, NULL, NULL, NULL, &err);
+				  NULL, NULL, NULL, NULL, &err);
 	CU_ASSERT_PTR_NULL(doc);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "contains itself"));
 	doc = pickle_parse_stream((const unsigned char *)get, sizeof get - 1,
-			      NULL, NULL, NULL, NULL, &err);
+				  NULL, NULL, NULL, NULL, &err);
 	CU_ASSERT_PTR_NULL(doc);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "memo index out of range"));
 }
