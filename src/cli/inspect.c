@@ -11,26 +11,53 @@
 #include "../reader/pickle.h"
 #include "../vm/match.h"
 
-/* The skip of the rules that drops a stored key, as its pattern ("*_state*"),
- * written into buf; NULL when none does or no rules were given. */
-static const char *skip_of(const program *rules, const char *name,
-			   char *buf, size_t size)
+/* The rules' skips, each with its pattern's text ("*_state*"), made once
+ * per listing. */
+typedef struct skips {
+	const program *p;    /* NULL: no rules, nothing shown as skipped */
+	char **text;         /* one per p->skips */
+} skips;
+
+static int skips_init(skips *sk, const program *rules, td_err *err)
+{
+	uint32_t i;
+	size_t len;
+	FILE *f;
+
+	sk->p = rules;
+	sk->text = rules && rules->nskips ? calloc(rules->nskips,
+						   sizeof *sk->text) : NULL;
+	if (rules && rules->nskips && !sk->text)
+		return td_errf(err, "out of memory");
+	for (i = 0; sk->text && i < rules->nskips; i++) {
+		f = open_memstream(&sk->text[i], &len);
+		if (!f)
+			return td_errf(err, "out of memory");
+		prog_print_pattern(rules, rules->skips[i].pat, f);
+		if (fclose(f) != 0)
+			return td_errf(err, "out of memory");
+	}
+	return 0;
+}
+
+static void skips_free(skips *sk)
+{
+	uint32_t i;
+
+	for (i = 0; sk->text && i < sk->p->nskips; i++)
+		free(sk->text[i]);
+	free(sk->text);
+}
+
+/* The pattern of the skip that drops a stored key; NULL: none does. */
+static const char *skip_of(const skips *sk, const char *name)
 {
 	vm_caps caps;
 	uint32_t i;
-	FILE *f;
 
-	for (i = 0; rules && i < rules->nskips; i++) {
-		if (!vm_match(rules, rules->skips[i].pat, name, &caps))
-			continue;
-		buf[0] = '\0';
-		f = fmemopen(buf, size, "w");
-		if (f) {
-			prog_print_pattern(rules, rules->skips[i].pat, f);
-			fclose(f);
-		}
-		return buf;
-	}
+	for (i = 0; sk->text && i < sk->p->nskips; i++)
+		if (vm_match(sk->p, sk->p->skips[i].pat, name, &caps))
+			return sk->text[i];
 	return NULL;
 }
 
@@ -83,12 +110,11 @@ static int chunk_json(td_checkpoint *c, dcp_key *k, size_t i,
 	return 0;
 }
 
-static int key_json(td_checkpoint *c, const program *rules, dcp_key *k,
+static int key_json(td_checkpoint *c, const skips *sk, dcp_key *k,
 		    int resolve, cJSON *keys, td_err *err)
 {
 	cJSON *o = cJSON_CreateObject(), *chunks = cJSON_CreateArray();
-	char buf[256];
-	const char *skip = skip_of(rules, k->name, buf, sizeof buf);
+	const char *skip = skip_of(sk, k->name);
 	size_t i;
 
 	cJSON_AddItemToArray(keys, o);
@@ -145,7 +171,9 @@ cJSON *inspect_json(td_checkpoint *c, const program *rules, int resolve,
 		    td_err *err)
 {
 	cJSON *root = cJSON_CreateObject(), *keys = cJSON_CreateArray();
+	skips sk;
 	size_t i;
+	int rc = skips_init(&sk, rules, err);
 
 	cJSON_AddStringToObject(root, "checkpoint", c->iter_dir);
 	cJSON_AddStringToObject(root, "backend", c->backend);
@@ -160,12 +188,13 @@ cJSON *inspect_json(td_checkpoint *c, const program *rules, int resolve,
 		cJSON_AddNullToObject(root, "dcp_version");
 	add_num(root, "zstd_items", c->cat.nzstd);
 	cJSON_AddItemToObject(root, "keys", keys);
-	for (i = 0; i < c->cat.nkeys; i++)
-		if (key_json(c, rules, &c->cat.keys[i], resolve, keys,
-			     err) != 0) {
-			cJSON_Delete(root);
-			return NULL;
-		}
+	for (i = 0; rc == 0 && i < c->cat.nkeys; i++)
+		rc = key_json(c, &sk, &c->cat.keys[i], resolve, keys, err);
+	skips_free(&sk);
+	if (rc != 0) {
+		cJSON_Delete(root);
+		return NULL;
+	}
 	if (c->has_args)
 		cJSON_AddItemToObject(root, "args", args_json(c));
 	else
@@ -187,13 +216,11 @@ static int resolve_key(td_checkpoint *c, dcp_key *k, td_err *err)
 }
 
 /* A key's listing columns: its dtype ("bytes" for bytes entries), its
- * shape ("-" for them) and the rules' skip that drops it (NULL: none),
- * written into skip_buf. */
-static const char *key_columns(const dcp_key *k, const program *rules,
-			       char *shape, size_t size, const char **skip,
-			       char *skip_buf, size_t skip_size)
+ * shape ("-" for them) and the rules' skip that drops it (NULL: none). */
+static const char *key_columns(const dcp_key *k, const skips *sk,
+			       char *shape, size_t size, const char **skip)
 {
-	*skip = skip_of(rules, k->name, skip_buf, skip_size);
+	*skip = skip_of(sk, k->name);
 	if (k->kind != DCP_TENSOR) {
 		snprintf(shape, size, "-");
 		return "bytes";
@@ -202,12 +229,12 @@ static const char *key_columns(const dcp_key *k, const program *rules,
 	return td_dtype_st_name(k->dtype);
 }
 
-static void print_key(const dcp_key *k, const program *rules, int width,
+static void print_key(const dcp_key *k, const skips *sk, int width,
 		      FILE *out)
 {
-	char shape[128], size[32], buf[256];
-	const char *skip, *dtype = key_columns(k, rules, shape, sizeof shape,
-					       &skip, buf, sizeof buf);
+	char shape[128], size[32];
+	const char *skip, *dtype = key_columns(k, sk, shape, sizeof shape,
+					       &skip);
 
 	td_human_bytes(k->nbytes, size, sizeof size);
 	fprintf(out, "%-*s %-6s %-20s %6zu %10s%s%s\n", width, k->name, dtype,
@@ -215,17 +242,17 @@ static void print_key(const dcp_key *k, const program *rules, int width,
 		skip ? skip : "");
 }
 
-static void print_summary(const td_checkpoint *c, const program *rules,
+static void print_summary(const td_checkpoint *c, const skips *sk,
 			  FILE *out)
 {
 	size_t i, tensors = 0, skipped = 0;
 	uint64_t bytes = 0;
-	char size[32], buf[256];
+	char size[32];
 
 	for (i = 0; i < c->cat.nkeys; i++) {
 		const dcp_key *k = &c->cat.keys[i];
 
-		if (skip_of(rules, k->name, buf, sizeof buf))
+		if (skip_of(sk, k->name))
 			skipped++;
 		else if (k->kind == DCP_TENSOR)
 			bytes += k->nbytes;
@@ -426,13 +453,12 @@ static int add_to_group(groups *gs, const dcp_key *k)
 	return 0;
 }
 
-static void print_group(const group *g, const program *rules, int width,
+static void print_group(const group *g, const skips *sk, int width,
 			FILE *out)
 {
-	char shape[128], size[32], buf[256];
-	const char *skip, *dtype = key_columns(g->first, rules, shape,
-					       sizeof shape, &skip, buf,
-					       sizeof buf);
+	char shape[128], size[32];
+	const char *skip, *dtype = key_columns(g->first, sk, shape,
+					       sizeof shape, &skip);
 
 	td_human_bytes(g->bytes, size, sizeof size);
 	fprintf(out, "%-*s %7zu %-6s %-20s %8zu %10s%s%s\n", width,
@@ -442,7 +468,7 @@ static void print_group(const group *g, const program *rules, int width,
 
 /* One line per name pattern, in the order of first appearance; the
  * dtype and shape are the first key's. */
-static int print_groups(const td_checkpoint *c, const program *rules,
+static int print_groups(const td_checkpoint *c, const skips *sk,
 			FILE *out, td_err *err)
 {
 	groups gs = {0};
@@ -461,7 +487,7 @@ static int print_groups(const td_checkpoint *c, const program *rules,
 		fprintf(out, "%-*s %7s %-6s %-20s %8s %10s\n", width, "KEYS",
 			"COUNT", "DTYPE", "SHAPE", "CHUNKS", "BYTES");
 		for (i = 0; i < gs.n; i++)
-			print_group(&gs.g[i], rules, width, out);
+			print_group(&gs.g[i], sk, width, out);
 		fprintf(out, "(%zu keys in %zu groups; --keys lists each)\n",
 			c->cat.nkeys, gs.n);
 	}
@@ -472,7 +498,7 @@ static int print_groups(const td_checkpoint *c, const program *rules,
 	return rc;
 }
 
-static void print_keys(const td_checkpoint *c, const program *rules,
+static void print_keys(const td_checkpoint *c, const skips *sk,
 		       FILE *out)
 {
 	size_t i;
@@ -484,25 +510,30 @@ static void print_keys(const td_checkpoint *c, const program *rules,
 	fprintf(out, "%-*s %-6s %-20s %6s %10s\n", width, "KEY", "DTYPE",
 		"SHAPE", "CHUNKS", "BYTES");
 	for (i = 0; i < c->cat.nkeys; i++)
-		print_key(&c->cat.keys[i], rules, width, out);
+		print_key(&c->cat.keys[i], sk, width, out);
 }
 
 int inspect_text(td_checkpoint *c, const program *rules, int resolve,
 		 const char *args, inspect_list list, FILE *out, td_err *err)
 {
+	skips sk;
 	size_t i;
+	int rc = skips_init(&sk, rules, err);
 
-	for (i = 0; resolve && i < c->cat.nkeys; i++)
-		if (resolve_key(c, &c->cat.keys[i], err) != 0)
-			return -1;
-	print_summary(c, rules, out);
-	if (list == INSPECT_AUTO)
-		list = c->cat.nkeys > INSPECT_LIST_MAX ? INSPECT_SUMMARY
-						       : INSPECT_KEYS;
-	if (list == INSPECT_KEYS)
-		print_keys(c, rules, out);
-	else if (print_groups(c, rules, out, err) != 0)
-		return -1;
-	print_args(c, args, out);
-	return 0;
+	for (i = 0; rc == 0 && resolve && i < c->cat.nkeys; i++)
+		rc = resolve_key(c, &c->cat.keys[i], err);
+	if (rc == 0) {
+		print_summary(c, &sk, out);
+		if (list == INSPECT_AUTO)
+			list = c->cat.nkeys > INSPECT_LIST_MAX ? INSPECT_SUMMARY
+							       : INSPECT_KEYS;
+		if (list == INSPECT_KEYS)
+			print_keys(c, &sk, out);
+		else
+			rc = print_groups(c, &sk, out, err);
+	}
+	skips_free(&sk);
+	if (rc == 0)
+		print_args(c, args, out);
+	return rc ? -1 : 0;
 }
