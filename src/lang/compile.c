@@ -437,24 +437,6 @@ static ast_str *substitute(compiler *c, const ast_str *str, const char *name,
 
 static void compile_rule(compiler *c, const ast_stmt *s, const prefixes *px);
 
-/* patterns_cover over the patterns of rules idx[0..n). */
-static int covered_by_rules(compiler *c, const uint32_t *idx, int n,
-			    uint32_t pat)
-{
-	uint32_t *pats = malloc((size_t)n * sizeof *pats);
-	int i, rc;
-
-	if (!pats)
-		return c->b.oom = 1, 0;
-	for (i = 0; i < n; i++)
-		pats[i] = c->b.p.rules[idx[i]].pat;
-	rc = patterns_cover(&c->b.p, pats, n, pat);
-	free(pats);
-	if (rc < 0)
-		c->b.oom = 1;
-	return rc == 1;
-}
-
 /* Literal text at the head (tail) of pattern id: a quick test that two
  * patterns cannot match one key. */
 static const char *edge_text(const program *p, uint32_t id, int tail)
@@ -489,7 +471,7 @@ static int surely_apart(const program *p, uint32_t a, uint32_t b)
 static void check_fires(compiler *c, const ast_stmt *s)
 {
 	const program *p = &c->b.p;
-	uint32_t me = p->rules[p->nrules - 1].pat, i, *over;
+	uint32_t me = p->rules[p->nrules - 1].pat, i, first = 0, *over;
 	int n = 0, rc;
 
 	if (c->nfiles == 0 || s->loc.file != c->files[0])
@@ -503,14 +485,20 @@ static void check_fires(compiler *c, const ast_stmt *s)
 			continue;
 		if ((rc = patterns_overlap(p, p->rules[i].pat, me)) < 0)
 			c->b.oom = 1;
-		else if (rc)
-			over[n++] = i;
+		if (rc <= 0)
+			continue;
+		if (n == 0)
+			first = i;
+		over[n++] = p->rules[i].pat;
 	}
-	if (n && !c->b.oom && covered_by_rules(c, over, n, me))
+	rc = n && !c->b.oom ? patterns_cover(p, over, n, me) : 0;
+	if (rc < 0)
+		c->b.oom = 1;
+	else if (rc)
 		compile_error(c, s->loc, "this rule never fires: every key it "
 			      "matches is taken first by the rule at %s:%u%s",
-			      p->strs[p->rules[over[0]].file],
-			      p->rules[over[0]].line, n > 1 ? " and others" : "");
+			      p->strs[p->rules[first].file],
+			      p->rules[first].line, n > 1 ? " and others" : "");
 	free(over);
 }
 
