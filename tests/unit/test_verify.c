@@ -168,41 +168,38 @@ static void test_cat_before_src(void)
 	expect_refused(&im, "(PUSHK): a rule must start with SRC");
 }
 
+/* The first `at` instruction of the rule matching `rule` becomes
+ * (op, a, c): the loader must refuse it with `want`. */
+static void refuse_patched(const char *rule, opcode at, opcode op, uint8_t a,
+			   int32_t c, const char *want)
+{
+	image im;
+
+	load_image(&im);
+	patch(&im, find(&im, rule_of(&im, rule), at), op, a, c);
+	expect_refused(&im, want);
+}
+
 /* A second SRC in the middle of a rule. */
 static void test_src_twice(void)
 {
-	image im;
-	uint32_t r;
-
-	load_image(&im);
-	r = rule_of(&im, "linear_fc1.weight");
-	patch(&im, find(&im, r, OP_SAVE), OP_SRC, 0, 0);
-	expect_refused(&im, "SRC is only allowed as a rule's first instruction");
+	refuse_patched("linear_fc1.weight", OP_SAVE, OP_SRC, 0, 0,
+		       "SRC is only allowed as a rule's first instruction");
 }
 
 /* TAKE of a tensor that was never saved (one saved, take the second). */
 static void test_take_unsaved(void)
 {
-	image im;
-	uint32_t r;
-
-	load_image(&im);
-	r = rule_of(&im, "linear_proj.weight");
-	patch(&im, find(&im, r, OP_TAKE), OP_TAKE, 0, 1);
-	expect_refused(&im, "takes a tensor that was not saved");
+	refuse_patched("linear_proj.weight", OP_TAKE, OP_TAKE, 0, 1,
+		       "takes a tensor that was not saved");
 }
 
 /* EMIT while the working set holds the three pieces of a split: the
  * TAKE after SAVE becomes a harmless NAMELIT. */
 static void test_emit_many(void)
 {
-	image im;
-	uint32_t r;
-
-	load_image(&im);
-	r = rule_of(&im, "linear_qkv.weight");
-	patch(&im, find(&im, r, OP_TAKE), OP_NAMELIT, 0, 0);
-	expect_refused(&im, "(EMIT): needs exactly one working tensor");
+	refuse_patched("linear_qkv.weight", OP_TAKE, OP_NAMELIT, 0, 0,
+		       "(EMIT): needs exactly one working tensor");
 }
 
 /* CAT 0 (all tensors) then EMIT is fine; CHUNK on three tensors is not. */
