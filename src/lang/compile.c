@@ -437,33 +437,6 @@ static ast_str *substitute(compiler *c, const ast_str *str, const char *name,
 
 static void compile_rule(compiler *c, const ast_stmt *s, const prefixes *px);
 
-/* Literal text at the head (tail) of pattern id: a quick test that two
- * patterns cannot match one key. */
-static const char *edge_text(const program *p, uint32_t id, int tail)
-{
-	const prog_pattern *pt = &p->pats[id];
-	const prog_item *it = &p->items[pt->first + (tail ? pt->n - 1 : 0)];
-
-	return it->kind == PI_LIT ? p->strs[it->arg] : NULL;
-}
-
-static int surely_apart(const program *p, uint32_t a, uint32_t b)
-{
-	const char *x = edge_text(p, a, 0), *y = edge_text(p, b, 0);
-	size_t lx, ly, n;
-
-	if (x && y && strncmp(x, y, strlen(x) < strlen(y) ? strlen(x) : strlen(y)))
-		return 1;
-	x = edge_text(p, a, 1);
-	y = edge_text(p, b, 1);
-	if (!x || !y)
-		return 0;
-	lx = strlen(x);
-	ly = strlen(y);
-	n = lx < ly ? lx : ly;
-	return memcmp(x + lx - n, y + ly - n, n) != 0;
-}
-
 /* The rule just added (the last) must be able to fire: some key it
  * matches must escape every earlier rule, which comes first.  Checked
  * for the rules of the file being compiled: a rule in an included file
@@ -481,8 +454,6 @@ static void check_fires(compiler *c, const ast_stmt *s)
 		return;
 	}
 	for (i = 0; i + 1 < p->nrules && !c->b.oom; i++) {
-		if (surely_apart(p, p->rules[i].pat, me))
-			continue;
 		if ((rc = patterns_overlap(p, p->rules[i].pat, me)) < 0)
 			c->b.oom = 1;
 		if (rc <= 0)

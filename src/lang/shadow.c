@@ -275,9 +275,39 @@ int patterns_cover(const program *p, const uint32_t *a, int na, uint32_t b)
 	return rc < 0 ? -1 : rc == 0;
 }
 
+/* Literal text at the head (tail) of pattern id: a quick test that two
+ * patterns cannot match one key. */
+static const char *edge_text(const program *p, uint32_t id, int tail)
+{
+	const prog_pattern *pt = &p->pats[id];
+	const prog_item *it = &p->items[pt->first + (tail ? pt->n - 1 : 0)];
+
+	return it->kind == PI_LIT ? p->strs[it->arg] : NULL;
+}
+
+/* Two literal edges that cannot be the same key's: the shorter is not a
+ * prefix (tail: a suffix) of the longer. */
+static int edges_differ(const char *x, const char *y, int tail)
+{
+	size_t lx, ly, n;
+
+	if (!x || !y)
+		return 0;
+	lx = strlen(x);
+	ly = strlen(y);
+	n = lx < ly ? lx : ly;
+	return memcmp(x + (tail ? lx - n : 0), y + (tail ? ly - n : 0), n) != 0;
+}
+
+static int surely_apart(const program *p, uint32_t a, uint32_t b)
+{
+	return edges_differ(edge_text(p, a, 0), edge_text(p, b, 0), 0) ||
+	       edges_differ(edge_text(p, a, 1), edge_text(p, b, 1), 1);
+}
+
 int patterns_overlap(const program *p, uint32_t a, uint32_t b)
 {
-	int rc = compare(p, &a, 1, b, both);
+	int rc = surely_apart(p, a, b) ? 0 : compare(p, &a, 1, b, both);
 
 	return rc < 0 ? -1 : rc == 1;
 }
